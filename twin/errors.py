@@ -1,0 +1,27 @@
+"""Errors a user can act on.
+
+Every error twin raises for bad input is a :class:`TwinError`: its message is one
+sentence that names the input (file, field, map, query) and says how to fix it.
+The CLI prints that sentence and exits with status 2; it never shows a traceback
+for these. Programming errors stay ordinary exceptions so they are not hidden.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MapError", "ScenarioError", "TwinError", "UnreachableError"]
+
+
+class TwinError(Exception):
+    """Base class of user-facing errors (bad input, unreachable place, missing data)."""
+
+
+class MapError(TwinError, ValueError):
+    """A road network could not be loaded, fetched or used as asked."""
+
+
+class ScenarioError(TwinError, ValueError):
+    """A scenario file or setting is invalid."""
+
+
+class UnreachableError(TwinError, LookupError):
+    """No route exists between two places on the routable network at that time."""

@@ -1,0 +1,1 @@
+"""Plots and reports. Plotting is stateless: functions take results and an optional ``ax``."""
