@@ -1,0 +1,191 @@
+"""The ``twin`` command line (typer + rich).
+
+User mistakes (a missing map, a bad file, an unreachable query) print one red
+sentence on stderr and exit with status 2; they never print a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from twin.errors import TwinError
+
+app = typer.Typer(
+    name="twin",
+    help="twin: a digital twin of last-mile delivery on real road networks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+maps_app = typer.Typer(help="Road networks: list, inspect, fetch.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks (measure and print; never gate tests).",
+                        no_args_is_help=True)
+app.add_typer(maps_app, name="maps")
+app.add_typer(bench_app, name="bench")
+
+out = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(func: F) -> F:
+    """Turn :class:`TwinError` into one clear line on stderr and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except TwinError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_json(data: Any) -> None:
+    # Plain print, not rich: JSON on stdout must stay machine-readable.
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@maps_app.command("list")
+@user_errors
+def maps_list(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Show the embedded maps, the real extracts found and fetched maps."""
+    from dataclasses import asdict
+
+    from twin.maps import list_maps
+
+    entries = list_maps()
+    if json_out:
+        _print_json([asdict(e) for e in entries])
+        return
+    table = Table(title="Maps")
+    for col in ("name", "kind", "available", "description", "location"):
+        table.add_column(col)
+    for e in entries:
+        table.add_row(e.name, e.kind, "yes" if e.available else "[red]missing[/]", e.description,
+                      e.location)
+    out.print(table)
+
+
+@maps_app.command("info")
+@user_errors
+def maps_info(
+    ref: Annotated[str, typer.Argument(help="Map name (see `twin maps list`) or file path.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    network_type: Annotated[str, typer.Option(help="OSMnx network type for OSM files.")] = "drive",
+    plot: Annotated[Path | None, typer.Option(help="Also draw the map to this PNG.")] = None,
+) -> None:
+    """Nodes, edges, extent, source, licence, bridges and border crossings of a map."""
+    from twin.maps import load_network
+
+    network = load_network(ref, network_type=network_type)
+    info = network.info()
+    if plot is not None:
+        from twin.report.plots import plot_network
+
+        ax = plot_network(network)
+        plot.parent.mkdir(parents=True, exist_ok=True)
+        ax.figure.savefig(plot, dpi=120, bbox_inches="tight")
+        info["plot"] = str(plot)
+    if json_out:
+        _print_json(info)
+        return
+    table = Table(title=f"Map {info['name']}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, value in info.items():
+        if key == "border_crossings":
+            value = "\n".join(
+                f"{c['name']}{' (commercial only)' if c['commercial_only'] else ''}"
+                for c in value
+            ) or "none"
+        elif isinstance(value, dict | list):
+            value = json.dumps(value, ensure_ascii=False)
+        table.add_row(key, str(value))
+    out.print(table)
+
+
+def _parse_bbox(text: str) -> tuple[float, float, float, float]:
+    try:
+        parts = tuple(float(p) for p in text.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4:
+        raise TwinError(f"--bbox {text!r} must be four numbers 'west,south,east,north'.")
+    return parts  # type: ignore[return-value]
+
+
+@maps_app.command("fetch")
+@user_errors
+def maps_fetch(
+    place: Annotated[str | None, typer.Argument(help="Place name, e.g. 'Laredo, Texas, USA'.")]
+    = None,
+    bbox: Annotated[str | None, typer.Option(help="west,south,east,north in degrees.")] = None,
+    polygon: Annotated[str | None, typer.Option(help="Polygon as WKT.")] = None,
+    name: Annotated[str | None, typer.Option(help="Register under this name.")] = None,
+    network_type: Annotated[str, typer.Option(help="OSMnx network type.")] = "drive",
+    refresh: Annotated[bool, typer.Option(help="Download again even if cached.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Download a road network once (OSMnx/Overpass) and cache it for offline use."""
+    from twin.maps import fetch_map
+
+    registered, network, cached = fetch_map(
+        place=place,
+        bbox=_parse_bbox(bbox) if bbox else None,
+        polygon_wkt=polygon,
+        name=name,
+        network_type=network_type,
+        refresh=refresh,
+    )
+    info = {"registered_as": registered, "from_cache": cached, **network.info()}
+    if json_out:
+        _print_json(info)
+    else:
+        how = "from the cache" if cached else "downloaded"
+        out.print(
+            f"[green]{registered}[/]: {info['nodes']} routable nodes, {info['edges']} edges "
+            f"({how}); use it as `--map {registered}`. {info['attribution']}"
+        )
+
+
+@bench_app.command("traveltime")
+@user_errors
+def bench_traveltime(
+    map_ref: Annotated[str, typer.Option("--map", help="Map name or path.")] = "austin",
+    n: Annotated[int, typer.Option(help="Matrix size n x n.")] = 1000,
+    nx_sample: Annotated[int, typer.Option(help="networkx sources timed (extrapolated).")] = 40,
+    seed: Annotated[int, typer.Option(help="Seed for the random nodes.")] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Time twin's travel-time matrix against naive networkx in the same run."""
+    from twin.bench.traveltime import run
+
+    result = run(map_ref=map_ref, n=n, nx_sample=nx_sample, seed=seed)
+    if json_out:
+        _print_json(result)
+        return
+    table = Table(title=f"travel-time matrix {result['n']}x{result['n']} on {result['map']}",
+                  show_header=False)
+    for key, value in result.items():
+        table.add_row(key, str(value))
+    out.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,672 @@
+"""Time-of-day travel times on a road network: congestion, hotspots, borders, closures, noise.
+
+The model has two layers:
+
+* **Expected times** (what a planner or a routing solver sees). Per time bucket
+  (default 15 min) every edge gets ``free_flow * congestion[class, hour] *
+  weather``, slowed further near bridge approaches and, in school hours, in school
+  zones; border-crossing edges add the *mean* wait for the hour and direction.
+  Closed edges drop out. Shortest paths over these weights come from
+  ``scipy.sparse.csgraph.dijkstra`` on CSR arrays (many sources at once), never
+  from networkx loops, and are cached per (bucket state, source).
+* **Realised times** (what the simulation plays out). :meth:`TravelTimes.sample`
+  scales the driving part of a leg by lognormal noise and replaces each expected
+  border wait with a gamma-distributed draw, using a named RNG stream.
+
+A leg's time is evaluated with the weights of its departure bucket: legs are
+short compared with buckets, and this keeps matrices consistent with what the
+simulation charges.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Annotated
+
+import numpy as np
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from scipy.sparse.csgraph import dijkstra
+
+from twin.errors import MapError, UnreachableError
+from twin.maps.network import ROAD_CLASSES, RoadNetwork
+
+__all__ = [
+    "BorderSettings",
+    "Closure",
+    "CongestionSettings",
+    "Leg",
+    "NoiseSettings",
+    "SchoolZoneSettings",
+    "TrafficSettings",
+    "TravelMatrix",
+    "TravelTimes",
+]
+
+DAY_S = 86_400.0
+_MIN_EDGE_S = 1e-3  # csgraph keeps explicit zeros, but a strictly positive floor is safer
+
+
+def _profile(am: float, pm: float, midday: float) -> tuple[float, ...]:
+    """Hourly multipliers with morning and evening peaks (value at each hour's midpoint)."""
+    hours = np.arange(24) + 0.5
+    shape = (
+        1.0
+        + am * np.exp(-(((hours - 7.75) / 1.1) ** 2))
+        + pm * np.exp(-(((hours - 17.5) / 1.4) ** 2))
+        + midday * np.exp(-(((hours - 13.0) / 3.0) ** 2))
+    )
+    return tuple(round(float(v), 3) for v in shape)
+
+
+_DEFAULT_PEAKS = {
+    "motorway": (0.55, 0.65, 0.15),
+    "trunk": (0.50, 0.60, 0.15),
+    "primary": (0.45, 0.55, 0.20),
+    "secondary": (0.35, 0.45, 0.15),
+    "tertiary": (0.25, 0.30, 0.10),
+    "residential": (0.10, 0.12, 0.05),
+    "other": (0.05, 0.05, 0.02),
+}
+
+
+def _check_hours(values: tuple[float, ...]) -> tuple[float, ...]:
+    if len(values) != 24:
+        raise ValueError(f"needs 24 hourly values (hour 0 to 23), got {len(values)}")
+    return values
+
+
+Hourly = Annotated[tuple[float, ...], AfterValidator(_check_hours)]
+PositiveHourly = Annotated[tuple[Annotated[float, Field(gt=0)], ...], AfterValidator(_check_hours)]
+NonNegHourly = Annotated[tuple[Annotated[float, Field(ge=0)], ...], AfterValidator(_check_hours)]
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CongestionSettings(_Settings):
+    """Travel-time multipliers (1.0 = free flow) by road class and hour of day.
+
+    Defaults have a morning peak around 07:45 and an evening peak around 17:30,
+    strongest on motorways and arterials, weak on residential streets. Give 24
+    values for any class to override it.
+    """
+
+    hourly: dict[str, PositiveHourly] = Field(
+        default_factory=lambda: {c: _profile(*p) for c, p in _DEFAULT_PEAKS.items()}
+    )
+
+    @model_validator(mode="after")
+    def _known_classes(self) -> CongestionSettings:
+        unknown = set(self.hourly) - set(ROAD_CLASSES)
+        if unknown:
+            raise ValueError(
+                f"unknown road class {sorted(unknown)}; use {', '.join(ROAD_CLASSES)}"
+            )
+        return self
+
+    def table(self) -> np.ndarray:
+        """``(len(ROAD_CLASSES), 24)`` multipliers; classes not given use the defaults."""
+        defaults = CongestionSettings.model_fields["hourly"].default_factory()  # type: ignore[misc]
+        return np.array([self.hourly.get(c, defaults[c]) for c in ROAD_CLASSES], dtype=float)
+
+
+# Illustrative mean waits (minutes) at a busy US–Mexico land port: northbound
+# (into the US, inspection) far longer than southbound. Calibrate per crossing
+# from published border wait-time data before drawing conclusions.
+_NORTHBOUND_MIN = (15, 12, 10, 10, 12, 25, 45, 60, 55, 45, 40, 40,
+                   40, 40, 45, 50, 55, 60, 55, 45, 35, 30, 25, 20)  # fmt: skip
+_SOUTHBOUND_MIN = (5, 5, 5, 5, 5, 8, 10, 12, 10, 8, 8, 8,
+                   8, 8, 10, 12, 15, 15, 12, 10, 8, 6, 5, 5)  # fmt: skip
+
+
+class BorderSettings(_Settings):
+    """Border crossings: stochastic waits by hour and direction, access rules.
+
+    Parameters
+    ----------
+    northbound_wait_min, southbound_wait_min : 24 floats
+        Mean wait in minutes by hour of arrival at the crossing.
+    wait_cv : float
+        Coefficient of variation of the (gamma) wait distribution.
+    crossing_allowed : bool
+        If False no vehicle may cross the border (each side routes alone).
+    commercial_only_allowed : bool
+        If True vehicles may use commercial-only crossings (e.g. World Trade Bridge).
+    approach_radius_m, approach_hourly : float, 24 floats
+        Roads within this distance of a crossing are slowed by these hourly
+        multipliers (queues spill back onto the approaches).
+    """
+
+    northbound_wait_min: NonNegHourly = tuple(float(v) for v in _NORTHBOUND_MIN)
+    southbound_wait_min: NonNegHourly = tuple(float(v) for v in _SOUTHBOUND_MIN)
+    wait_cv: float = Field(default=0.6, ge=0, le=3)
+    crossing_allowed: bool = True
+    commercial_only_allowed: bool = False
+    approach_radius_m: float = Field(default=800.0, ge=0)
+    approach_hourly: PositiveHourly = _profile(0.6, 0.7, 0.25)
+
+
+class SchoolZoneSettings(_Settings):
+    """Reduced speed near schools during school hours on school days.
+
+    Schools come from the map (OSM ``amenity=school`` in the extract, or the
+    synthetic city's schools).
+    """
+
+    enabled: bool = True
+    radius_m: float = Field(default=200.0, ge=0)
+    speed_kph: float = Field(default=32.0, gt=0)  # 20 mph school-zone limit
+    periods_h: tuple[tuple[float, float], ...] = ((7.0, 8.5), (14.5, 16.0))
+    weekdays_only: bool = True
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SchoolZoneSettings:
+        for start, end in self.periods_h:
+            if not 0 <= start < end <= 24:
+                raise ValueError(f"school period ({start}, {end}) must satisfy 0 <= start < end <= 24")
+        return self
+
+
+class Closure(_Settings):
+    """A road closure between two times (seconds since the simulation start).
+
+    Say what is closed with exactly one of: ``crossing`` (a border crossing by
+    name), ``road`` (every edge whose name contains this text, case-insensitive),
+    ``edges`` (explicit ``[u, v]`` node pairs) or ``near`` (``[lat, lon,
+    radius_m]``: every edge with a node inside the circle).
+    """
+
+    name: str = "closure"
+    start_s: float = Field(default=0.0, ge=0)
+    end_s: float = math.inf
+    crossing: str | None = None
+    road: str | None = None
+    edges: tuple[tuple[int, int], ...] | None = None
+    near: tuple[float, float, float] | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Closure:
+        given = [k for k in ("crossing", "road", "edges", "near") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"closure {self.name!r} must name exactly one of crossing, road, edges, near "
+                f"(got {given or 'none'})"
+            )
+        if self.end_s <= self.start_s:
+            raise ValueError(f"closure {self.name!r} ends before it starts")
+        return self
+
+
+class NoiseSettings(_Settings):
+    """Per-leg multiplicative noise on driving time: lognormal with mean 1."""
+
+    cv: float = Field(default=0.15, ge=0, le=2)
+
+
+class TrafficSettings(_Settings):
+    """Everything that turns free-flow times into the times of a given moment."""
+
+    bucket_min: int = Field(default=15, ge=1, le=240)
+    congestion: CongestionSettings = CongestionSettings()
+    border: BorderSettings = BorderSettings()
+    school_zones: SchoolZoneSettings = SchoolZoneSettings()
+    closures: tuple[Closure, ...] = ()
+    noise: NoiseSettings = NoiseSettings()
+    weather_factor: float = Field(default=1.0, gt=0)
+
+
+@dataclass(frozen=True)
+class TravelMatrix:
+    """Expected travel times (s) and path lengths (m) from sources (rows) to targets."""
+
+    sources: np.ndarray
+    targets: np.ndarray
+    time_s: np.ndarray
+    length_m: np.ndarray | None
+    depart_s: float
+
+
+@dataclass(frozen=True)
+class Leg:
+    """The expected fastest path between two nodes at a departure time."""
+
+    origin: int
+    destination: int
+    depart_s: float
+    travel_time_s: float
+    length_m: float
+    nodes: tuple[int, ...]
+    #: ``(crossing index, northbound, expected wait s)`` for each border crossed.
+    crossings: tuple[tuple[int, bool, float], ...] = ()
+
+    @property
+    def wait_s(self) -> float:
+        return sum(c[2] for c in self.crossings)
+
+
+class _RowCache:
+    """LRU of shortest-path rows, bounded by bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._rows: OrderedDict[tuple[object, ...], np.ndarray] = OrderedDict()
+
+    def get(self, key: tuple[object, ...]) -> np.ndarray | None:
+        row = self._rows.get(key)
+        if row is not None:
+            self._rows.move_to_end(key)
+        return row
+
+    def put(self, key: tuple[object, ...], row: np.ndarray) -> None:
+        size = row.nbytes
+        if key in self._rows:
+            return
+        self._rows[key] = row
+        self.bytes += size
+        while self.bytes > self.max_bytes and len(self._rows) > 1:
+            _, old = self._rows.popitem(last=False)
+            self.bytes -= old.nbytes
+
+    def clear(self) -> None:
+        self._rows.clear()
+        self.bytes = 0
+
+
+class TravelTimes:
+    """Time-dependent travel times on one network.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+    settings : TrafficSettings, optional
+        Defaults give AM/PM peaks, border waits, school zones and 15 % leg noise.
+    start_weekday : int, optional
+        Weekday of simulation day 0 (0 = Monday, default), for school days.
+    cache_mb : float, optional
+        Memory bound of the shortest-path row cache (default 256 MB).
+    """
+
+    def __init__(
+        self,
+        network: RoadNetwork,
+        settings: TrafficSettings | None = None,
+        *,
+        start_weekday: int = 0,
+        cache_mb: float = 256.0,
+    ) -> None:
+        self.network = network
+        self.settings = settings or TrafficSettings()
+        self.start_weekday = start_weekday
+        self.bucket_s = self.settings.bucket_min * 60.0
+        self._congestion = self.settings.congestion.table()
+        net = network
+        mid_xy = (net.node_xy[net.edge_u] + net.node_xy[net.edge_v]) / 2.0
+        self._approach = self._near_points(
+            mid_xy, [(c.lat, c.lon) for c in net.meta.crossings],
+            self.settings.border.approach_radius_m,
+        ) & (net.edge_crossing < 0)
+        zones = self.settings.school_zones
+        self._school = (
+            self._near_points(mid_xy, [(s.lat, s.lon) for s in net.meta.schools], zones.radius_m)
+            if zones.enabled
+            else np.zeros(net.n_edges, dtype=bool)
+        )
+        self._school_floor_s = net.edge_length_m / (zones.speed_kph / 3.6)
+        border = self.settings.border
+        self._wait_s = np.array(
+            [border.southbound_wait_min, border.northbound_wait_min], dtype=float
+        ) * 60.0
+        barred = np.zeros(net.n_edges, dtype=bool)
+        on_crossing = net.edge_crossing >= 0
+        if not border.crossing_allowed:
+            barred |= on_crossing
+        elif not border.commercial_only_allowed:
+            commercial = np.array([c.commercial_only for c in net.meta.crossings] + [False])
+            barred |= commercial[net.edge_crossing]  # index -1 hits the False sentinel
+        self._barred = barred
+        self._closures: list[tuple[Closure, np.ndarray]] = [
+            (c, self._closure_mask(c)) for c in self.settings.closures
+        ]
+        self._weights: dict[tuple[object, ...], np.ndarray] = {}
+        self._rows = _RowCache(int(cache_mb * 2**20))
+        self._graphs: dict[tuple[object, ...], object] = {}
+        # Reverse (transposed) CSR layout, for one-to-many queries towards few targets.
+        order = np.lexsort((net.edge_u, net.edge_v))
+        self._rev_order = order
+        self._rev_indices = net.edge_u[order]
+        self._rev_indptr = np.zeros(net.n_nodes + 1, dtype=np.int32)
+        np.cumsum(np.bincount(net.edge_v, minlength=net.n_nodes), out=self._rev_indptr[1:])
+
+    # -- static masks ---------------------------------------------------------
+    def _near_points(
+        self, xy: np.ndarray, points: Sequence[tuple[float, float]], radius_m: float
+    ) -> np.ndarray:
+        if not points or radius_m <= 0:
+            return np.zeros(len(xy), dtype=bool)
+        from scipy.spatial import cKDTree
+
+        pts = self.network.project(np.array([p[0] for p in points]), np.array([p[1] for p in points]))
+        dist, _ = cKDTree(pts).query(xy)
+        return np.asarray(dist <= radius_m)
+
+    def _closure_mask(self, closure: Closure) -> np.ndarray:
+        net = self.network
+        if closure.crossing is not None:
+            names = [c.name for c in net.meta.crossings]
+            matches = [i for i, n in enumerate(names) if closure.crossing.lower() in n.lower()]
+            if not matches:
+                raise MapError(
+                    f"Closure {closure.name!r}: map {net.meta.name!r} has no border crossing "
+                    f"matching {closure.crossing!r}; crossings are {names or 'none'}."
+                )
+            mask = np.isin(net.edge_crossing, matches)
+        elif closure.road is not None:
+            text = closure.road.lower()
+            mask = np.array([text in name.lower() for name in net.edge_name], dtype=bool)
+        elif closure.edges is not None:
+            u = net.index([e[0] for e in closure.edges])
+            v = net.index([e[1] for e in closure.edges])
+            pos = net.edge_positions(u, v)
+            ok = (pos < net.n_edges) & (net.edge_u[np.minimum(pos, net.n_edges - 1)] == u)
+            ok &= net.edge_v[np.minimum(pos, net.n_edges - 1)] == v
+            if not ok.all():
+                bad = [closure.edges[i] for i in np.flatnonzero(~ok)]
+                raise MapError(f"Closure {closure.name!r}: no road from node to node for {bad}.")
+            mask = np.zeros(net.n_edges, dtype=bool)
+            mask[pos] = True
+        else:
+            assert closure.near is not None
+            lat, lon, radius = closure.near
+            centre = net.project(np.array([lat]), np.array([lon]))[0]
+            inside = np.linalg.norm(net.node_xy - centre, axis=1) <= radius
+            mask = inside[net.edge_u] | inside[net.edge_v]
+        if not mask.any():
+            raise MapError(
+                f"Closure {closure.name!r} matches no road on map {net.meta.name!r}; "
+                "check the road name, crossing or coordinates."
+            )
+        return mask
+
+    # -- dynamic closures -------------------------------------------------------
+    def close(self, closure: Closure) -> None:
+        """Add a closure during a run (a disruption); caches for affected times refresh."""
+        self._closures.append((closure, self._closure_mask(closure)))
+
+    def closures_at(self, t_s: float) -> tuple[int, ...]:
+        """Indices of the closures in force at ``t_s``."""
+        return tuple(
+            i for i, (c, _) in enumerate(self._closures) if c.start_s <= t_s < c.end_s
+        )
+
+    # -- edge weights -----------------------------------------------------------
+    def _bucket_hour(self, t_s: float) -> tuple[int, float]:
+        """Bucket of the day containing ``t_s`` and the hour of its midpoint."""
+        bucket_of_day = int((t_s % DAY_S) // self.bucket_s)
+        return bucket_of_day, ((bucket_of_day + 0.5) * self.bucket_s) / 3600.0
+
+    def _state(self, t_s: float) -> tuple[object, ...]:
+        """Everything the edge weights at ``t_s`` depend on; the cache key."""
+        bucket_of_day, hour = self._bucket_hour(t_s)
+        zones = self.settings.school_zones
+        school = False
+        if zones.enabled and self._school.any():
+            weekday = (self.start_weekday + int(t_s // DAY_S)) % 7
+            school_day = weekday < 5 or not zones.weekdays_only
+            school = school_day and any(a <= hour < b for a, b in zones.periods_h)
+        return (bucket_of_day, school, self.closures_at(t_s))
+
+    def edge_times(self, t_s: float) -> np.ndarray:
+        """Expected seconds per edge (edge-array order) at ``t_s``; ``inf`` = closed."""
+        state = self._state(t_s)
+        cached = self._weights.get(state)
+        if cached is not None:
+            return cached
+        _, school, closed = state
+        assert isinstance(closed, tuple)
+        net = self.network
+        _, hour = self._bucket_hour(t_s)
+        mult = self._hourly_interp(self._congestion, hour)  # per class
+        w = net.edge_free_flow_s * mult[net.edge_class] * self.settings.weather_factor
+        w = np.where(self._approach, w * self._hourly_interp(
+            np.asarray([self.settings.border.approach_hourly]), hour)[0], w)
+        if school:
+            w = np.where(self._school, np.maximum(w, self._school_floor_s), w)
+        crossing = net.edge_crossing >= 0
+        if crossing.any():
+            waits = self._hourly_interp(self._wait_s, hour)  # [south, north]
+            w = w + np.where(crossing, waits[net.edge_northbound.astype(int)], 0.0)
+        w = np.maximum(w, _MIN_EDGE_S)
+        blocked = self._barred.copy()
+        for i in closed:
+            blocked |= self._closures[i][1]
+        w[blocked] = np.inf
+        w.setflags(write=False)
+        if len(self._weights) > 512:
+            self._weights.clear()
+        self._weights[state] = w
+        return w
+
+    @staticmethod
+    def _hourly_interp(table: np.ndarray, hour: float) -> np.ndarray:
+        """Linear interpolation between hourly values (given at each hour's midpoint)."""
+        pos = (hour - 0.5) % 24.0
+        lo = int(math.floor(pos))
+        frac = pos - lo
+        result: np.ndarray = table[:, lo] * (1 - frac) + table[:, (lo + 1) % 24] * frac
+        return result
+
+    def expected_wait_s(self, crossing: int, *, northbound: bool, t_s: float) -> float:
+        """Mean border wait (s) at a crossing in the time bucket of ``t_s``."""
+        del crossing  # every crossing shares the profile for now
+        _, hour = self._bucket_hour(t_s)
+        return float(self._hourly_interp(self._wait_s, hour)[int(northbound)])
+
+    # -- shortest paths ---------------------------------------------------------
+    # Performance: one Dijkstra gives both the time and the length of each fastest
+    # path. Edge weights are encoded lexicographically as
+    #     round(time / 0.01 s) * 2**k + round(length / unit)
+    # in float64 (exact for integers below 2**53), so path sums carry both totals
+    # and ties in time are broken by the shorter path. Times are then exact to
+    # 0.01 s per edge; lengths to half a length unit per edge.
+    def _encoding(self) -> tuple[float, float]:
+        """(length unit in m, 2**k) such that any path length fits in k bits."""
+        if not hasattr(self, "_enc"):
+            total_m = float(self.network.edge_length_m.sum())
+            unit = next((u for u in (0.1, 1.0, 10.0) if total_m / u < 2**27), None)
+            if unit is None:
+                raise MapError("Map is too large for twin's travel-time encoding (over 1.3M km).")
+            self._enc = (unit, float(2**27))
+        return self._enc
+
+    def _encoded_weights(self, w: np.ndarray) -> np.ndarray:
+        unit, shift = self._encoding()
+        lengths = np.rint(self.network.edge_length_m / unit)
+        with np.errstate(invalid="ignore"):
+            return np.maximum(np.rint(w * 100.0), 1.0) * shift + lengths
+
+    def _decode(self, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        unit, shift = self._encoding()
+        finite = np.isfinite(d)
+        ticks = np.floor(np.where(finite, d, 0.0) / shift)
+        time_s = np.where(finite, ticks / 100.0, np.inf)
+        length_m = np.where(finite, (np.where(finite, d, 0.0) - ticks * shift) * unit, np.inf)
+        return time_s, length_m
+
+    def _graph(self, state: tuple[object, ...], t_s: float, reverse: bool) -> object:
+        import scipy.sparse as sp
+
+        key = (state, reverse)
+        graph = self._graphs.get(key)
+        if graph is None:
+            enc = self._encoded_weights(self.edge_times(t_s))
+            net = self.network
+            if reverse:  # transpose layout: searches towards a node instead of from it
+                graph = sp.csr_matrix(
+                    (enc[self._rev_order], self._rev_indices, self._rev_indptr),
+                    shape=(net.n_nodes,) * 2,
+                )
+            else:
+                graph = net.csr(enc)
+            if len(self._graphs) > 64:
+                self._graphs.clear()
+            self._graphs[key] = graph
+        return graph
+
+    def _rows_for(self, idx: np.ndarray, t_s: float, reverse: bool) -> list[np.ndarray]:
+        """Encoded distance rows from (or, reversed, towards) each node index.
+
+        Rows stay encoded in the cache; callers decode only the columns they need.
+        """
+        state = self._state(t_s)
+        missing = np.array(
+            [i for i in dict.fromkeys(idx.tolist()) if self._rows.get((state, i, reverse)) is None],
+            dtype=np.int64,
+        )
+        fresh: dict[int, np.ndarray] = {}
+        if len(missing):
+            graph = self._graph(state, t_s, reverse)
+            for start in range(0, len(missing), 256):
+                chunk = missing[start : start + 256]
+                raw = dijkstra(graph, indices=chunk)
+                for k, src in enumerate(chunk.tolist()):
+                    fresh[src] = raw[k]
+                    self._rows.put((state, src, reverse), raw[k])
+        return [
+            fresh[i] if i in fresh else self._rows.get((state, i, reverse))  # type: ignore[misc]
+            for i in idx.tolist()
+        ]
+
+    def matrix(
+        self,
+        sources: Iterable[int],
+        targets: Iterable[int] | None = None,
+        *,
+        depart_s: float,
+        with_length: bool = True,
+    ) -> TravelMatrix:
+        """Expected travel times (and path lengths) between node sets.
+
+        Parameters
+        ----------
+        sources, targets : iterable of int
+            OSM node ids (targets default to the sources).
+        depart_s : float
+            Departure time, seconds since the start of day 0; picks the bucket.
+        with_length : bool, optional
+            Also return the length (m) of each fastest path (default True).
+
+        Returns
+        -------
+        TravelMatrix
+            ``time_s[i, j]`` is ``inf`` where no path exists (closures, barred crossings).
+        """
+        net = self.network
+        src = np.asarray(list(sources), dtype=np.int64)
+        tgt = src if targets is None else np.asarray(list(targets), dtype=np.int64)
+        si, ti = net.index(src), net.index(tgt)
+        # Search from whichever side is smaller; reverse searches run on the transpose.
+        reverse = len(np.unique(ti)) < len(np.unique(si))
+        rows = self._rows_for(ti if reverse else si, depart_s, reverse)
+        cols = si if reverse else ti
+        raw = np.stack([row[cols] for row in rows]) if rows else np.zeros((0, len(cols)))
+        time_s, length_m = self._decode(raw.T if reverse else raw)
+        return TravelMatrix(
+            sources=src,
+            targets=tgt,
+            time_s=np.ascontiguousarray(time_s),
+            length_m=np.ascontiguousarray(length_m) if with_length else None,
+            depart_s=depart_s,
+        )
+
+    def leg(self, origin: int, destination: int, *, depart_s: float) -> Leg:
+        """Fastest path from ``origin`` to ``destination`` leaving at ``depart_s``.
+
+        Raises
+        ------
+        UnreachableError
+            If closures or crossing rules leave no path.
+        """
+        net = self.network
+        o, d = (int(i) for i in net.index([origin, destination]))
+        state = self._state(depart_s)
+        raw, pred = dijkstra(
+            self._graph(state, depart_s, False), indices=o, return_predecessors=True
+        )
+        time_row, length_row = self._decode(raw)
+        if not np.isfinite(time_row[d]):
+            closed = [self._closures[i][0].name for i in self.closures_at(depart_s)]
+            why = f" (closures in force: {', '.join(closed)})" if closed else ""
+            raise UnreachableError(
+                f"No route from node {origin} to node {destination} at t={depart_s:.0f} s"
+                f"{why}; lift a closure or allow the crossing."
+            )
+        path = [d]
+        while path[-1] != o:
+            path.append(int(pred[path[-1]]))
+        path.reverse()
+        nodes = tuple(int(net.node_ids[i]) for i in path)
+        crossings: list[tuple[int, bool, float]] = []
+        if len(path) > 1 and (net.edge_crossing >= 0).any():
+            pos = net.edge_positions(np.array(path[:-1]), np.array(path[1:]))
+            for p in pos[net.edge_crossing[pos] >= 0]:
+                north = bool(net.edge_northbound[p])
+                crossings.append(
+                    (int(net.edge_crossing[p]), north,
+                     self.expected_wait_s(int(net.edge_crossing[p]), northbound=north,
+                                          t_s=depart_s))
+                )
+        return Leg(
+            origin=origin,
+            destination=destination,
+            depart_s=depart_s,
+            travel_time_s=float(time_row[d]),
+            length_m=float(length_row[d]),
+            nodes=nodes,
+            crossings=tuple(crossings),
+        )
+
+    def sample(self, leg: Leg, rng: np.random.Generator) -> float:
+        """Realised duration (s) of a leg: noisy driving plus random border waits.
+
+        Expected waits inside ``leg.travel_time_s`` are replaced with gamma draws of
+        the same mean and the configured CV; the rest is scaled by lognormal noise
+        with mean 1.
+        """
+        driving = max(leg.travel_time_s - leg.wait_s, 0.0)
+        cv = self.settings.noise.cv
+        if cv > 0 and driving > 0:
+            sigma2 = math.log1p(cv * cv)
+            driving *= float(rng.lognormal(-sigma2 / 2.0, math.sqrt(sigma2)))
+        wait_cv = self.settings.border.wait_cv
+        waits = 0.0
+        for _, _, mean in leg.crossings:
+            if mean <= 0:
+                continue
+            if wait_cv == 0:
+                waits += mean
+            else:
+                shape = 1.0 / (wait_cv * wait_cv)
+                waits += float(rng.gamma(shape, mean / shape))
+        return driving + waits
+
+    def path_coords(self, leg: Leg) -> list[tuple[float, float]]:
+        """``(lat, lon)`` points along a leg, following edge geometry where the map has it."""
+        g = self.network.graph
+        coords: list[tuple[float, float]] = []
+        for u, v in zip(leg.nodes[:-1], leg.nodes[1:], strict=True):
+            data = min(g[u][v].values(), key=lambda d: d["travel_time"])
+            geom = data.get("geometry")
+            if geom is not None:
+                pts = [(float(y), float(x)) for x, y in geom.coords]
+            else:
+                pts = [(g.nodes[u]["y"], g.nodes[u]["x"]), (g.nodes[v]["y"], g.nodes[v]["x"])]
+            coords.extend(pts if not coords else pts[1:])
+        if not coords:
+            node = g.nodes[leg.origin]
+            coords.append((node["y"], node["x"]))
+        return coords
