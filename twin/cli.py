@@ -26,8 +26,9 @@ app = typer.Typer(
     add_completion=False,
 )
 maps_app = typer.Typer(help="Road networks: list, inspect, fetch.", no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmarks (measure and print; never gate tests).",
-                        no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks (measure and print; never gate tests).", no_args_is_help=True
+)
 app.add_typer(maps_app, name="maps")
 app.add_typer(bench_app, name="bench")
 
@@ -58,7 +59,9 @@ def _print_json(data: Any) -> None:
 
 @maps_app.command("list")
 @user_errors
-def maps_list(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def maps_list(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Show the embedded maps, the real extracts found and fetched maps."""
     from dataclasses import asdict
 
@@ -72,8 +75,9 @@ def maps_list(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.
     for col in ("name", "kind", "available", "description", "location"):
         table.add_column(col)
     for e in entries:
-        table.add_row(e.name, e.kind, "yes" if e.available else "[red]missing[/]", e.description,
-                      e.location)
+        table.add_row(
+            e.name, e.kind, "yes" if e.available else "[red]missing[/]", e.description, e.location
+        )
     out.print(table)
 
 
@@ -91,11 +95,14 @@ def maps_info(
     network = load_network(ref, network_type=network_type)
     info = network.info()
     if plot is not None:
+        from matplotlib.figure import Figure
+
         from twin.report.plots import plot_network
 
-        ax = plot_network(network)
+        figure = plot_network(network).figure
+        assert isinstance(figure, Figure)
         plot.parent.mkdir(parents=True, exist_ok=True)
-        ax.figure.savefig(plot, dpi=120, bbox_inches="tight")
+        figure.savefig(plot, dpi=120, bbox_inches="tight")
         info["plot"] = str(plot)
     if json_out:
         _print_json(info)
@@ -105,10 +112,13 @@ def maps_info(
     table.add_column("value")
     for key, value in info.items():
         if key == "border_crossings":
-            value = "\n".join(
-                f"{c['name']}{' (commercial only)' if c['commercial_only'] else ''}"
-                for c in value
-            ) or "none"
+            value = (
+                "\n".join(
+                    f"{c['name']}{' (commercial only)' if c['commercial_only'] else ''}"
+                    for c in value
+                )
+                or "none"
+            )
         elif isinstance(value, dict | list):
             value = json.dumps(value, ensure_ascii=False)
         table.add_row(key, str(value))
@@ -122,14 +132,16 @@ def _parse_bbox(text: str) -> tuple[float, float, float, float]:
         parts = ()
     if len(parts) != 4:
         raise TwinError(f"--bbox {text!r} must be four numbers 'west,south,east,north'.")
-    return parts  # type: ignore[return-value]
+    west, south, east, north = parts
+    return west, south, east, north
 
 
 @maps_app.command("fetch")
 @user_errors
 def maps_fetch(
-    place: Annotated[str | None, typer.Argument(help="Place name, e.g. 'Laredo, Texas, USA'.")]
-    = None,
+    place: Annotated[
+        str | None, typer.Argument(help="Place name, e.g. 'Laredo, Texas, USA'.")
+    ] = None,
     bbox: Annotated[str | None, typer.Option(help="west,south,east,north in degrees.")] = None,
     polygon: Annotated[str | None, typer.Option(help="Polygon as WKT.")] = None,
     name: Annotated[str | None, typer.Option(help="Register under this name.")] = None,
@@ -175,8 +187,10 @@ def bench_traveltime(
     if json_out:
         _print_json(result)
         return
-    table = Table(title=f"travel-time matrix {result['n']}x{result['n']} on {result['map']}",
-                  show_header=False)
+    table = Table(
+        title=f"travel-time matrix {result['n']}x{result['n']} on {result['map']}",
+        show_header=False,
+    )
     for key, value in result.items():
         table.add_row(key, str(value))
     out.print(table)

@@ -24,7 +24,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -87,6 +87,10 @@ class _Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def _default_hourly() -> dict[str, tuple[float, ...]]:
+    return {c: _profile(*p) for c, p in _DEFAULT_PEAKS.items()}
+
+
 class CongestionSettings(_Settings):
     """Travel-time multipliers (1.0 = free flow) by road class and hour of day.
 
@@ -95,22 +99,18 @@ class CongestionSettings(_Settings):
     values for any class to override it.
     """
 
-    hourly: dict[str, PositiveHourly] = Field(
-        default_factory=lambda: {c: _profile(*p) for c, p in _DEFAULT_PEAKS.items()}
-    )
+    hourly: dict[str, PositiveHourly] = Field(default_factory=_default_hourly)
 
     @model_validator(mode="after")
     def _known_classes(self) -> CongestionSettings:
         unknown = set(self.hourly) - set(ROAD_CLASSES)
         if unknown:
-            raise ValueError(
-                f"unknown road class {sorted(unknown)}; use {', '.join(ROAD_CLASSES)}"
-            )
+            raise ValueError(f"unknown road class {sorted(unknown)}; use {', '.join(ROAD_CLASSES)}")
         return self
 
     def table(self) -> np.ndarray:
         """``(len(ROAD_CLASSES), 24)`` multipliers; classes not given use the defaults."""
-        defaults = CongestionSettings.model_fields["hourly"].default_factory()  # type: ignore[misc]
+        defaults = _default_hourly()
         return np.array([self.hourly.get(c, defaults[c]) for c in ROAD_CLASSES], dtype=float)
 
 
@@ -167,7 +167,9 @@ class SchoolZoneSettings(_Settings):
     def _ordered(self) -> SchoolZoneSettings:
         for start, end in self.periods_h:
             if not 0 <= start < end <= 24:
-                raise ValueError(f"school period ({start}, {end}) must satisfy 0 <= start < end <= 24")
+                raise ValueError(
+                    f"school period ({start}, {end}) must satisfy 0 <= start < end <= 24"
+                )
         return self
 
 
@@ -307,7 +309,8 @@ class TravelTimes:
         net = network
         mid_xy = (net.node_xy[net.edge_u] + net.node_xy[net.edge_v]) / 2.0
         self._approach = self._near_points(
-            mid_xy, [(c.lat, c.lon) for c in net.meta.crossings],
+            mid_xy,
+            [(c.lat, c.lon) for c in net.meta.crossings],
             self.settings.border.approach_radius_m,
         ) & (net.edge_crossing < 0)
         zones = self.settings.school_zones
@@ -318,9 +321,9 @@ class TravelTimes:
         )
         self._school_floor_s = net.edge_length_m / (zones.speed_kph / 3.6)
         border = self.settings.border
-        self._wait_s = np.array(
-            [border.southbound_wait_min, border.northbound_wait_min], dtype=float
-        ) * 60.0
+        self._wait_s = (
+            np.array([border.southbound_wait_min, border.northbound_wait_min], dtype=float) * 60.0
+        )
         barred = np.zeros(net.n_edges, dtype=bool)
         on_crossing = net.edge_crossing >= 0
         if not border.crossing_allowed:
@@ -334,7 +337,7 @@ class TravelTimes:
         ]
         self._weights: dict[tuple[object, ...], np.ndarray] = {}
         self._rows = _RowCache(int(cache_mb * 2**20))
-        self._graphs: dict[tuple[object, ...], object] = {}
+        self._graphs: dict[tuple[object, ...], Any] = {}
         # Reverse (transposed) CSR layout, for one-to-many queries towards few targets.
         order = np.lexsort((net.edge_u, net.edge_v))
         self._rev_order = order
@@ -350,7 +353,9 @@ class TravelTimes:
             return np.zeros(len(xy), dtype=bool)
         from scipy.spatial import cKDTree
 
-        pts = self.network.project(np.array([p[0] for p in points]), np.array([p[1] for p in points]))
+        pts = self.network.project(
+            np.array([p[0] for p in points]), np.array([p[1] for p in points])
+        )
         dist, _ = cKDTree(pts).query(xy)
         return np.asarray(dist <= radius_m)
 
@@ -399,9 +404,7 @@ class TravelTimes:
 
     def closures_at(self, t_s: float) -> tuple[int, ...]:
         """Indices of the closures in force at ``t_s``."""
-        return tuple(
-            i for i, (c, _) in enumerate(self._closures) if c.start_s <= t_s < c.end_s
-        )
+        return tuple(i for i, (c, _) in enumerate(self._closures) if c.start_s <= t_s < c.end_s)
 
     # -- edge weights -----------------------------------------------------------
     def _bucket_hour(self, t_s: float) -> tuple[int, float]:
@@ -432,8 +435,11 @@ class TravelTimes:
         _, hour = self._bucket_hour(t_s)
         mult = self._hourly_interp(self._congestion, hour)  # per class
         w = net.edge_free_flow_s * mult[net.edge_class] * self.settings.weather_factor
-        w = np.where(self._approach, w * self._hourly_interp(
-            np.asarray([self.settings.border.approach_hourly]), hour)[0], w)
+        w = np.where(
+            self._approach,
+            w * self._hourly_interp(np.asarray([self.settings.border.approach_hourly]), hour)[0],
+            w,
+        )
         if school:
             w = np.where(self._school, np.maximum(w, self._school_floor_s), w)
         crossing = net.edge_crossing >= 0
@@ -455,7 +461,7 @@ class TravelTimes:
     def _hourly_interp(table: np.ndarray, hour: float) -> np.ndarray:
         """Linear interpolation between hourly values (given at each hour's midpoint)."""
         pos = (hour - 0.5) % 24.0
-        lo = int(math.floor(pos))
+        lo = math.floor(pos)
         frac = pos - lo
         result: np.ndarray = table[:, lo] * (1 - frac) + table[:, (lo + 1) % 24] * frac
         return result
@@ -497,7 +503,7 @@ class TravelTimes:
         length_m = np.where(finite, (np.where(finite, d, 0.0) - ticks * shift) * unit, np.inf)
         return time_s, length_m
 
-    def _graph(self, state: tuple[object, ...], t_s: float, reverse: bool) -> object:
+    def _graph(self, state: tuple[object, ...], t_s: float, reverse: bool) -> Any:
         import scipy.sparse as sp
 
         key = (state, reverse)
@@ -594,10 +600,11 @@ class TravelTimes:
         net = self.network
         o, d = (int(i) for i in net.index([origin, destination]))
         state = self._state(depart_s)
-        raw, pred = dijkstra(
-            self._graph(state, depart_s, False), indices=o, return_predecessors=True
+        raw, preds = dijkstra(
+            self._graph(state, depart_s, False), indices=[o], return_predecessors=True
         )
-        time_row, length_row = self._decode(raw)
+        pred = preds[0]
+        time_row, length_row = self._decode(raw[0])
         if not np.isfinite(time_row[d]):
             closed = [self._closures[i][0].name for i in self.closures_at(depart_s)]
             why = f" (closures in force: {', '.join(closed)})" if closed else ""
@@ -616,9 +623,13 @@ class TravelTimes:
             for p in pos[net.edge_crossing[pos] >= 0]:
                 north = bool(net.edge_northbound[p])
                 crossings.append(
-                    (int(net.edge_crossing[p]), north,
-                     self.expected_wait_s(int(net.edge_crossing[p]), northbound=north,
-                                          t_s=depart_s))
+                    (
+                        int(net.edge_crossing[p]),
+                        north,
+                        self.expected_wait_s(
+                            int(net.edge_crossing[p]), northbound=north, t_s=depart_s
+                        ),
+                    )
                 )
         return Leg(
             origin=origin,

@@ -82,3 +82,10 @@ def test_wrong_suffix_and_missing_file(tmp_path: Path):
 def test_unknown_network_type(shared_maps: Path):
     with pytest.raises(MapError, match="Unknown network_type"):
         read_osm_file(shared_maps / "aguascalientes_mx_drive.osm.bz2", network_type="boat")
+
+
+def test_osm_map_plot_shows_osm_credit(shared_maps: Path):
+    from twin.report.plots import plot_network
+
+    ax = plot_network(load_network("aguascalientes"))
+    assert "© OpenStreetMap contributors" in [t.get_text() for t in ax.texts]

@@ -74,3 +74,18 @@ def test_empty_graph_is_a_clear_error():
 
     with pytest.raises(MapError, match="has no roads"):
         RoadNetwork(nx.MultiDiGraph(), MapMeta(name="empty", source="test", synthetic=True))
+
+
+def test_user_registry_names(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    from twin.maps import grid_city
+    from twin.maps.osm import save_graphml
+
+    save_graphml(*grid_city(rows=3, cols=3), tmp_path / "mine.graphml")
+    registry = tmp_path / "registry.yaml"
+    registry.write_text("maps:\n  mine:\n    path: mine.graphml\n    description: my grid\n")
+    monkeypatch.setenv("TWIN_MAP_REGISTRY", str(registry))
+    assert any(e.name == "mine" and e.available for e in list_maps())
+    assert load_network("mine").n_nodes == 9
+    registry.write_text("maps:\n  broken: {description: no path}\n")
+    with pytest.raises(MapError, match="needs a 'path:' field"):
+        list_maps()

@@ -72,7 +72,10 @@ def test_only_bridges_cross_the_river(laredo: RoadNetwork):
     river = shapely.LineString(border[:, ::-1])  # (lon, lat)
     u, v = laredo.edge_u, laredo.edge_v
     segs = np.stack(
-        [np.column_stack((laredo.lon[u], laredo.lat[u])), np.column_stack((laredo.lon[v], laredo.lat[v]))],
+        [
+            np.column_stack((laredo.lon[u], laredo.lat[u])),
+            np.column_stack((laredo.lon[v], laredo.lat[v])),
+        ],
         axis=1,
     )
     crosses = shapely.intersects(shapely.linestrings(segs), river)

@@ -27,8 +27,14 @@ from twin.traveltime import TravelTimes
 __all__ = ["run"]
 
 
-def run(*, map_ref: str = "austin", n: int = 1000, nx_sample: int = 40, seed: int = 0,
-        depart_s: float = 8 * 3600.0) -> dict[str, Any]:
+def run(
+    *,
+    map_ref: str = "austin",
+    n: int = 1000,
+    nx_sample: int = 40,
+    seed: int = 0,
+    depart_s: float = 8 * 3600.0,
+) -> dict[str, Any]:
     """Measure and return the figures (seconds, ratio, memory) as a dict."""
     t0 = time.perf_counter()
     network = load_network(map_ref)

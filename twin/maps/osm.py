@@ -114,9 +114,7 @@ def _check_suffix(path: Path) -> None:
         )
 
 
-def _filter_to_xml(
-    path: Path, out: Path, network_type: str
-) -> tuple[int, list[PointOfInterest]]:
+def _filter_to_xml(path: Path, out: Path, network_type: str) -> tuple[int, list[PointOfInterest]]:
     """Write the routable ways of ``path`` (and their nodes) to OSM XML ``out``.
 
     Returns the number of ways kept and the schools found (``amenity=school`` nodes
@@ -256,9 +254,7 @@ def _endpoints(overpass_url: str | None, nominatim_url: str | None) -> Iterator[
         s.log_console = False
         yield
     finally:
-        (s.overpass_url, s.nominatim_url, s.overpass_rate_limit, s.use_cache, s.log_console) = (
-            saved
-        )
+        (s.overpass_url, s.nominatim_url, s.overpass_rate_limit, s.use_cache, s.log_console) = saved
 
 
 def fetch_graph(
@@ -314,12 +310,13 @@ def fetch_graph(
                 try:
                     polygon = shapely.from_wkt(polygon_wkt)
                 except shapely.errors.GEOSException:
-                    raise MapError("The polygon is not valid WKT; give e.g. 'POLYGON((...))'.")
+                    raise MapError(
+                        "The polygon is not valid WKT; give e.g. 'POLYGON((...))'."
+                    ) from None
                 graph = ox.graph_from_polygon(polygon, network_type=network_type, retain_all=True)
         except InsufficientResponseError:
             raise MapError(
-                f"OpenStreetMap returned no roads for {what}; check the spelling or "
-                "widen the area."
+                f"OpenStreetMap returned no roads for {what}; check the spelling or widen the area."
             ) from None
         except (TypeError, ValueError) as exc:
             if isinstance(exc, MapError):
@@ -358,7 +355,7 @@ def load_graphml(path: Path) -> tuple[nx.MultiDiGraph, MapMeta]:
     try:
         with _quiet_osmnx():
             graph = ox.load_graphml(path, node_dtypes=_NODE_DTYPES, edge_dtypes=_EDGE_DTYPES)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is a bad input file
+    except Exception as exc:
         raise MapError(
             f"{path} could not be read as GraphML ({_first_line(exc)}); give a GraphML "
             "written by OSMnx or twin."

@@ -144,9 +144,7 @@ def list_maps() -> list[MapEntry]:
     return entries
 
 
-def load_network(
-    ref: str, *, network_type: str = "drive", use_cache: bool = True
-) -> RoadNetwork:
+def load_network(ref: str, *, network_type: str = "drive", use_cache: bool = True) -> RoadNetwork:
     """Load a road network by name or path (see the module docstring for the order).
 
     Parameters
@@ -259,7 +257,11 @@ def fetch_map(
         (no network traffic) rather than a fresh download.
     """
     query = (
-        f"place={place}" if place is not None else f"bbox={bbox}" if bbox else f"polygon={polygon_wkt}"
+        f"place={place}"
+        if place is not None
+        else f"bbox={bbox}"
+        if bbox
+        else f"polygon={polygon_wkt}"
     )
     name = name or _slug(place if place is not None else query)
     if name in _SYNTHETIC or name in SHARED_EXTRACTS or _GRID.match(name):

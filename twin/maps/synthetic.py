@@ -28,6 +28,7 @@ Wikipedia articles of each structure, retrieved 2026):
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -210,7 +211,14 @@ _BRIDGES = (
     ("Gateway to the Americas International Bridge", 27.4997, -99.5074, False, "primary", ""),
     ("Juárez–Lincoln International Bridge", 27.50022, -99.50281, False, "trunk", "I 35"),
     ("World Trade International Bridge", 27.597291, -99.537119, True, "trunk", "Loop 20"),
-    ("Laredo–Colombia Solidarity International Bridge", 27.699716, -99.745646, False, "primary", ""),
+    (
+        "Laredo–Colombia Solidarity International Bridge",
+        27.699716,
+        -99.745646,
+        False,
+        "primary",
+        "",
+    ),
 )
 
 _AIRPORT = ("Laredo International Airport", 27.54389, -99.46167, 2400.0, 3000.0)
@@ -232,7 +240,10 @@ class _District:
 
 
 _DOWNTOWNS = (("Downtown", "US", 27.5085, -99.5030), ("Centro", "MX", 27.4870, -99.5110))
-_INDUSTRIAL = (("Mines Road", "US", 27.5750, -99.5150), ("Parque Industrial", "MX", 27.5550, -99.5650))
+_INDUSTRIAL = (
+    ("Mines Road", "US", 27.5750, -99.5150),
+    ("Parque Industrial", "MX", 27.5550, -99.5650),
+)
 _TILE_M = 2500.0
 
 
@@ -268,8 +279,17 @@ def _districts(rng: np.random.Generator) -> list[_District]:
                 lat, lon = proj.latlon(np.array([x]), np.array([y]))
                 name = f"{'Colonia' if country == 'MX' else 'Tract'} {len(out) + 1}"
                 out.append(
-                    _District(name, country, float(lat[0]), float(lon[0]), _TILE_M, _TILE_M,
-                              spacing, kind, float(rng.uniform(-10.0, 10.0)))
+                    _District(
+                        name,
+                        country,
+                        float(lat[0]),
+                        float(lon[0]),
+                        _TILE_M,
+                        _TILE_M,
+                        spacing,
+                        kind,
+                        float(rng.uniform(-10.0, 10.0)),
+                    )
                 )
     return out
 
@@ -314,32 +334,53 @@ _HIGHWAYS: tuple[tuple[str, str, str, tuple[tuple[float, float], ...], int], ...
         "Saunders Street",
         "US 59",
         "trunk",
-        ((27.5150, -99.5000), (27.5165, -99.4800), (27.5200, -99.4550), (27.5220, -99.4320),
-         (27.5300, -99.4000)),
+        (
+            (27.5150, -99.5000),
+            (27.5165, -99.4800),
+            (27.5200, -99.4550),
+            (27.5220, -99.4320),
+            (27.5300, -99.4000),
+        ),
         1,
     ),
     (
         "Zapata Highway",
         "US 83",
         "primary",
-        ((27.5040, -99.4950), (27.4920, -99.4780), (27.4760, -99.4560), (27.4500, -99.4400),
-         (27.4250, -99.4300)),
+        (
+            (27.5040, -99.4950),
+            (27.4920, -99.4780),
+            (27.4760, -99.4560),
+            (27.4500, -99.4400),
+            (27.4250, -99.4300),
+        ),
         1,
     ),
     (
         "Avenida Guerrero / Carretera a Monterrey",
         "MEX 85",
         "primary",
-        ((27.4963, -99.5074), (27.4800, -99.5090), (27.4600, -99.5110), (27.4300, -99.5200),
-         (27.4000, -99.5300)),
+        (
+            (27.4963, -99.5074),
+            (27.4800, -99.5090),
+            (27.4600, -99.5110),
+            (27.4300, -99.5200),
+            (27.4000, -99.5300),
+        ),
         1,
     ),
     (
         "Autopista Nuevo Laredo–Monterrey",
         "MEX 85D",
         "motorway",
-        ((27.5950, -99.5420), (27.5600, -99.5850), (27.5200, -99.5900), (27.4700, -99.5650),
-         (27.4300, -99.5450), (27.4000, -99.5300)),
+        (
+            (27.5950, -99.5420),
+            (27.5600, -99.5850),
+            (27.5200, -99.5900),
+            (27.4700, -99.5650),
+            (27.4300, -99.5450),
+            (27.4000, -99.5300),
+        ),
         2,
     ),
 )
@@ -372,7 +413,7 @@ def _river_distance(points: np.ndarray, river_line: shapely.LineString) -> np.nd
 
 def _densify(points: np.ndarray, step_m: float) -> np.ndarray:
     out = [points[0]]
-    for p, q in zip(points[:-1], points[1:], strict=True):
+    for p, q in itertools.pairwise(points):
         n = max(1, round(float(np.linalg.norm(q - p)) / step_m))
         out.extend(p + (q - p) * k / n for k in range(1, n + 1))
     return np.asarray(out)
@@ -415,15 +456,18 @@ def laredo_border_city(*, seed: int = 1848) -> tuple[nx.MultiDiGraph, MapMeta]:
     river_line = shapely.LineString(river)
     name, a_lat, a_lon, a_w, a_h = _AIRPORT
     a_xy = proj.xy(np.array([a_lat]), np.array([a_lon]))[0]
-    airport = shapely.box(a_xy[0] - a_w / 2, a_xy[1] - a_h / 2, a_xy[0] + a_w / 2, a_xy[1] + a_h / 2)
+    airport = shapely.box(
+        a_xy[0] - a_w / 2, a_xy[1] - a_h / 2, a_xy[0] + a_w / 2, a_xy[1] + a_h / 2
+    )
     country_side = {"US": 1, "MX": -1}
     node_country: dict[int, str] = {}
     residential_nodes: list[int] = []
 
     # 1. District street grids.
     for dist in _districts(rng):
-        _build_district(b, dist, rng, river, river_line, airport, country_side, node_country,
-                        residential_nodes)
+        _build_district(
+            b, dist, rng, river, river_line, airport, country_side, node_country, residential_nodes
+        )
 
     # 2. Connectors between neighbouring districts (edge nodes to nearest foreign node).
     _connect_districts(b, node_country)
@@ -432,8 +476,9 @@ def laredo_border_city(*, seed: int = 1848) -> tuple[nx.MultiDiGraph, MapMeta]:
     hwy_nodes: list[int] = []
     for hname, ref, hwy, pts, link_every in _HIGHWAYS:
         line = _densify(_polyline_m(proj, pts), 350.0)
-        hwy_nodes += _build_highway(b, hname, ref, hwy, line, link_every, node_country,
-                                    country_side, river, hwy_nodes)
+        hwy_nodes += _build_highway(
+            b, hname, ref, hwy, line, link_every, node_country, country_side, river, hwy_nodes
+        )
     # FM 1472 (Mines Road) and the Mexican road to Colombia run along the river.
     upstream = river[1:6][::-1]  # from the World Trade bridge up to Colombia
     for country, hname, ref, sign in (
@@ -441,8 +486,19 @@ def laredo_border_city(*, seed: int = 1848) -> tuple[nx.MultiDiGraph, MapMeta]:
         ("MX", "Carretera a Colombia", "NL 1", -1),
     ):
         line = _densify(_offset(_densify(upstream, 500.0), -sign * 700.0), 450.0)
-        hwy_nodes += _build_highway(b, hname, ref, "primary", line, 1, node_country, country_side,
-                                    river, hwy_nodes, country=country)
+        hwy_nodes += _build_highway(
+            b,
+            hname,
+            ref,
+            "primary",
+            line,
+            1,
+            node_country,
+            country_side,
+            river,
+            hwy_nodes,
+            country=country,
+        )
 
     # 4. Remove any non-bridge road that would cross the river or the airfield.
     _remove_forbidden_edges(b, river_line, airport)
@@ -471,7 +527,9 @@ def laredo_border_city(*, seed: int = 1848) -> tuple[nx.MultiDiGraph, MapMeta]:
     ring_x, ring_y = airport.exterior.coords.xy
     ring_lat, ring_lon = proj.latlon(np.asarray(ring_x), np.asarray(ring_y))
     airport_zone = Zone(
-        name, "airport", tuple((float(la), float(lo)) for la, lo in zip(ring_lat, ring_lon, strict=True))
+        name,
+        "airport",
+        tuple((float(la), float(lo)) for la, lo in zip(ring_lat, ring_lon, strict=True)),
     )
     meta = _meta(
         "laredo",
@@ -502,7 +560,10 @@ def _build_district(
     center = b.proj.xy(np.array([dist.lat]), np.array([dist.lon]))[0]
     ii, jj = np.meshgrid(np.arange(nx_), np.arange(ny_), indexing="ij")
     local = np.column_stack(
-        ((ii.ravel() - (nx_ - 1) / 2) * dist.spacing_m, (jj.ravel() - (ny_ - 1) / 2) * dist.spacing_m)
+        (
+            (ii.ravel() - (nx_ - 1) / 2) * dist.spacing_m,
+            (jj.ravel() - (ny_ - 1) / 2) * dist.spacing_m,
+        )
     )
     if dist.kind in ("residential", "suburban"):
         local += rng.uniform(-0.06, 0.06, local.shape) * dist.spacing_m
@@ -518,11 +579,11 @@ def _build_district(
         d, _ = tree.query(pts)
         keep &= d > 0.5 * dist.spacing_m
     ids = np.zeros(len(pts), dtype=np.int64)
-    for k in np.flatnonzero(keep):
-        ids[k] = b.node(float(pts[k, 0]), float(pts[k, 1]))
-        node_country[int(ids[k])] = dist.country
+    for pos in np.flatnonzero(keep).tolist():
+        ids[pos] = b.node(float(pts[pos, 0]), float(pts[pos, 1]))
+        node_country[int(ids[pos])] = dist.country
         if dist.kind in ("residential", "suburban"):
-            residential_nodes.append(int(ids[k]))
+            residential_nodes.append(int(ids[pos]))
     grid = ids.reshape(nx_, ny_)
 
     mx = dist.country == "MX"
@@ -547,13 +608,20 @@ def _build_district(
             oneway = dist.kind == "downtown" and horizontal and not arterial
             steps = range(nx_ - 1) if horizontal else range(ny_ - 1)
             for s in steps:
-                a, c = ((grid[s, k], grid[s + 1, k]) if horizontal else (grid[k, s], grid[k, s + 1]))
+                a, c = (grid[s, k], grid[s + 1, k]) if horizontal else (grid[k, s], grid[k, s + 1])
                 if not a or not c or (not arterial and rng.random() < drop):
                     continue
                 if oneway and k % 2:
                     a, c = c, a
-                b.road(int(a), int(c), highway=hwy, name=street_name(horizontal, k), way=way,
-                       oneway=oneway, speed_kph=None if arterial else street_speed)
+                b.road(
+                    int(a),
+                    int(c),
+                    highway=hwy,
+                    name=street_name(horizontal, k),
+                    way=way,
+                    oneway=oneway,
+                    speed_kph=None if arterial else street_speed,
+                )
 
     # Cul-de-sacs into block interiors, from a block's south-west corner.
     if dist.kind in ("residential", "suburban"):
@@ -588,7 +656,7 @@ def _connect_districts(b: _Builder, node_country: dict[int, str]) -> None:
     tree = cKDTree(xy)
     seen: set[tuple[int, int]] = set()
     degree = np.array([b.graph.out_degree(int(i)) for i in ids])
-    for idx in np.flatnonzero(degree <= 3):
+    for idx in np.flatnonzero(degree <= 3).tolist():
         near = tree.query_ball_point(xy[idx], r=420.0)
         best, best_d = -1, math.inf
         for j in near:
@@ -622,7 +690,11 @@ def _build_highway(
     street_ids = np.array(sorted(node_country))
     street_xy = np.asarray([b.xy[i - 1] for i in street_ids])
     tree = cKDTree(street_xy)
-    hwy_xy = np.asarray([b.xy[i - 1] for i in existing_highway_nodes]) if existing_highway_nodes else None
+    hwy_xy = (
+        np.asarray([b.xy[i - 1] for i in existing_highway_nodes])
+        if existing_highway_nodes
+        else None
+    )
     sides = _river_side(line, river)
     created: list[int] = []
     prev: int | None = None
@@ -652,7 +724,9 @@ def _build_highway(
     return created
 
 
-def _remove_forbidden_edges(b: _Builder, river_line: shapely.LineString, airport: shapely.Polygon) -> None:
+def _remove_forbidden_edges(
+    b: _Builder, river_line: shapely.LineString, airport: shapely.Polygon
+) -> None:
     edges = list(b.graph.edges(keys=True))
     xy = np.asarray(b.xy)
     segs = np.stack([xy[[u - 1 for u, _, _ in edges]], xy[[v - 1 for _, v, _ in edges]]], axis=1)
@@ -680,18 +754,40 @@ def _build_bridge(
     us_end = b.node(*(p + left * 170.0))
     mx_end = b.node(*(p - left * 170.0))
     node_country[us_end], node_country[mx_end] = "US", "MX"
-    attrs = {"bridge": "yes", "border_crossing": name, "commercial_only": commercial_only}
+    attrs: dict[str, Any] = {
+        "bridge": "yes",
+        "border_crossing": name,
+        "commercial_only": commercial_only,
+    }
     if ref:
         attrs["ref"] = ref
-    b.road(mx_end, us_end, highway=highway, name=name, oneway=True, speed_kph=30.0,
-           crossing_direction="northbound", **attrs)
-    b.road(us_end, mx_end, highway=highway, name=name, oneway=True, speed_kph=30.0,
-           crossing_direction="southbound", **attrs)
+    b.road(
+        mx_end,
+        us_end,
+        highway=highway,
+        name=name,
+        oneway=True,
+        speed_kph=30.0,
+        crossing_direction="northbound",
+        **attrs,
+    )
+    b.road(
+        us_end,
+        mx_end,
+        highway=highway,
+        name=name,
+        oneway=True,
+        speed_kph=30.0,
+        crossing_direction="southbound",
+        **attrs,
+    )
     xy = np.asarray(b.xy)
     for end, country in ((us_end, "US"), (mx_end, "MX")):
         candidates = [
-            n for n in b.graph.nodes
-            if n not in (us_end, mx_end) and node_country.get(n) == country
+            n
+            for n in b.graph.nodes
+            if n not in (us_end, mx_end)
+            and node_country.get(n) == country
             and b.graph.out_degree(n) > 0
         ]
         cxy = xy[np.asarray(candidates) - 1]

@@ -84,7 +84,7 @@ def plot_network(
             axis=1,
         )
         color, width = _CLASS_STYLE[ROAD_CLASSES[code]]
-        ax.add_collection(LineCollection(segs, colors=color, linewidths=width, zorder=1))
+        ax.add_collection(LineCollection(list(segs), colors=color, linewidths=width, zorder=1))
     meta = network.meta
     if show_features:
         _draw_features(ax, network)
@@ -103,20 +103,45 @@ def _draw_features(ax: Axes, network: RoadNetwork) -> None:
     meta = network.meta
     if meta.border:
         border = np.asarray(meta.border)
-        ax.plot(border[:, 1], border[:, 0], color="#2e86c1", lw=3, alpha=0.6, zorder=0,
-                label="border (river)")
+        ax.plot(
+            border[:, 1],
+            border[:, 0],
+            color="#2e86c1",
+            lw=3,
+            alpha=0.6,
+            zorder=0,
+            label="border (river)",
+        )
     for zone in meta.zones:
         ring = np.asarray(zone.ring)
         ax.fill(ring[:, 1], ring[:, 0], color="#a569bd", alpha=0.25, zorder=0, label=zone.name)
     schools = meta.schools
     if schools:
-        ax.scatter([s.lon for s in schools], [s.lat for s in schools], s=10, marker="^",
-                   color="#27ae60", zorder=3, label="schools")
+        ax.scatter(
+            [s.lon for s in schools],
+            [s.lat for s in schools],
+            s=10,
+            marker="^",
+            color="#27ae60",
+            zorder=3,
+            label="schools",
+        )
     if meta.crossings:
         kw: dict[str, Any] = {"s": 60, "marker": "s", "zorder": 4, "edgecolor": "black"}
-        ax.scatter([c.lon for c in meta.crossings], [c.lat for c in meta.crossings],
-                   color="#f1c40f", label="border crossings", **kw)
+        ax.scatter(
+            [c.lon for c in meta.crossings],
+            [c.lat for c in meta.crossings],
+            color="#f1c40f",
+            label="border crossings",
+            **kw,
+        )
         for c in meta.crossings:
-            ax.annotate(c.name.replace(" International Bridge", ""), (c.lon, c.lat),
-                        fontsize=7, xytext=(4, 4), textcoords="offset points")
-    ax.legend(loc="upper right", fontsize=7)
+            ax.annotate(
+                c.name.replace(" International Bridge", ""),
+                (c.lon, c.lat),
+                fontsize=7,
+                xytext=(4, 4),
+                textcoords="offset points",
+            )
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize=7)
