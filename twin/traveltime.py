@@ -29,6 +29,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
 
 from twin.errors import MapError, UnreachableError
 from twin.maps.network import ROAD_CLASSES, RoadNetwork
@@ -274,10 +275,6 @@ class _RowCache:
             _, old = self._rows.popitem(last=False)
             self.bytes -= old.nbytes
 
-    def clear(self) -> None:
-        self._rows.clear()
-        self.bytes = 0
-
 
 class TravelTimes:
     """Time-dependent travel times on one network.
@@ -338,6 +335,7 @@ class TravelTimes:
         self._weights: dict[tuple[object, ...], np.ndarray] = {}
         self._rows = _RowCache(int(cache_mb * 2**20))
         self._graphs: dict[tuple[object, ...], Any] = {}
+        self._enc = self._encoding()
         # Reverse (transposed) CSR layout, for one-to-many queries towards few targets.
         order = np.lexsort((net.edge_u, net.edge_v))
         self._rev_order = order
@@ -351,8 +349,6 @@ class TravelTimes:
     ) -> np.ndarray:
         if not points or radius_m <= 0:
             return np.zeros(len(xy), dtype=bool)
-        from scipy.spatial import cKDTree
-
         pts = self.network.project(
             np.array([p[0] for p in points]), np.array([p[1] for p in points])
         )
@@ -480,23 +476,24 @@ class TravelTimes:
     # and ties in time are broken by the shorter path. Times are then exact to
     # 0.01 s per edge; lengths to half a length unit per edge.
     def _encoding(self) -> tuple[float, float]:
-        """(length unit in m, 2**k) such that any path length fits in k bits."""
-        if not hasattr(self, "_enc"):
-            total_m = float(self.network.edge_length_m.sum())
-            unit = next((u for u in (0.1, 1.0, 10.0) if total_m / u < 2**27), None)
-            if unit is None:
-                raise MapError("Map is too large for twin's travel-time encoding (over 1.3M km).")
-            self._enc = (unit, float(2**27))
-        return self._enc
+        """(length unit in m, 2**27): the total edge length, hence any path, fits in 27 bits.
+
+        That leaves 26 bits of centiseconds: paths up to 7.7 days, far beyond any leg.
+        """
+        total_m = float(self.network.edge_length_m.sum())
+        unit = next((u for u in (0.1, 1.0, 10.0) if total_m / u < 2**27), None)
+        if unit is None:
+            raise MapError("Map is too large for twin's travel-time encoding (over 1.3M km).")
+        return unit, float(2**27)
 
     def _encoded_weights(self, w: np.ndarray) -> np.ndarray:
-        unit, shift = self._encoding()
+        unit, shift = self._enc
         lengths = np.rint(self.network.edge_length_m / unit)
         with np.errstate(invalid="ignore"):
             return np.maximum(np.rint(w * 100.0), 1.0) * shift + lengths
 
     def _decode(self, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        unit, shift = self._encoding()
+        unit, shift = self._enc
         finite = np.isfinite(d)
         ticks = np.floor(np.where(finite, d, 0.0) / shift)
         time_s = np.where(finite, ticks / 100.0, np.inf)

@@ -318,8 +318,7 @@ class RoadNetwork:
     def edge_positions(self, u_idx: np.ndarray, v_idx: np.ndarray) -> np.ndarray:
         """Positions in the edge arrays of the edges ``u_idx[i] -> v_idx[i]``."""
         keys = np.asarray(u_idx, dtype=np.int64) * self.n_nodes + np.asarray(v_idx)
-        pos = np.searchsorted(self._pair_keys, keys)
-        return pos
+        return np.searchsorted(self._pair_keys, keys)
 
     def csr(self, weights: np.ndarray) -> sp.csr_matrix:
         """CSR adjacency matrix with the given per-edge weights (edge-array order)."""

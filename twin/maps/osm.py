@@ -218,9 +218,8 @@ def _add_speeds(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
 
     graph = ox.add_edge_speeds(graph, hwy_speeds=DEFAULT_SPEEDS_KPH, fallback=FALLBACK_SPEED_KPH)
     graph = ox.add_edge_travel_times(graph)
-    for node, data in graph.nodes(data=True):
+    for _, data in graph.nodes(data=True):
         data["lat"], data["lon"] = data["y"], data["x"]
-        del node
     return graph
 
 

@@ -22,7 +22,7 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -222,17 +222,11 @@ def _load_osm_cached(
     if cached.is_file():
         graph, meta = osm.load_graphml(cached)
         if name and meta.name != name:
-            meta = _renamed(meta, name)
+            meta = replace(meta, name=name)
         return RoadNetwork(graph, meta)
     graph, meta = osm.read_osm_file(path, network_type=network_type, name=name)
     osm.save_graphml(graph, meta, cached)
     return RoadNetwork(graph, meta)
-
-
-def _renamed(meta: MapMeta, name: str) -> MapMeta:
-    from dataclasses import replace
-
-    return replace(meta, name=name)
 
 
 def _slug(text: str) -> str:

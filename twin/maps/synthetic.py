@@ -647,7 +647,8 @@ def _connect_districts(b: _Builder, node_country: dict[int, str]) -> None:
     """Link nodes at district edges to the nearest node of a neighbouring district."""
     xy = np.asarray(b.xy)
     ids = np.arange(1, len(xy) + 1)
-    # District membership = way name suffix is awkward; use connected components instead:
+    # Before this step each district is its own component, so "another component"
+    # means "a neighbouring district" (or a piece of one cut off by the river).
     comp_of = {}
     for k, comp in enumerate(nx.weakly_connected_components(b.graph)):
         for n in comp:
