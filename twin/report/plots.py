@@ -135,12 +135,14 @@ def _draw_features(ax: Axes, network: RoadNetwork) -> None:
             label="border crossings",
             **kw,
         )
-        for c in meta.crossings:
+        # Alternate label sides: neighbouring crossings (e.g. downtown bridges) stay legible.
+        for i, c in enumerate(meta.crossings):
             ax.annotate(
                 c.name.replace(" International Bridge", ""),
                 (c.lon, c.lat),
                 fontsize=7,
-                xytext=(4, 4),
+                xytext=(6, 4) if i % 2 else (-6, -10),
+                ha="left" if i % 2 else "right",
                 textcoords="offset points",
             )
     if ax.get_legend_handles_labels()[0]:
