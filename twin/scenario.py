@@ -163,6 +163,12 @@ class DemandSettings(_Model):
     service_levels: dict[ServiceLevel, Share] = Field(default_factory=_default_service_levels)
     windows: dict[WindowKind, Share] = Field(default_factory=_default_windows)
     options: dict[DeliveryOption, Share] = Field(default_factory=_default_options)
+    #: Promised windows, hours of the day: "all day", and the 4-hour and 2-hour slots.
+    day_window_h: tuple[Hour, Hour] = (8.0, 20.0)
+    slot_starts_4h: tuple[Hour, ...] = (8.0, 12.0, 16.0)
+    slot_starts_2h: tuple[Hour, ...] = (8.0, 10.0, 12.0, 14.0, 16.0, 18.0)
+    #: Distinct customers per order of daily demand (repeat customers across days).
+    customers_per_daily_order: Positive = 4.0
     volume_m3_median: Positive = 0.02
     volume_m3_sigma: NonNeg = 0.8
     weight_kg_median: Positive = 1.5

@@ -1,0 +1,165 @@
+"""Orders: how many, when they become known, where, how big, with what promise.
+
+Each day draws from its own ``demand`` stream (``RandomStreams.for_day``), so a
+policy that changes what happens on day 1 never changes day 2's orders.
+
+Model of a day ``d`` (``orders_per_day`` is the Poisson mean):
+
+* a share ``share_known_at_cutoff`` of the orders was placed before the morning
+  cutoff (in the 24 hours before it) and is due on day ``d``;
+* the rest are placed after the cutoff, by the hourly ``arrival_weights``; a
+  ``same_day`` order is due on day ``d`` (its window starts at least two hours
+  after it is placed), a ``next_day`` order on day ``d + 1``;
+* addresses belong to customers (repeat customers across days), placed on
+  serviceable nodes with weights by the road class of the street;
+* volume and weight are lognormal; window kind and delivery option follow the
+  scenario's shares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.maps.network import ROAD_CLASSES, RoadNetwork
+from twin.scenario import DemandSettings
+
+__all__ = ["Order", "address_weights", "generate_orders"]
+
+DAY_S = 86_400.0
+H = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One parcel to deliver. Times are seconds since the start of day 0."""
+
+    id: str
+    due_day: int
+    created_s: float
+    customer: int
+    node: int
+    lat: float
+    lon: float
+    volume_m3: float
+    weight_kg: float
+    service_level: str
+    window: str
+    window_start_s: float
+    window_end_s: float
+    option: str
+
+
+def address_weights(network: RoadNetwork, settings: DemandSettings) -> np.ndarray:
+    """Relative chance that an address lies at each node (by its best street class)."""
+    weight_of_class = np.array(
+        [
+            settings.density_by_class.get(c, settings.density_by_class.get("other", 0.0))
+            for c in ROAD_CLASSES
+        ]
+    )
+    per_edge = weight_of_class[network.edge_class]
+    weights = np.zeros(network.n_nodes)
+    np.maximum.at(weights, network.edge_u, per_edge)
+    np.maximum.at(weights, network.edge_v, per_edge)
+    return weights
+
+
+def _pick(rng: np.random.Generator, shares: dict[str, float], n: int) -> np.ndarray:
+    names = list(shares)
+    p = np.array([shares[k] for k in names], dtype=float)
+    return np.array(names, dtype=object)[rng.choice(len(names), size=n, p=p / p.sum())]
+
+
+def generate_orders(
+    day: int,
+    settings: DemandSettings,
+    network: RoadNetwork,
+    customer_nodes: np.ndarray,
+    rng: np.random.Generator,
+) -> list[Order]:
+    """The orders placed for (or on) ``day``, in order of creation time.
+
+    Parameters
+    ----------
+    day : int
+        Simulation day (0-based).
+    settings : DemandSettings
+    network : RoadNetwork
+    customer_nodes : numpy.ndarray
+        Node of each customer (index = customer id).
+    rng : numpy.random.Generator
+        The day's ``demand`` stream.
+    """
+    n = int(rng.poisson(settings.orders_per_day)) if settings.orders_per_day > 0 else 0
+    if n == 0 or len(customer_nodes) == 0:
+        return []
+    base = day * DAY_S
+    cutoff = base + settings.cutoff_h * H
+    known = rng.random(n) < settings.share_known_at_cutoff
+    created = np.where(known, cutoff - rng.random(n) * DAY_S, 0.0)
+    weights = np.asarray(settings.arrival_weights, dtype=float)
+    late_hours = np.arange(24) >= settings.cutoff_h
+    w = weights * late_hours
+    if w.sum() <= 0:
+        w = late_hours.astype(float)
+    hours = rng.choice(24, size=n, p=w / w.sum())
+    created = np.where(known, created, base + (hours + rng.random(n)) * H)
+    same_day = _pick(rng, dict(settings.service_levels), n) == "same_day"
+    due = np.where(known | same_day, day, day + 1)
+    kinds = _pick(rng, dict(settings.windows), n)
+    options = _pick(rng, dict(settings.options), n)
+    customers = rng.integers(0, len(customer_nodes), size=n)
+    volume = settings.volume_m3_median * rng.lognormal(0.0, settings.volume_m3_sigma, n)
+    weight = settings.weight_kg_median * rng.lognormal(0.0, settings.weight_kg_sigma, n)
+    slot_draw = rng.random(n)
+
+    orders = []
+    lat, lon = network.lat, network.lon
+    for i in np.argsort(created, kind="stable"):
+        due_base = due[i] * DAY_S
+        start, end = _window(settings, str(kinds[i]), float(slot_draw[i]))
+        kind = str(kinds[i])
+        earliest = created[i] + 2 * H - due_base  # placed in the day: slot after 2 h
+        if due[i] == day and not known[i] and start * H < earliest:
+            start, end, kind = (
+                max(earliest / H, settings.day_window_h[0]),
+                settings.day_window_h[1],
+                "all_day",
+            )
+            if start >= end:  # too late to promise today: tomorrow, all day
+                due_base += DAY_S
+                start, end = settings.day_window_h
+        node = int(customer_nodes[customers[i]])
+        idx = network.index(node)[0]
+        orders.append(
+            Order(
+                id=f"d{day}-o{len(orders):05d}",
+                due_day=int(due_base // DAY_S),
+                created_s=float(created[i]),
+                customer=int(customers[i]),
+                node=node,
+                lat=float(lat[idx]),
+                lon=float(lon[idx]),
+                volume_m3=float(volume[i]),
+                weight_kg=float(weight[i]),
+                service_level="same_day" if same_day[i] and not known[i] else "next_day",
+                window=kind,
+                window_start_s=float(due_base + start * H),
+                window_end_s=float(due_base + end * H),
+                option=str(options[i]),
+            )
+        )
+    return orders
+
+
+def _window(settings: DemandSettings, kind: str, u: float) -> tuple[float, float]:
+    """(start_h, end_h) of a promised window of ``kind``, slot chosen by ``u`` in [0, 1)."""
+    if kind == "four_hour":
+        start = settings.slot_starts_4h[int(u * len(settings.slot_starts_4h))]
+        return start, start + 4.0
+    if kind == "two_hour":
+        start = settings.slot_starts_2h[int(u * len(settings.slot_starts_2h))]
+        return start, start + 2.0
+    return settings.day_window_h

@@ -1,0 +1,200 @@
+"""The append-only event log, and the order lifecycle it records.
+
+Every fact of a run is one event: ``time_s`` (seconds since the start of day 0),
+``day``, ``kind``, ``order_id``, ``vehicle_id``, ``driver_id``, ``node``, ``lat``,
+``lon`` and a small ``details`` mapping. KPIs, reports, the live API and
+calibration all read this one log (as a pandas DataFrame).
+
+Order events whose kind is a lifecycle *state* move the order into that state;
+:class:`OrderStates` checks every move against :data:`TRANSITIONS`, so an illegal
+move is caught where it happens, as a bug, not discovered later in a KPI. Every
+order is in exactly one state at every time and ends terminal or
+``open_at_horizon``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "INFO_KINDS",
+    "STATES",
+    "TERMINAL",
+    "TRANSITIONS",
+    "EventLog",
+    "LifecycleError",
+    "OrderStates",
+]
+
+#: Allowed moves of the order lifecycle (DESIGN.md, "Order lifecycle").
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "created": frozenset({"assigned", "unassigned", "cancelled", "unreachable", "open_at_horizon"}),
+    "unassigned": frozenset({"assigned", "cancelled", "open_at_horizon"}),
+    "assigned": frozenset({"unassigned", "loaded", "cancelled", "open_at_horizon"}),
+    "loaded": frozenset({"out_for_delivery", "open_at_horizon"}),
+    "out_for_delivery": frozenset({"attempted", "returned_to_hub", "open_at_horizon"}),
+    "attempted": frozenset({"delivered", "failed"}),
+    "failed": frozenset({"returned_to_hub", "redirected"}),
+    "returned_to_hub": frozenset({"reattempt", "returned_to_sender", "open_at_horizon"}),
+    "reattempt": frozenset({"assigned", "cancelled", "open_at_horizon"}),
+    "redirected": frozenset({"in_locker"}),
+    "in_locker": frozenset({"picked_up", "expired", "open_at_horizon"}),
+    "expired": frozenset({"returned_to_hub"}),
+    "delivered": frozenset(),
+    "picked_up": frozenset(),
+    "returned_to_sender": frozenset(),
+    "cancelled": frozenset(),
+    "unreachable": frozenset(),
+    "open_at_horizon": frozenset(),
+}
+STATES = frozenset(TRANSITIONS)
+#: Final states: the order's story is over. ``unreachable`` = address not routable.
+TERMINAL = frozenset({"delivered", "picked_up", "returned_to_sender", "cancelled", "unreachable"})
+#: Events that record facts without moving an order (vehicles, drivers, notices).
+INFO_KINDS = frozenset(
+    {
+        "shift_start",
+        "shift_end",
+        "plan",
+        "load_start",
+        "depart",
+        "arrive",
+        "break_start",
+        "break_end",
+        "return_to_hub",
+        "pod",
+        "notify_window",
+        "notify_eta",
+        "update_eta",
+        "safe_drop",
+        "customer_absent",
+    }
+)
+
+_COLUMNS = ("time_s", "day", "kind", "order_id", "vehicle_id", "driver_id", "node", "lat", "lon")
+
+
+class LifecycleError(RuntimeError):
+    """An order moved in a way the lifecycle forbids: a bug in the engine or a policy."""
+
+
+class OrderStates:
+    """Current lifecycle state of every order, enforcing :data:`TRANSITIONS`."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, str] = {}
+
+    def move(self, order_id: str, new: str, time_s: float) -> None:
+        old = self.state.get(order_id)
+        if old is None:
+            if new != "created":
+                raise LifecycleError(f"order {order_id} must be created before {new!r}")
+        elif new not in TRANSITIONS[old]:
+            raise LifecycleError(
+                f"order {order_id}: illegal move {old!r} -> {new!r} at t={time_s:.0f} s"
+            )
+        self.state[order_id] = new
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for s in self.state.values():
+            out[s] = out.get(s, 0) + 1
+        return out
+
+
+class EventLog:
+    """Append-only, columnar event store with observers.
+
+    Parameters
+    ----------
+    on_event : callable, optional
+        Called with each event dict as it is appended (progress bars, live
+        streaming); observers must not change the event.
+    """
+
+    def __init__(self, on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self._cols: dict[str, list[Any]] = {c: [] for c in (*_COLUMNS, "details")}
+        self.states = OrderStates()
+        self._observers = [on_event] if on_event else []
+
+    def subscribe(self, observer: Callable[[dict[str, Any]], None]) -> None:
+        self._observers.append(observer)
+
+    def __len__(self) -> int:
+        return len(self._cols["time_s"])
+
+    def append(
+        self,
+        time_s: float,
+        kind: str,
+        *,
+        day: int,
+        order_id: str | None = None,
+        vehicle_id: str | None = None,
+        driver_id: str | None = None,
+        node: int | None = None,
+        lat: float = math.nan,
+        lon: float = math.nan,
+        **details: Any,
+    ) -> None:
+        """Record one event; order state kinds also move the order's lifecycle."""
+        if kind in STATES:
+            if order_id is None:
+                raise LifecycleError(f"state event {kind!r} needs an order_id")
+            self.states.move(order_id, kind, time_s)
+        elif kind not in INFO_KINDS:
+            raise ValueError(f"unknown event kind {kind!r}")
+        row = {
+            "time_s": float(time_s),
+            "day": int(day),
+            "kind": kind,
+            "order_id": order_id,
+            "vehicle_id": vehicle_id,
+            "driver_id": driver_id,
+            "node": node,
+            "lat": float(lat),
+            "lon": float(lon),
+            "details": json.dumps(details, sort_keys=True, default=_jsonable) if details else "",
+        }
+        for key, value in row.items():
+            self._cols[key].append(value)
+        for observer in self._observers:
+            observer(row)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The log as a tidy DataFrame (one row per event, in append order)."""
+        frame = pd.DataFrame(self._cols)
+        frame["node"] = frame["node"].astype("Int64")
+        for col in ("kind", "order_id", "vehicle_id", "driver_id", "details"):
+            frame[col] = frame[col].astype("string")
+        return frame
+
+    def save(self, path: str | Path, *, fmt: str = "parquet") -> Path:
+        """Write the log as Parquet (default) or CSV; returns the path written."""
+        path = Path(path)
+        frame = self.to_frame()
+        if fmt == "parquet":
+            frame.to_parquet(path, index=False)
+        elif fmt == "csv":
+            frame.to_csv(path, index=False)
+        else:
+            raise ValueError(f"unknown event log format {fmt!r}; use 'parquet' or 'csv'")
+        return path
+
+    def digest(self) -> str:
+        """SHA-256 of the log's canonical CSV text: equal digests = identical logs."""
+        text = self.to_frame().to_csv(index=False, float_format="%.6f")
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
