@@ -33,7 +33,7 @@ __all__ = ["Customer", "CustomerModel"]
 PERSISTENCE = 0.75
 
 
-class Customer(mesa.Agent):  # type: ignore[misc]
+class Customer(mesa.Agent):
     """One household at a network node."""
 
     def __init__(self, model: CustomerModel, row: int) -> None:
@@ -56,7 +56,7 @@ class Customer(mesa.Agent):  # type: ignore[misc]
         return bool(self.model.home[self.row])
 
 
-class CustomerModel(mesa.Model):  # type: ignore[misc]
+class CustomerModel(mesa.Model):
     """All customers of a scenario.
 
     Parameters

@@ -18,7 +18,9 @@ Model of a day ``d`` (``orders_per_day`` is the Poisson mean):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +68,7 @@ def address_weights(network: RoadNetwork, settings: DemandSettings) -> np.ndarra
     return weights
 
 
-def _pick(rng: np.random.Generator, shares: dict[str, float], n: int) -> np.ndarray:
+def _pick(rng: np.random.Generator, shares: Mapping[Any, float], n: int) -> np.ndarray:
     names = list(shares)
     p = np.array([shares[k] for k in names], dtype=float)
     return np.array(names, dtype=object)[rng.choice(len(names), size=n, p=p / p.sum())]
@@ -106,16 +108,16 @@ def generate_orders(
         w = late_hours.astype(float)
     hours = rng.choice(24, size=n, p=w / w.sum())
     created = np.where(known, created, base + (hours + rng.random(n)) * H)
-    same_day = _pick(rng, dict(settings.service_levels), n) == "same_day"
+    same_day = _pick(rng, settings.service_levels, n) == "same_day"
     due = np.where(known | same_day, day, day + 1)
-    kinds = _pick(rng, dict(settings.windows), n)
-    options = _pick(rng, dict(settings.options), n)
+    kinds = _pick(rng, settings.windows, n)
+    options = _pick(rng, settings.options, n)
     customers = rng.integers(0, len(customer_nodes), size=n)
     volume = settings.volume_m3_median * rng.lognormal(0.0, settings.volume_m3_sigma, n)
     weight = settings.weight_kg_median * rng.lognormal(0.0, settings.weight_kg_sigma, n)
     slot_draw = rng.random(n)
 
-    orders = []
+    orders: list[Order] = []
     lat, lon = network.lat, network.lon
     for i in np.argsort(created, kind="stable"):
         due_base = due[i] * DAY_S
