@@ -1,0 +1,113 @@
+"""``static``: one plan a day, at the morning cutoff, with OR-Tools VRPTW.
+
+Every order known at the cutoff is routed at once (capacity in parcels, volume
+and weight; promised windows, late arrivals penalised; the driver's shift, the
+working-day limit and a mandatory break); orders that arrive later wait for the
+next day's plan. This is what most operations did before dynamic dispatch, and
+the baseline the dynamic policies are measured against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.dispatch.base import DispatchState, Plan
+from twin.routing import Job, RoutingProblem, VehicleSpec, solve
+
+__all__ = ["StaticPolicy"]
+
+
+@dataclass
+class StaticPolicy:
+    """Plan all pending orders once per day at the cutoff trigger.
+
+    Parameters
+    ----------
+    time_limit_s : float
+        Safety cap on solver wall time (default 60 s).
+    solution_limit : int
+        Deterministic stop: number of improving solutions the local search may
+        find (default 30). Stopping on a count rather than on time keeps runs
+        reproducible across machines.
+    drop_penalty : float
+        Cost of leaving an order unrouted today (default 2,000).
+    """
+
+    time_limit_s: float = 60.0
+    solution_limit: int = 30
+    drop_penalty: float = 2_000.0
+    name: str = "static"
+
+    def decide(self, state: DispatchState) -> Plan:
+        if state.trigger != "cutoff" or not state.orders:
+            return Plan(routes={})
+        vehicles = [v for v in state.vehicles if not v.committed]
+        if not vehicles:
+            return Plan(routes={})
+        hub_nodes = sorted({v.hub_node for v in vehicles})
+        nodes = hub_nodes + [o.node for o in state.orders]
+        unique, location = np.unique(np.asarray(nodes), return_inverse=True)
+        depart = min(v.shift_start_s for v in vehicles)
+        m = state.travel(unique.tolist(), unique.tolist(), depart + 2 * 3600.0)
+        assert m.length_m is not None
+        where = {int(n): int(i) for i, n in enumerate(unique)}
+        jobs = tuple(
+            Job(
+                id=o.id,
+                location=where[o.node],
+                demand=o.demand,
+                tw_start_s=o.window_start_s,
+                tw_end_s=max(o.window_end_s, o.window_start_s + 1),
+                service_s=o.service_s,
+                # Orders already late or re-attempted first: they cost more to drop.
+                drop_penalty=self.drop_penalty * (1 + o.attempts + (o.due_day < state.day)),
+            )
+            for o in state.orders
+        )
+        specs = tuple(
+            VehicleSpec(
+                id=v.id,
+                start_location=where[v.hub_node],
+                end_location=where[v.hub_node],
+                capacity=v.capacity,
+                shift_start_s=max(v.shift_start_s, v.available_s),
+                shift_end_s=v.shift_end_s,
+                max_working_s=v.max_working_s,
+                fixed_cost=v.fixed_cost,
+                cost_per_km=v.cost_per_km,
+                cost_per_h=v.cost_per_h,
+                overtime_cost_per_h=v.overtime_cost_per_h,
+                speed_factor=v.speed_factor,
+                break_window=(
+                    v.shift_start_s + 2 * 3600.0,
+                    v.shift_start_s + v.break_after_s,
+                    v.break_s,
+                )
+                if v.break_s > 0 and v.shift_end_s - v.shift_start_s > v.break_after_s
+                else None,
+            )
+            for v in vehicles
+        )
+        problem = RoutingProblem(
+            duration_s=m.time_s,
+            distance_m=m.length_m,
+            vehicles=specs,
+            jobs=jobs,
+            late_cost_per_h=state.late_cost_per_h,
+        )
+        solution = solve(
+            problem, time_limit_s=self.time_limit_s, solution_limit=self.solution_limit
+        )
+        routes = {
+            spec.id: tuple(jobs[j].id for j in route)
+            for spec, route in zip(specs, solution.routes, strict=True)
+            if route
+        }
+        eta = {
+            jobs[j].id: t
+            for route, times in zip(solution.routes, solution.arrival_s, strict=True)
+            for j, t in zip(route, times, strict=True)
+        }
+        return Plan(routes=routes, eta_s=eta, stats=dict(solution.stats))
