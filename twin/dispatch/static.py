@@ -48,7 +48,7 @@ class StaticPolicy:
             return Plan(routes={})
         hub_nodes = sorted({v.hub_node for v in vehicles})
         nodes = hub_nodes + [o.node for o in state.orders]
-        unique, location = np.unique(np.asarray(nodes), return_inverse=True)
+        unique = np.unique(np.asarray(nodes))
         depart = min(v.shift_start_s for v in vehicles)
         m = state.travel(unique.tolist(), unique.tolist(), depart + 2 * 3600.0)
         assert m.length_m is not None

@@ -74,7 +74,7 @@ def solve_ortools(
             cents = np.rint(100 * (dist / 1000.0 * spec.cost_per_km + hours * spec.cost_per_h))
             cost_cb[key] = routing.RegisterTransitMatrix(cents.astype(np.int64).tolist())
         routing.SetArcCostEvaluatorOfVehicle(cost_cb[key], v)
-        routing.SetFixedCostOfVehicle(int(round(100 * spec.fixed_cost)), v)
+        routing.SetFixedCostOfVehicle(round(100 * spec.fixed_cost), v)
 
     horizon = int(max(v.shift_start_s + v.max_working_s for v in vehicles)) + 1
     routing.AddDimensionWithVehicleTransits(
@@ -90,23 +90,23 @@ def solve_ortools(
         amounts = np.zeros(len(loc), dtype=np.int64)
         amounts[:n_jobs] = np.ceil(demand[:, d] * scale - 1e-9).astype(np.int64)
         cb = routing.RegisterUnaryTransitVector(amounts.tolist())
-        caps = [int(math.floor(v.capacity[d] * scale + 1e-9)) for v in vehicles]
+        caps = [math.floor(v.capacity[d] * scale + 1e-9) for v in vehicles]
         routing.AddDimensionWithVehicleCapacity(cb, 0, caps, True, name)
 
     # Objective in cents; lateness costs at least one cent per second late.
     late_per_s = max(1, round(100 * problem.late_cost_per_h / 3600.0))
     for j, job in enumerate(jobs):
         index = manager.NodeToIndex(j)
-        time_dim.CumulVar(index).SetRange(min(int(math.ceil(job.tw_start_s)), horizon), horizon)
+        time_dim.CumulVar(index).SetRange(min(math.ceil(job.tw_start_s), horizon), horizon)
         time_dim.SetCumulVarSoftUpperBound(index, int(job.tw_end_s), late_per_s)
-        routing.AddDisjunction([index], int(round(100 * job.drop_penalty)))
+        routing.AddDisjunction([index], round(100 * job.drop_penalty))
 
     solver = routing.solver()
     for v, spec in enumerate(vehicles):
         start, end = routing.Start(v), routing.End(v)
         time_dim.CumulVar(start).SetMin(int(spec.shift_start_s))
         time_dim.CumulVar(end).SetMax(int(spec.shift_start_s + spec.max_working_s))
-        overtime_per_s = max(1, int(round(100 * spec.overtime_cost_per_h / 3600.0)))
+        overtime_per_s = max(1, round(100 * spec.overtime_cost_per_h / 3600.0))
         time_dim.SetCumulVarSoftUpperBound(end, int(spec.shift_end_s), overtime_per_s)
         routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(start))
         routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(start))
