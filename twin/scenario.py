@@ -73,7 +73,7 @@ def _default_windows() -> dict[WindowKind, float]:
 
 
 def _default_options() -> dict[DeliveryOption, float]:
-    return {"home": 0.45, "safe_drop": 0.4, "signature": 0.15}
+    return {"home": 0.35, "safe_drop": 0.5, "signature": 0.15}
 
 
 class MapSettings(_Model):
@@ -128,11 +128,16 @@ class FleetEntry(_Model):
 
 
 class DriverSettings(_Model):
-    """Shifts, the break rule, the longest working day and pay."""
+    """Shifts, the break rule, the longest working day and pay.
+
+    The break rule counts time on duty (driving, stops, loading) since the shift
+    start or the last break: in city delivery most of the day is spent at stops,
+    so a driving-time rule would almost never trigger.
+    """
 
     shift_start_h: Hour = 8.0
-    shift_end_h: Hour = 17.0
-    break_after_driving_h: Positive = 4.5
+    shift_end_h: Hour = 18.0
+    break_after_h: Positive = 4.5
     break_min: NonNeg = 30.0
     max_working_h: Positive = 11.0
     cost_per_hour: NonNeg = 22.0
@@ -164,9 +169,9 @@ class DemandSettings(_Model):
     windows: dict[WindowKind, Share] = Field(default_factory=_default_windows)
     options: dict[DeliveryOption, Share] = Field(default_factory=_default_options)
     #: Promised windows, hours of the day: "all day", and the 4-hour and 2-hour slots.
-    day_window_h: tuple[Hour, Hour] = (8.0, 20.0)
-    slot_starts_4h: tuple[Hour, ...] = (8.0, 12.0, 16.0)
-    slot_starts_2h: tuple[Hour, ...] = (8.0, 10.0, 12.0, 14.0, 16.0, 18.0)
+    day_window_h: tuple[Hour, Hour] = (8.0, 18.0)
+    slot_starts_4h: tuple[Hour, ...] = (8.0, 11.0, 14.0)
+    slot_starts_2h: tuple[Hour, ...] = (8.0, 10.0, 12.0, 14.0, 16.0)
     #: Distinct customers per order of daily demand (repeat customers across days).
     customers_per_daily_order: Positive = 4.0
     volume_m3_median: Positive = 0.02
@@ -215,21 +220,14 @@ class HouseholdType(_Model):
 
 
 def _default_households() -> tuple[HouseholdType, ...]:
-    working = (
-        (0.95,) * 7
-        + (0.5, 0.3, 0.25, 0.25, 0.25, 0.3, 0.25, 0.25, 0.3, 0.45)
-        + (
-            0.75,
-            0.9,
-            0.95,
-            0.95,
-            0.95,
-            0.95,
-        )
-        + (0.95,)
-    )
-    family = (0.97,) * 7 + (0.7, 0.55, 0.5, 0.5, 0.55, 0.6, 0.55, 0.6, 0.7, 0.8) + (0.9,) * 7
-    retired = (0.98,) * 8 + (0.85, 0.8, 0.75, 0.75, 0.8, 0.8, 0.8, 0.85, 0.9) + (0.95,) * 7
+    # Share of households with someone at home, by hour. Illustrative defaults in
+    # the range reported for US urban households; calibrate from failed attempts.
+    working: tuple[float, ...] = (0.95,) * 7 + (0.7, 0.5, 0.45, 0.42, 0.42, 0.45, 0.42)
+    working += (0.42, 0.45, 0.55, 0.75, 0.85, 0.9, 0.92, 0.95, 0.95, 0.95)
+    family: tuple[float, ...] = (0.97,) * 7 + (0.8, 0.7, 0.68, 0.68, 0.7, 0.72, 0.7, 0.72)
+    family += (0.78, 0.85) + (0.9,) * 7
+    retired: tuple[float, ...] = (0.98,) * 8 + (0.9, 0.85, 0.82, 0.82, 0.85, 0.85, 0.85)
+    retired += (0.88, 0.9) + (0.95,) * 7
     return (
         HouseholdType(name="working", share=0.45, at_home_by_hour=working, answer_door=0.92),
         HouseholdType(name="family", share=0.4, at_home_by_hour=family, answer_door=0.95),

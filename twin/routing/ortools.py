@@ -108,7 +108,7 @@ def solve_ortools(
         time_dim.CumulVar(end).SetMax(int(spec.shift_start_s + spec.max_working_s))
         overtime_per_s = max(1, round(100 * spec.overtime_cost_per_h / 3600.0))
         time_dim.SetCumulVarSoftUpperBound(end, int(spec.shift_end_s), overtime_per_s)
-        routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(start))
+        # Leave as late as the route allows (no idle waiting), come back as early as possible.
         routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(start))
         routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(end))
         if spec.break_window is not None:

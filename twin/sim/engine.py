@@ -1,0 +1,606 @@
+"""The SimPy engine: one environment, one clock, all state; processes are plain generators.
+
+:class:`Simulation` builds everything a run needs from a scenario and a road
+network (hubs snapped to the network, the serviceable area, customers, every
+day's orders, the fleet), then plays the days out:
+
+* ``_release_orders`` makes each order known at its creation time;
+* ``_customer_clock`` steps the Mesa customer model every hour;
+* ``_days`` triggers the dispatch policy at each morning cutoff and starts one
+  ``_run_route`` process per planned vehicle;
+* ``_run_route`` loads at the hub (docks are a SimPy resource, so queues form),
+  drives leg by leg with time-dependent, noisy travel times, takes breaks by the
+  rule, parks, walks, attempts the delivery, records proof of delivery or the
+  failure, sends ETA notices, and returns to the hub where failed parcels are
+  re-queued or returned to the sender.
+
+Randomness comes from named streams (:mod:`twin.rng`). Draws tied to an order
+(service times, whether the door is answered) come from a generator keyed by the
+order and attempt, so they are the same under any policy: common random numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from twin.customers import CustomerModel
+from twin.demand import Order, address_weights, generate_orders
+from twin.dispatch import (
+    DispatchPolicy,
+    DispatchState,
+    OrderView,
+    Plan,
+    VehicleView,
+    make_policy,
+    validate_plan,
+)
+from twin.errors import ScenarioError
+from twin.events import TERMINAL, EventLog
+from twin.fleet import Vehicle, build_fleet
+from twin.maps.network import RoadNetwork
+from twin.rng import RandomStreams
+from twin.scenario import Scenario
+from twin.traveltime import TravelMatrix, TravelTimes
+
+__all__ = ["SimResult", "Simulation"]
+
+DAY_S = 86_400.0
+H = 3600.0
+DISPATCHABLE = frozenset({"created", "unassigned", "reattempt"})
+
+
+@dataclass
+class SimResult:
+    """Everything a run produced: the event log and the derived tables."""
+
+    scenario: Scenario
+    log: EventLog
+    orders: pd.DataFrame
+    vehicles: pd.DataFrame
+    hubs: dict[str, int]
+    routes: list[dict[str, Any]] = field(default_factory=list)
+    planning_s: float = 0.0
+    simulation_s: float = 0.0
+    n_unserviceable_nodes: int = 0
+
+    @property
+    def events(self) -> pd.DataFrame:
+        return self.log.to_frame()
+
+
+def _lognormal(rng: np.random.Generator, mean: float, cv: float) -> float:
+    if mean <= 0:
+        return 0.0
+    if cv <= 0:
+        return mean
+    sigma2 = math.log1p(cv * cv)
+    return float(mean * rng.lognormal(-sigma2 / 2.0, math.sqrt(sigma2)))
+
+
+class Simulation:
+    """One replication of a scenario.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    network : RoadNetwork
+    policy : DispatchPolicy, optional
+        Defaults to the scenario's ``policy`` section.
+    replication : int, optional
+        Replication index (independent random streams, same seed).
+    on_event : callable, optional
+        Observer called with every event (progress bars, streaming).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        network: RoadNetwork,
+        *,
+        policy: DispatchPolicy | None = None,
+        replication: int = 0,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.network = network
+        self.replication = replication
+        self.streams = RandomStreams(scenario.seed, replication=replication)
+        self.policy = policy or make_policy(
+            scenario.policy.name,
+            time_limit_s=scenario.policy.time_limit_s,
+            **scenario.policy.params,
+        )
+        self.env = simpy.Environment()
+        self.log = EventLog(on_event)
+        self.travel = TravelTimes(network, scenario.traffic, start_weekday=scenario.start_weekday)
+        self.hub_nodes = self._place_hubs()
+        self.serviceable = self._serviceable_nodes()
+        self.customers = self._make_customers()
+        self.orders: dict[str, Order] = {}
+        for day in range(scenario.days):
+            for order in generate_orders(
+                day,
+                scenario.demand,
+                network,
+                self.customers.node,
+                self.streams.for_day("demand", day),
+            ):
+                self.orders[order.id] = order
+        self.attempts = dict.fromkeys(self.orders, 0)
+        self.released: set[str] = set()
+        self.fleet = build_fleet(scenario, self.hub_nodes)
+        self.busy_until = {v.id: -math.inf for v in self.fleet}
+        self.docks = {h.id: simpy.Resource(self.env, capacity=h.docks) for h in scenario.hubs}
+        self.hub_settings = {h.id: h for h in scenario.hubs}
+        self.eta_announced: dict[str, float] = {}
+        self.arrival: dict[str, float] = {}
+        self.delivered_s: dict[str, float] = {}
+        self.vehicle_days: list[dict[str, Any]] = []
+        self.routes: list[dict[str, Any]] = []
+        self.planning_s = 0.0
+        self._travel_rng = self.streams["travel"]
+
+    # -- set-up ---------------------------------------------------------------
+    def _place_hubs(self) -> dict[str, int]:
+        net = self.network
+        nodes = {}
+        for hub in self.scenario.hubs:
+            lat, lon = hub.lat, hub.lon
+            if lat is None or lon is None:
+                site = next((p for p in net.meta.pois if p.kind == "hub_site"), None)
+                lat, lon = (
+                    (site.lat, site.lon)
+                    if site
+                    else (float(np.median(net.lat)), float(np.median(net.lon)))
+                )
+            snap = net.snap(lat, lon, max_distance_m=self.scenario.map.max_snap_m)
+            if snap.too_far[0]:
+                raise ScenarioError(
+                    f"hubs: hub {hub.id!r} at ({lat:.5f}, {lon:.5f}) is "
+                    f"{snap.distance_m[0]:.0f} m from the nearest road of map "
+                    f"{net.meta.name!r} (limit map.max_snap_m = "
+                    f"{self.scenario.map.max_snap_m:g}); move the hub onto the map."
+                )
+            nodes[hub.id] = int(snap.node[0])
+        return nodes
+
+    def _serviceable_nodes(self) -> np.ndarray:
+        """Nodes a vehicle can reach from a hub and come back from, at noon of day 0."""
+        hubs = sorted(set(self.hub_nodes.values()))
+        ids = self.network.node_ids.tolist()
+        noon = 12 * H
+        out_t = self.travel.matrix(hubs, ids, depart_s=noon, with_length=False).time_s
+        back_t = self.travel.matrix(ids, hubs, depart_s=noon, with_length=False).time_s
+        ok = (np.isfinite(out_t) & np.isfinite(back_t.T)).any(axis=0)
+        return np.flatnonzero(ok)
+
+    def _make_customers(self) -> CustomerModel:
+        weights = address_weights(self.network, self.scenario.demand)[self.serviceable]
+        if weights.sum() <= 0:
+            weights = np.ones(len(self.serviceable))
+        n = max(
+            1,
+            round(
+                self.scenario.demand.orders_per_day * self.scenario.demand.customers_per_daily_order
+            ),
+        )
+        rng = self.streams["customers"]
+        picks = rng.choice(len(self.serviceable), size=n, p=weights / weights.sum())
+        nodes = self.network.node_ids[self.serviceable[picks]]
+        return CustomerModel(self.scenario.customers, nodes, rng=self.streams["presence"])
+
+    def _order_rng(self, order_id: str, attempt: int) -> np.random.Generator:
+        """Draws tied to one order attempt: identical under every policy (CRN)."""
+        digest = hashlib.sha256(f"{order_id}/{attempt}".encode()).digest()
+        key = int.from_bytes(digest[:8], "little")
+        return np.random.default_rng([self.scenario.seed, self.replication, key])
+
+    # -- helpers ------------------------------------------------------------------
+    def _now(self) -> float:
+        return float(self.env.now)
+
+    def _day(self) -> int:
+        return int(self._now() // DAY_S)
+
+    def _event(self, kind: str, **kw: Any) -> None:
+        self.log.append(self._now(), kind, day=self._day(), **kw)
+
+    def _order_event(self, kind: str, order: Order, **kw: Any) -> None:
+        self._event(kind, order_id=order.id, node=order.node, lat=order.lat, lon=order.lon, **kw)
+
+    def _state(self, oid: str) -> str:
+        return self.log.states.state[oid]
+
+    def expected_service_s(self, order: Order) -> float:
+        s = self.scenario.service
+        extra = s.signature_extra_s if order.option == "signature" else 0.0
+        return s.parking_s_mean + 2 * s.walk_s_mean + s.handover_s_mean + extra
+
+    def _travel(self, sources: list[int], targets: list[int], depart_s: float) -> TravelMatrix:
+        return self.travel.matrix(sources, targets, depart_s=depart_s)
+
+    # -- processes ------------------------------------------------------------------
+    def _release_orders(self) -> Any:
+        for order in sorted(self.orders.values(), key=lambda o: (o.created_s, o.id)):
+            wait = max(order.created_s, 0.0) - self._now()
+            if wait > 0:
+                yield self.env.timeout(wait)
+            self.released.add(order.id)
+            self._order_event(
+                "created",
+                order,
+                placed_s=round(order.created_s, 3),
+                due_day=order.due_day,
+                window=order.window,
+                window_start_s=order.window_start_s,
+                window_end_s=order.window_end_s,
+                option=order.option,
+                service_level=order.service_level,
+                customer=order.customer,
+            )
+
+    def _customer_clock(self) -> Any:
+        for day in range(self.scenario.days):
+            self.customers.start_day(day)
+            for _ in range(23):
+                yield self.env.timeout(H)
+                self.customers.step()
+            yield self.env.timeout(H)
+            self.customers.end_day()
+
+    def _days(self) -> Any:
+        for day in range(self.scenario.days):
+            cutoff = day * DAY_S + self.scenario.demand.cutoff_h * H
+            yield self.env.timeout(max(0.0, cutoff - self._now()))
+            self._dispatch("cutoff")
+
+    def _dispatch(self, trigger: str) -> None:
+        now = self._now()
+        pending = [
+            self.orders[oid] for oid in sorted(self.released) if self._state(oid) in DISPATCHABLE
+        ]
+        d = self.scenario.drivers
+        day = self._day()
+        shift_start = day * DAY_S + d.shift_start_h * H
+        views = tuple(
+            VehicleView(
+                id=v.id,
+                type=v.type_name,
+                mode=v.type.mode,
+                hub=v.hub,
+                hub_node=v.hub_node,
+                node=v.hub_node,
+                available_s=max(now, self.busy_until[v.id]),
+                capacity=v.capacity,
+                committed=(),
+                shift_start_s=shift_start,
+                shift_end_s=day * DAY_S + d.shift_end_h * H,
+                max_working_s=d.max_working_h * H,
+                break_after_s=d.break_after_h * H,
+                break_s=d.break_min * 60.0,
+                fixed_cost=v.type.fixed_cost_per_day,
+                cost_per_km=v.type.cost_per_km,
+                cost_per_h=d.cost_per_hour,
+                overtime_cost_per_h=d.overtime_cost_per_hour,
+                speed_factor=v.type.speed_factor,
+            )
+            for v in self.fleet
+            if self.busy_until[v.id] <= now
+        )
+        state = DispatchState(
+            now_s=now,
+            day=day,
+            trigger=trigger,
+            orders=tuple(
+                OrderView(
+                    id=o.id,
+                    node=o.node,
+                    demand=(1.0, o.volume_m3, o.weight_kg),
+                    window_start_s=max(o.window_start_s, shift_start)
+                    if o.due_day <= day
+                    else o.window_start_s,
+                    window_end_s=o.window_end_s,
+                    service_s=self.expected_service_s(o),
+                    option=o.option,
+                    attempts=self.attempts[o.id],
+                    due_day=o.due_day,
+                    created_s=o.created_s,
+                )
+                for o in pending
+            ),
+            vehicles=views,
+            hubs=dict(self.hub_nodes),
+            travel=self._travel,
+        )
+        started = time.perf_counter()
+        plan = self.policy.decide(state)
+        self.planning_s += time.perf_counter() - started
+        validate_plan(self.policy.name, state, plan)
+        self._event(
+            "plan",
+            policy=self.policy.name,
+            trigger=trigger,
+            n_orders=len(pending),
+            n_routes=len(plan.routes),
+        )
+        routed = {oid for stops in plan.routes.values() for oid in stops}
+        by_id = {v.id: v for v in self.fleet}
+        for vid, stops in sorted(plan.routes.items()):
+            vehicle = by_id[vid]
+            for oid in stops:
+                self._order_event("assigned", self.orders[oid], vehicle_id=vid)
+            self.busy_until[vid] = math.inf
+            self.env.process(self._run_route(vehicle, [self.orders[o] for o in stops], plan))
+        for order in pending:
+            if order.id not in routed and self._state(order.id) == "created":
+                self._order_event("unassigned", order)
+
+    def _expected_etas(self, start_node: int, stops: list[Order], depart: float) -> list[float]:
+        """Expected arrival at each stop from ``start_node`` leaving at ``depart``."""
+        if not stops:
+            return []
+        nodes = [start_node] + [o.node for o in stops]
+        m = self.travel.matrix(nodes, nodes, depart_s=depart, with_length=False).time_s
+        etas, t = [], depart
+        for i, order in enumerate(stops):
+            t += float(m[i, i + 1])
+            t = max(t, order.window_start_s)
+            etas.append(t)
+            t += self.expected_service_s(order)
+        return etas
+
+    def _run_route(self, vehicle: Vehicle, stops: list[Order], plan: Plan) -> Any:
+        sc = self.scenario
+        d, s = sc.drivers, sc.service
+        day = self._day()
+        shift_start = day * DAY_S + d.shift_start_h * H
+        shift_end = day * DAY_S + d.shift_end_h * H
+        limit = shift_start + d.max_working_h * H
+        hub = self.hub_settings[vehicle.hub]
+        vid, drv = vehicle.id, vehicle.driver_id
+        hub_node = vehicle.hub_node
+        hub_lat = float(self.network.lat[self.network.index(hub_node)[0]])
+        hub_lon = float(self.network.lon[self.network.index(hub_node)[0]])
+        where = {"node": hub_node, "lat": hub_lat, "lon": hub_lon}
+        if shift_start > self._now():
+            yield self.env.timeout(shift_start - self._now())
+        started = self._now()
+        self._event("shift_start", vehicle_id=vid, driver_id=drv, **where)
+
+        with self.docks[vehicle.hub].request() as dock:
+            queued = self._now()
+            yield dock
+            self._event(
+                "load_start",
+                vehicle_id=vid,
+                driver_id=drv,
+                **where,
+                dock_wait_s=round(self._now() - queued, 3),
+                parcels=len(stops),
+            )
+            yield self.env.timeout(hub.load_setup_s + hub.load_time_per_parcel_s * len(stops))
+            for order in stops:
+                self._order_event("loaded", order, vehicle_id=vid, driver_id=drv)
+        self._event("depart", vehicle_id=vid, driver_id=drv, **where)
+        etas = self._expected_etas(hub_node, stops, self._now())
+        for order, eta in zip(stops, etas, strict=True):
+            self._order_event("out_for_delivery", order, vehicle_id=vid, driver_id=drv)
+            self.eta_announced[order.id] = eta
+            self._order_event("notify_eta", order, vehicle_id=vid, eta_s=round(eta, 3))
+
+        here, km, driving, breaks, served = hub_node, 0.0, 0.0, 0, 0
+        duty_from = started  # on duty since: shift start, then the end of the last break
+        back_home: list[Order] = []
+        for i, order in enumerate(stops):
+            leg = self.travel.leg(here, order.node, depart_s=self._now())
+            back = self.travel.matrix(
+                [order.node], [hub_node], depart_s=self._now(), with_length=False
+            ).time_s[0, 0]
+            expected_end = (
+                self._now()
+                + leg.travel_time_s / vehicle.type.speed_factor
+                + self.expected_service_s(order)
+                + back
+            )
+            if expected_end > limit:
+                back_home.extend(stops[i:])
+                break
+            drive_s = self.travel.sample(leg, self._travel_rng) / vehicle.type.speed_factor
+            if d.break_min > 0 and self._now() + drive_s - duty_from > d.break_after_h * H:
+                self._event("break_start", vehicle_id=vid, driver_id=drv, node=here)
+                yield self.env.timeout(d.break_min * 60.0)
+                self._event("break_end", vehicle_id=vid, driver_id=drv, node=here)
+                duty_from, breaks = self._now(), breaks + 1
+            yield self.env.timeout(drive_s)
+            km += leg.length_m / 1000.0
+            driving += drive_s
+            here = order.node
+            self._order_event(
+                "arrive",
+                order,
+                vehicle_id=vid,
+                driver_id=drv,
+                leg_m=round(leg.length_m, 1),
+                drive_s=round(drive_s, 3),
+            )
+            if self._now() < order.window_start_s:
+                yield self.env.timeout(order.window_start_s - self._now())
+            k = i + s.eta_update_stops_before
+            if k < len(stops):
+                upcoming = self._expected_etas(here, stops[i + 1 : k + 1], self._now())
+                self._order_event(
+                    "update_eta", stops[k], vehicle_id=vid, eta_s=round(upcoming[-1], 3)
+                )
+            yield from self._attempt(order, vehicle)
+            served += 1
+            if self._state(order.id) == "failed":
+                back_home.append(order)
+
+        # Back to the hub.
+        if here != hub_node:
+            leg = self.travel.leg(here, hub_node, depart_s=self._now())
+            drive_s = self.travel.sample(leg, self._travel_rng) / vehicle.type.speed_factor
+            yield self.env.timeout(drive_s)
+            km += leg.length_m / 1000.0
+            driving += drive_s
+        self._event(
+            "return_to_hub", vehicle_id=vid, driver_id=drv, **where, parcels_back=len(back_home)
+        )
+        for order in back_home:
+            self._order_event("returned_to_hub", order, vehicle_id=vid)
+            if self.attempts[order.id] >= s.max_attempts:
+                self._order_event("returned_to_sender", order, attempts=self.attempts[order.id])
+            else:
+                self._order_event("reattempt", order, attempts=self.attempts[order.id])
+        ended = self._now()
+        overtime = max(0.0, ended - shift_end)
+        self._event(
+            "shift_end",
+            vehicle_id=vid,
+            driver_id=drv,
+            **where,
+            working_s=round(ended - started, 3),
+            overtime_s=round(overtime, 3),
+        )
+        self.vehicle_days.append(
+            {
+                "day": day,
+                "vehicle_id": vid,
+                "driver_id": drv,
+                "type": vehicle.type_name,
+                "mode": vehicle.type.mode,
+                "hub": vehicle.hub,
+                "start_s": started,
+                "end_s": ended,
+                "working_h": (ended - started) / H,
+                "shift_h": (shift_end - shift_start) / H,
+                "overtime_h": overtime / H,
+                "driving_h": driving / H,
+                "km": km,
+                "stops_planned": len(stops),
+                "stops_attempted": served,
+                "breaks": breaks,
+                "fixed_cost": vehicle.type.fixed_cost_per_day,
+                "distance_cost": km * vehicle.type.cost_per_km,
+                "driver_cost": min(ended - started, shift_end - started) / H * d.cost_per_hour
+                + overtime / H * d.overtime_cost_per_hour,
+                "co2_kg": km * vehicle.type.co2_kg_per_km,
+            }
+        )
+        self.routes.append(
+            {
+                "day": day,
+                "vehicle_id": vid,
+                "nodes": [hub_node] + [o.node for o in stops] + [hub_node],
+            }
+        )
+        self.busy_until[vid] = ended
+
+    def _attempt(self, order: Order, vehicle: Vehicle) -> Any:
+        s = self.scenario.service
+        self.attempts[order.id] += 1
+        attempt = self.attempts[order.id]
+        rng = self._order_rng(order.id, attempt)
+        yield self.env.timeout(
+            _lognormal(rng, s.parking_s_mean, s.service_cv)
+            + _lognormal(rng, s.walk_s_mean, s.service_cv)
+        )
+        arrival = self._now()
+        self.arrival[order.id] = arrival
+        vid = vehicle.id
+        self._order_event(
+            "attempted", order, vehicle_id=vid, driver_id=vehicle.driver_id, attempt=attempt
+        )
+        row = order.customer
+        present = self.customers.attempt(row, rng)
+        lateness_h = max(0.0, arrival - order.window_end_s) / H
+        eta_error_h = abs(arrival - self.eta_announced.get(order.id, arrival)) / H
+        if present:
+            extra = s.signature_extra_s if order.option == "signature" else 0.0
+            yield self.env.timeout(_lognormal(rng, s.handover_s_mean + extra, s.service_cv))
+            pod = "signature" if order.option == "signature" else "scan"
+            self._order_event("delivered", order, vehicle_id=vid, attempt=attempt)
+            self._order_event("pod", order, vehicle_id=vid, pod=pod)
+            self.delivered_s[order.id] = arrival
+            self.customers.record_outcome(
+                row, delivered=True, lateness_h=lateness_h, eta_error_h=eta_error_h
+            )
+        elif order.option == "safe_drop":
+            yield self.env.timeout(_lognormal(rng, 0.5 * s.handover_s_mean, s.service_cv))
+            self._order_event("safe_drop", order, vehicle_id=vid)
+            self._order_event("delivered", order, vehicle_id=vid, attempt=attempt)
+            self._order_event("pod", order, vehicle_id=vid, pod="photo")
+            self.delivered_s[order.id] = arrival
+            self.customers.record_outcome(
+                row, delivered=True, lateness_h=lateness_h, eta_error_h=eta_error_h
+            )
+        else:
+            self._order_event("customer_absent", order, vehicle_id=vid)
+            self._order_event(
+                "failed", order, vehicle_id=vid, attempt=attempt, reason="customer_absent"
+            )
+            self.customers.record_outcome(row, delivered=False, eta_error_h=eta_error_h)
+        yield self.env.timeout(_lognormal(rng, s.walk_s_mean, s.service_cv))
+
+    # -- run ------------------------------------------------------------------------
+    def run(self) -> SimResult:
+        """Play all days out and return the log and tables."""
+        started = time.perf_counter()
+        horizon = self.scenario.days * DAY_S
+        self.env.process(self._release_orders())
+        self.env.process(self._customer_clock())
+        self.env.process(self._days())
+        self.env.run(until=horizon)
+        for oid in sorted(self.released):
+            if self._state(oid) not in TERMINAL:
+                self._order_event("open_at_horizon", self.orders[oid], last_state=self._state(oid))
+        return SimResult(
+            scenario=self.scenario,
+            log=self.log,
+            orders=self._orders_table(),
+            vehicles=pd.DataFrame(self.vehicle_days),
+            hubs=dict(self.hub_nodes),
+            routes=self.routes,
+            planning_s=self.planning_s,
+            simulation_s=time.perf_counter() - started - self.planning_s,
+            n_unserviceable_nodes=self.network.n_nodes - len(self.serviceable),
+        )
+
+    def _orders_table(self) -> pd.DataFrame:
+        rows = []
+        for oid, o in self.orders.items():
+            rows.append(
+                {
+                    "order_id": oid,
+                    "due_day": o.due_day,
+                    "created_s": o.created_s,
+                    "node": o.node,
+                    "lat": o.lat,
+                    "lon": o.lon,
+                    "customer": o.customer,
+                    "window": o.window,
+                    "window_start_s": o.window_start_s,
+                    "window_end_s": o.window_end_s,
+                    "option": o.option,
+                    "service_level": o.service_level,
+                    "volume_m3": o.volume_m3,
+                    "weight_kg": o.weight_kg,
+                    "released": oid in self.released,
+                    "final_state": self.log.states.state.get(oid, "not_released"),
+                    "attempts": self.attempts[oid],
+                    "delivered_s": self.delivered_s.get(oid, math.nan),
+                    "eta_announced_s": self.eta_announced.get(oid, math.nan),
+                    "arrival_s": self.arrival.get(oid, math.nan),
+                    "satisfaction": float(self.customers.satisfaction[o.customer]),
+                }
+            )
+        return pd.DataFrame(rows)
