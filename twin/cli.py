@@ -171,6 +171,47 @@ def maps_fetch(
         )
 
 
+@app.command("schema")
+def schema_cmd() -> None:
+    """Print the JSON Schema of scenario files (for editor autocompletion)."""
+    from twin.scenario import json_schema
+
+    _print_json(json_schema())
+
+
+@app.command("run")
+@user_errors
+def run_cmd(
+    scenario_path: Annotated[Path, typer.Argument(help="Scenario YAML file.", metavar="SCENARIO")],
+    days: Annotated[int | None, typer.Option(help="Override the number of days.")] = None,
+    replications: Annotated[int, typer.Option(help="Independent replications.", min=1)] = 1,
+    seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
+    map_ref: Annotated[str | None, typer.Option("--map", help="Override the map.")] = None,
+    variant: Annotated[str | None, typer.Option(help="Run this variant of the scenario.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder.")] = None,
+    report: Annotated[bool, typer.Option(help="Write the HTML report.")] = True,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the KPI summary as JSON.")
+    ] = False,
+) -> None:
+    """Simulate a scenario, write the event log, tables and report, print KPIs."""
+    from twin.runner import run_scenario_cli
+
+    summary = run_scenario_cli(
+        scenario_path,
+        days=days,
+        replications=replications,
+        seed=seed,
+        map_ref=map_ref,
+        variant=variant,
+        out_dir=out_dir,
+        report=report,
+        console=None if json_out else out,
+    )
+    if json_out:
+        _print_json(summary)
+
+
 @bench_app.command("traveltime")
 @user_errors
 def bench_traveltime(

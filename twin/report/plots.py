@@ -147,3 +147,123 @@ def _draw_features(ax: Axes, network: RoadNetwork) -> None:
             )
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper right", fontsize=7)
+
+
+def plot_routes(result: Any, network: RoadNetwork, *, day: int = 0, ax: Axes | None = None) -> Axes:
+    """Routes of one day drawn along the road network, one colour per vehicle."""
+    import matplotlib.pyplot as plt
+
+    ax = plot_network(network, ax=ax, show_features=False)
+    from twin.traveltime import TravelTimes
+
+    travel = TravelTimes(network, result.scenario.traffic)
+    routes = [r for r in result.routes if r["day"] == day]
+    cmap = plt.get_cmap("tab20")
+    for k, route in enumerate(routes):
+        pts: list[tuple[float, float]] = []
+        for u, v in zip(route["nodes"][:-1], route["nodes"][1:], strict=True):
+            if u == v:
+                continue
+            try:
+                leg = travel.leg(u, v, depart_s=day * 86400.0 + 12 * 3600.0)
+            except Exception:
+                continue
+            pts.extend(travel.path_coords(leg))
+        if pts:
+            arr = np.asarray(pts)
+            ax.plot(arr[:, 1], arr[:, 0], color=cmap(k % 20), lw=1.2, alpha=0.9, zorder=2)
+    orders = result.orders
+    done = orders[orders["final_state"] == "delivered"]
+    failed = orders[orders["attempts"] > 0]
+    failed = failed[failed["final_state"] != "delivered"]
+    ax.scatter(done["lon"], done["lat"], s=4, color="#1e8449", zorder=3, label="delivered")
+    ax.scatter(failed["lon"], failed["lat"], s=8, color="#c0392b", zorder=3, label="not delivered")
+    for hub, node in result.hubs.items():
+        i = network.index(node)[0]
+        ax.scatter(
+            [network.lon[i]],
+            [network.lat[i]],
+            s=120,
+            marker="*",
+            color="black",
+            zorder=4,
+            label=f"hub {hub}",
+        )
+    ax.legend(loc="upper right", fontsize=7)
+    ax.set_title(
+        f"Routes, day {day} — {network.meta.name}"
+        + (" (synthetic map)" if network.meta.synthetic else "")
+    )
+    return ax
+
+
+def plot_outcomes_by_hour(events: Any, *, ax: Axes | None = None) -> Axes:
+    """Deliveries and failed attempts by hour of the day."""
+    ax = _axes(ax, (8.0, 3.5))
+    hours = np.arange(24)
+    for kind, color in (("delivered", "#1e8449"), ("failed", "#c0392b")):
+        t = events.loc[events["kind"] == kind, "time_s"].to_numpy()
+        counts = np.bincount(((t % 86400) // 3600).astype(int), minlength=24)[:24]
+        offset = -0.2 if kind == "delivered" else 0.2
+        ax.bar(hours + offset, counts, width=0.4, color=color, label=kind)
+    ax.set_xlabel("hour of day")
+    ax.set_ylabel("orders")
+    ax.set_xticks(hours)
+    ax.legend()
+    ax.set_title("Deliveries and failures by hour (all days, replication 1)")
+    return ax
+
+
+def plot_gantt(events: Any, *, day: int = 0, ax: Axes | None = None) -> Axes:
+    """Vehicle timeline: loading, driving/serving and breaks, per vehicle, one day."""
+    ev = events[events["day"] == day]
+    vehicles = sorted(v for v in ev["vehicle_id"].dropna().unique())
+    ax = _axes(ax, (9.0, max(2.5, 0.28 * len(vehicles) + 1)))
+    for row, vid in enumerate(vehicles):
+        mine = ev[ev["vehicle_id"] == vid]
+
+        def first(kind: str, frame: Any = mine) -> float | None:
+            t = frame.loc[frame["kind"] == kind, "time_s"]
+            return float(t.iloc[0]) if len(t) else None
+
+        start, depart = first("load_start"), first("depart")
+        back, end = first("return_to_hub"), first("shift_end")
+        if start is not None and depart is not None:
+            ax.barh(row, (depart - start) / 3600, left=(start % 86400) / 3600, color="#7f8c8d")
+        if depart is not None and back is not None:
+            ax.barh(row, (back - depart) / 3600, left=(depart % 86400) / 3600, color="#2e86c1")
+        for b0, b1 in zip(
+            mine.loc[mine["kind"] == "break_start", "time_s"],
+            mine.loc[mine["kind"] == "break_end", "time_s"],
+            strict=False,
+        ):
+            ax.barh(row, (b1 - b0) / 3600, left=(b0 % 86400) / 3600, color="#f5b041")
+        if end is not None and back is not None and end > back:
+            ax.barh(row, (end - back) / 3600, left=(back % 86400) / 3600, color="#7f8c8d")
+    ax.set_yticks(range(len(vehicles)))
+    ax.set_yticklabels([v.split("/")[-1] for v in vehicles], fontsize=6)
+    ax.set_xlabel("hour of day")
+    ax.set_title(f"Vehicle timeline, day {day}: loading (grey), on route (blue), breaks (orange)")
+    return ax
+
+
+def plot_driver_hours(vehicles: Any, *, ax: Axes | None = None) -> Axes:
+    """Working hours per driver-day against the planned shift length."""
+    ax = _axes(ax, (9.0, 3.5))
+    frame = vehicles.sort_values(["day", "vehicle_id"])
+    x = np.arange(len(frame))
+    ax.bar(x, frame["working_h"] - frame["overtime_h"], color="#2e86c1", label="within shift")
+    ax.bar(
+        x,
+        frame["overtime_h"],
+        bottom=frame["working_h"] - frame["overtime_h"],
+        color="#c0392b",
+        label="overtime",
+    )
+    if len(frame):
+        ax.axhline(float(frame["shift_h"].iloc[0]), color="black", ls="--", lw=1, label="shift")
+    ax.set_xlabel("driver-day")
+    ax.set_ylabel("hours")
+    ax.legend(fontsize=7)
+    ax.set_title("Driver hours vs shift (replication 1)")
+    return ax
