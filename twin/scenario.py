@@ -73,7 +73,7 @@ def _default_windows() -> dict[WindowKind, float]:
 
 
 def _default_options() -> dict[DeliveryOption, float]:
-    return {"home": 0.35, "safe_drop": 0.5, "signature": 0.15}
+    return {"home": 0.2, "safe_drop": 0.7, "signature": 0.1}
 
 
 class MapSettings(_Model):

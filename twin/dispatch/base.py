@@ -69,6 +69,9 @@ class VehicleView:
     cost_per_h: float
     overtime_cost_per_h: float
     speed_factor: float
+    #: Loading at the hub before departure: setup plus a time per parcel.
+    load_setup_s: float = 0.0
+    load_per_parcel_s: float = 0.0
 
 
 @dataclass(frozen=True)

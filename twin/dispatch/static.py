@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.dispatch.base import DispatchState, Plan
+from twin.dispatch.base import DispatchState, Plan, VehicleView
 from twin.routing import Job, RoutingProblem, VehicleSpec, solve
 
 __all__ = ["StaticPolicy"]
@@ -33,11 +33,16 @@ class StaticPolicy:
         reproducible across machines.
     drop_penalty : float
         Cost of leaving an order unrouted today (default 2,000).
+    planned_overtime_h : float
+        Overtime a plan may count on (default 0.5 h). Planning to the legal
+        maximum working day leaves no slack for traffic and failed doorsteps, so
+        routes would overrun it in execution.
     """
 
     time_limit_s: float = 60.0
     solution_limit: int = 30
     drop_penalty: float = 2_000.0
+    planned_overtime_h: float = 0.5
     name: str = "static"
 
     def decide(self, state: DispatchState) -> Plan:
@@ -53,6 +58,9 @@ class StaticPolicy:
         m = state.travel(unique.tolist(), unique.tolist(), depart + 2 * 3600.0)
         assert m.length_m is not None
         where = {int(n): int(i) for i, n in enumerate(unique)}
+        # Loading happens before departure and grows with the parcels on board; charging
+        # each stop its parcel's loading time keeps every route's total duration right.
+        load_per_parcel = max(v.load_per_parcel_s for v in vehicles)
         jobs = tuple(
             Job(
                 id=o.id,
@@ -60,7 +68,7 @@ class StaticPolicy:
                 demand=o.demand,
                 tw_start_s=o.window_start_s,
                 tw_end_s=max(o.window_end_s, o.window_start_s + 1),
-                service_s=o.service_s,
+                service_s=o.service_s + load_per_parcel * o.demand[0],
                 # Orders already late or re-attempted first: they cost more to drop.
                 drop_penalty=self.drop_penalty * (1 + o.attempts + (o.due_day < state.day)),
             )
@@ -72,21 +80,18 @@ class StaticPolicy:
                 start_location=where[v.hub_node],
                 end_location=where[v.hub_node],
                 capacity=v.capacity,
-                shift_start_s=max(v.shift_start_s, v.available_s),
+                shift_start_s=max(v.shift_start_s, v.available_s) + v.load_setup_s,
                 shift_end_s=v.shift_end_s,
-                max_working_s=v.max_working_s,
+                max_working_s=min(
+                    v.max_working_s,
+                    v.shift_end_s - v.shift_start_s + self.planned_overtime_h * 3600.0,
+                ),
                 fixed_cost=v.fixed_cost,
                 cost_per_km=v.cost_per_km,
                 cost_per_h=v.cost_per_h,
                 overtime_cost_per_h=v.overtime_cost_per_h,
                 speed_factor=v.speed_factor,
-                break_window=(
-                    v.shift_start_s + 2 * 3600.0,
-                    v.shift_start_s + v.break_after_s,
-                    v.break_s,
-                )
-                if v.break_s > 0 and v.shift_end_s - v.shift_start_s > v.break_after_s
-                else None,
+                breaks=_breaks(v),
             )
             for v in vehicles
         )
@@ -111,3 +116,22 @@ class StaticPolicy:
             for j, t in zip(route, times, strict=True)
         }
         return Plan(routes=routes, eta_s=eta, stats=dict(solution.stats))
+
+
+def _breaks(v: VehicleView) -> tuple[tuple[float, float, float], ...]:
+    """Break windows the duty-time rule implies over the longest allowed day.
+
+    The k-th break must start by k * break_after of duty (counting earlier breaks)
+    and, to be useful, not before half of that.
+    """
+    if v.break_s <= 0:
+        return ()
+    out = []
+    start = v.shift_start_s
+    while start + v.break_after_s < v.shift_start_s + min(
+        v.max_working_s, v.shift_end_s - v.shift_start_s + v.break_s
+    ):
+        latest = start + v.break_after_s
+        out.append((start + v.break_after_s / 2, latest, v.break_s))
+        start = latest + v.break_s
+    return tuple(out)

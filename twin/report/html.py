@@ -22,7 +22,8 @@ from twin.report import plots
 __all__ = ["write_report"]
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
+max-width:1100px;
 color:#222;line-height:1.4}h1{margin-bottom:.2rem}table{border-collapse:collapse;margin:1rem 0}
 td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}th{background:#f4f6f7}
 td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}

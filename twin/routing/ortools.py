@@ -5,8 +5,8 @@ depots work). Dimensions: time (travel / speed factor + service, waiting
 allowed), and capacity in parcels, litres and 100 g. Windows: hard opening (no
 delivery before the slot), soft closing (late arrivals cost ``late_cost_per_h``).
 Shifts: routes start after the shift start, end before the hard working limit,
-with a soft bound at the shift end that costs overtime. A mandatory break
-interval per vehicle when given. Jobs may be dropped at their penalty, so an
+with a soft bound at the shift end that costs overtime. Mandatory break
+intervals per vehicle when given. Jobs may be dropped at their penalty, so an
 over-full day degrades gracefully instead of failing.
 
 Search: parallel cheapest insertion, then guided local search. Guided local
@@ -68,10 +68,11 @@ def solve_ortools(
         if spec.speed_factor not in time_cb:
             transit = np.rint(service[:, None] + drive / spec.speed_factor).astype(np.int64)
             time_cb[spec.speed_factor] = routing.RegisterTransitMatrix(transit.tolist())
-        key = (spec.speed_factor, spec.cost_per_km, spec.cost_per_h)
+        # Arcs cost distance; driver time (driving, service *and waiting*) is charged
+        # through the time dimension's span cost below, so idle time is not free.
+        key = (spec.speed_factor, spec.cost_per_km, 0.0)
         if key not in cost_cb:
-            hours = (service[:, None] + drive / spec.speed_factor) / 3600.0
-            cents = np.rint(100 * (dist / 1000.0 * spec.cost_per_km + hours * spec.cost_per_h))
+            cents = np.rint(100 * dist / 1000.0 * spec.cost_per_km)
             cost_cb[key] = routing.RegisterTransitMatrix(cents.astype(np.int64).tolist())
         routing.SetArcCostEvaluatorOfVehicle(cost_cb[key], v)
         routing.SetFixedCostOfVehicle(round(100 * spec.fixed_cost), v)
@@ -81,6 +82,9 @@ def solve_ortools(
         [time_cb[v.speed_factor] for v in vehicles], horizon, horizon, False, "time"
     )
     time_dim = routing.GetDimensionOrDie("time")
+    for v, spec in enumerate(vehicles):
+        # Span cost in cents per second, kept integral: round up so time never costs 0.
+        time_dim.SetSpanCostCoefficientForVehicle(max(1, round(100 * spec.cost_per_h / 3600)), v)
 
     demand = np.asarray([j.demand for j in jobs], dtype=float)
     scales = (1.0, 1000.0, 10.0)  # parcels, litres, 100 g
@@ -102,6 +106,7 @@ def solve_ortools(
         routing.AddDisjunction([index], round(100 * job.drop_penalty))
 
     solver = routing.solver()
+    visit = [int(service[manager.IndexToNode(i)]) for i in range(routing.Size())]
     for v, spec in enumerate(vehicles):
         start, end = routing.Start(v), routing.End(v)
         time_dim.CumulVar(start).SetMin(int(spec.shift_start_s))
@@ -111,13 +116,14 @@ def solve_ortools(
         # Leave as late as the route allows (no idle waiting), come back as early as possible.
         routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(start))
         routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(end))
-        if spec.break_window is not None:
-            earliest, latest, duration = spec.break_window
-            interval = solver.FixedDurationIntervalVar(
-                int(earliest), int(latest), int(duration), False, f"break-{spec.id}"
-            )
-            visit = [int(service[manager.IndexToNode(i)]) for i in range(routing.Size())]
-            time_dim.SetBreakIntervalsOfVehicle([interval], v, visit)
+        if spec.breaks:
+            intervals = [
+                solver.FixedDurationIntervalVar(
+                    int(earliest), int(latest), int(duration), False, f"break-{spec.id}-{k}"
+                )
+                for k, (earliest, latest, duration) in enumerate(spec.breaks)
+            ]
+            time_dim.SetBreakIntervalsOfVehicle(intervals, v, visit)
 
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = (

@@ -48,8 +48,8 @@ class VehicleSpec:
     cost_per_h: float = 0.0
     overtime_cost_per_h: float = 0.0
     speed_factor: float = 1.0
-    #: Mandatory break: (earliest start, latest start, duration), seconds.
-    break_window: tuple[float, float, float] | None = None
+    #: Mandatory breaks: (earliest start, latest start, duration) each, seconds.
+    breaks: tuple[tuple[float, float, float], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -292,6 +292,8 @@ class Simulation:
                 cost_per_h=d.cost_per_hour,
                 overtime_cost_per_h=d.overtime_cost_per_hour,
                 speed_factor=v.type.speed_factor,
+                load_setup_s=self.hub_settings[v.hub].load_setup_s,
+                load_per_parcel_s=self.hub_settings[v.hub].load_time_per_parcel_s,
             )
             for v in self.fleet
             if self.busy_until[v.id] <= now
