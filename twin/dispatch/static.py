@@ -2,9 +2,9 @@
 
 Every order known at the cutoff is routed at once (capacity in parcels, volume
 and weight; promised windows, late arrivals penalised; the driver's shift, the
-working-day limit and a mandatory break); orders that arrive later wait for the
-next day's plan. This is what most operations did before dynamic dispatch, and
-the baseline the dynamic policies are measured against.
+working-day limit, and the time the break rule takes out of the day); orders that
+arrive later wait for the next day's plan. This is what most operations did
+before dynamic dispatch, and the baseline the dynamic policies are measured against.
 """
 
 from __future__ import annotations
@@ -27,10 +27,14 @@ class StaticPolicy:
     ----------
     time_limit_s : float
         Safety cap on solver wall time (default 60 s).
-    solution_limit : int
-        Deterministic stop: number of improving solutions the local search may
-        find (default 30). Stopping on a count rather than on time keeps runs
-        reproducible across machines.
+    metaheuristic : str, optional
+        None (default): greedy descent to a local optimum, reproducible on any
+        machine. ``"guided_local_search"`` improves routes further until
+        ``time_limit_s`` (or ``solution_limit``), at the price of results that
+        depend on machine speed.
+    solution_limit : int, optional
+        Stop the local search after this many improving solutions (default 100).
+        Counting solutions, not seconds, keeps the result machine-independent.
     drop_penalty : float
         Cost of leaving an order unrouted today (default 2,000).
     planned_overtime_h : float
@@ -40,7 +44,8 @@ class StaticPolicy:
     """
 
     time_limit_s: float = 60.0
-    solution_limit: int = 30
+    metaheuristic: str | None = None
+    solution_limit: int | None = 100
     drop_penalty: float = 2_000.0
     planned_overtime_h: float = 0.5
     name: str = "static"
@@ -81,17 +86,20 @@ class StaticPolicy:
                 end_location=where[v.hub_node],
                 capacity=v.capacity,
                 shift_start_s=max(v.shift_start_s, v.available_s) + v.load_setup_s,
-                shift_end_s=v.shift_end_s,
+                # Breaks are time the route cannot use: reserve it from the shift. (OR-Tools'
+                # break intervals are exact but make its local search far too slow at city
+                # scale; the engine places the actual breaks by the duty-time rule.)
+                shift_end_s=v.shift_end_s - _break_time(v),
                 max_working_s=min(
                     v.max_working_s,
                     v.shift_end_s - v.shift_start_s + self.planned_overtime_h * 3600.0,
-                ),
+                )
+                - _break_time(v),
                 fixed_cost=v.fixed_cost,
                 cost_per_km=v.cost_per_km,
                 cost_per_h=v.cost_per_h,
                 overtime_cost_per_h=v.overtime_cost_per_h,
                 speed_factor=v.speed_factor,
-                breaks=_breaks(v),
             )
             for v in vehicles
         )
@@ -103,7 +111,10 @@ class StaticPolicy:
             late_cost_per_h=state.late_cost_per_h,
         )
         solution = solve(
-            problem, time_limit_s=self.time_limit_s, solution_limit=self.solution_limit
+            problem,
+            time_limit_s=self.time_limit_s,
+            solution_limit=self.solution_limit,
+            metaheuristic=self.metaheuristic,
         )
         routes = {
             spec.id: tuple(jobs[j].id for j in route)
@@ -118,20 +129,12 @@ class StaticPolicy:
         return Plan(routes=routes, eta_s=eta, stats=dict(solution.stats))
 
 
-def _breaks(v: VehicleView) -> tuple[tuple[float, float, float], ...]:
-    """Break windows the duty-time rule implies over the longest allowed day.
-
-    The k-th break must start by k * break_after of duty (counting earlier breaks)
-    and, to be useful, not before half of that.
-    """
-    if v.break_s <= 0:
-        return ()
-    out = []
-    start = v.shift_start_s
-    while start + v.break_after_s < v.shift_start_s + min(
-        v.max_working_s, v.shift_end_s - v.shift_start_s + v.break_s
-    ):
-        latest = start + v.break_after_s
-        out.append((start + v.break_after_s / 2, latest, v.break_s))
-        start = latest + v.break_s
-    return tuple(out)
+def _break_time(v: VehicleView) -> float:
+    """Total break time the duty-time rule requires over a full shift (seconds)."""
+    if v.break_s <= 0 or v.break_after_s <= 0:
+        return 0.0
+    shift = v.shift_end_s - v.shift_start_s
+    n = 0
+    while (n + 1) * v.break_after_s + n * v.break_s < shift:
+        n += 1
+    return n * v.break_s

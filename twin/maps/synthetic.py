@@ -149,7 +149,8 @@ def grid_city(
     Parameters
     ----------
     rows, cols : int, optional
-        Number of intersections north-south and east-west (default 20 x 20).
+        Number of intersections north-south and east-west (default 20 x 20);
+        ``rows=1`` gives a single two-way street, handy for hand-checked tests.
     spacing_m : float, optional
         Block length (default 200 m).
     origin : tuple, optional
@@ -157,8 +158,8 @@ def grid_city(
     arterial_every : int, optional
         Every n-th street is a faster ``secondary`` road (default 5).
     """
-    if rows < 2 or cols < 2:
-        raise ValueError("grid_city needs at least 2 rows and 2 columns")
+    if rows < 1 or cols < 2 or rows * cols < 2:
+        raise ValueError("grid_city needs at least 1 row and 2 columns")
     b = _Builder(LocalProjection(*origin))
     ids = [[b.node(i * spacing_m, j * spacing_m) for j in range(rows)] for i in range(cols)]
     for j in range(rows):

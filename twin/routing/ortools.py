@@ -9,10 +9,12 @@ with a soft bound at the shift end that costs overtime. Mandatory break
 intervals per vehicle when given. Jobs may be dropped at their penalty, so an
 over-full day degrades gracefully instead of failing.
 
-Search: parallel cheapest insertion, then guided local search. Guided local
-search stops on wall time, which would make results depend on machine speed;
-we stop it on a *solution count* instead (deterministic), with the time limit
-only as a safety cap that is reported in ``stats`` when it was hit.
+Search: parallel cheapest insertion, then local search. By default the local
+search is greedy descent, which stops by itself at a local optimum: the result
+depends only on the input, never on machine speed, so runs are reproducible.
+``metaheuristic="guided_local_search"`` searches further but stops on wall time
+(or ``solution_limit``), so its results can differ between machines; ``stats``
+reports when the time limit was hit.
 """
 
 from __future__ import annotations
@@ -31,7 +33,11 @@ _BIG = 10**9
 
 
 def solve_ortools(
-    problem: RoutingProblem, *, time_limit_s: float = 10.0, solution_limit: int | None = None
+    problem: RoutingProblem,
+    *,
+    time_limit_s: float = 10.0,
+    solution_limit: int | None = None,
+    metaheuristic: str | None = None,
 ) -> RoutingSolution:
     """Solve ``problem`` with OR-Tools; see the module docstring for the model."""
     jobs, vehicles = problem.jobs, problem.vehicles
@@ -129,9 +135,18 @@ def solve_ortools(
     params.first_solution_strategy = (
         routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
     )
-    params.local_search_metaheuristic = (
-        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-    )
+    heuristics = {
+        None: routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT,
+        "guided_local_search": routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH,
+        "simulated_annealing": routing_enums_pb2.LocalSearchMetaheuristic.SIMULATED_ANNEALING,
+        "tabu_search": routing_enums_pb2.LocalSearchMetaheuristic.TABU_SEARCH,
+    }
+    if metaheuristic not in heuristics:
+        raise ValueError(
+            f"unknown metaheuristic {metaheuristic!r}; use one of "
+            f"{sorted(k for k in heuristics if k)} or None"
+        )
+    params.local_search_metaheuristic = heuristics[metaheuristic]
     params.time_limit.FromMilliseconds(int(time_limit_s * 1000))
     if solution_limit is not None:
         params.solution_limit = solution_limit

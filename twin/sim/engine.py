@@ -24,8 +24,8 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,17 @@ __all__ = ["SimResult", "Simulation"]
 DAY_S = 86_400.0
 H = 3600.0
 DISPATCHABLE = frozenset({"created", "unassigned", "reattempt"})
+ORDER_COLUMNS = (
+    "order_id", "due_day", "created_s", "node", "lat", "lon", "customer", "window",
+    "window_start_s", "window_end_s", "option", "service_level", "volume_m3", "weight_kg",
+    "released", "final_state", "attempts", "delivered_s", "eta_announced_s", "arrival_s",
+    "satisfaction",
+)  # fmt: skip
+VEHICLE_COLUMNS = (
+    "day", "vehicle_id", "driver_id", "type", "mode", "hub", "start_s", "end_s", "working_h",
+    "shift_h", "overtime_h", "driving_h", "km", "stops_planned", "stops_attempted", "breaks",
+    "fixed_cost", "distance_cost", "driver_cost", "co2_kg",
+)  # fmt: skip
 
 
 @dataclass
@@ -97,6 +108,8 @@ class Simulation:
         Defaults to the scenario's ``policy`` section.
     replication : int, optional
         Replication index (independent random streams, same seed).
+    orders : sequence of Order, optional
+        Play these orders instead of generating demand from the scenario.
     on_event : callable, optional
         Observer called with every event (progress bars, streaming).
     """
@@ -108,6 +121,7 @@ class Simulation:
         *,
         policy: DispatchPolicy | None = None,
         replication: int = 0,
+        orders: Sequence[Order] | None = None,
         on_event: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.scenario = scenario
@@ -124,17 +138,29 @@ class Simulation:
         self.travel = TravelTimes(network, scenario.traffic, start_weekday=scenario.start_weekday)
         self.hub_nodes = self._place_hubs()
         self.serviceable = self._serviceable_nodes()
-        self.customers = self._make_customers()
+        self._serviceable_ids = set(network.node_ids[self.serviceable].tolist())
         self.orders: dict[str, Order] = {}
-        for day in range(scenario.days):
-            for order in generate_orders(
-                day,
-                scenario.demand,
-                network,
-                self.customers.node,
-                self.streams.for_day("demand", day),
-            ):
-                self.orders[order.id] = order
+        if orders is None:
+            self.customers = self._make_customers()
+            for day in range(scenario.days):
+                for order in generate_orders(
+                    day,
+                    scenario.demand,
+                    network,
+                    self.customers.node,
+                    self.streams.for_day("demand", day),
+                ):
+                    self.orders[order.id] = order
+        else:
+            # Given orders (a CSV, a live feed, a test): one customer per distinct customer id.
+            ids = sorted({o.customer for o in orders})
+            row = {c: i for i, c in enumerate(ids)}
+            node_of = {o.customer: o.node for o in orders}
+            self.customers = CustomerModel(
+                scenario.customers, [node_of[c] for c in ids], rng=self.streams["presence"]
+            )
+            for o in orders:
+                self.orders[o.id] = replace(o, customer=row[o.customer])
         self.attempts = dict.fromkeys(self.orders, 0)
         self.released: set[str] = set()
         self.fleet = build_fleet(scenario, self.hub_nodes)
@@ -247,6 +273,10 @@ class Simulation:
                 service_level=order.service_level,
                 customer=order.customer,
             )
+            if order.node not in self._serviceable_ids:
+                # Reported, never silently dropped: no hub's vehicles can reach this
+                # address and come back under the traffic rules.
+                self._order_event("unreachable", order, reason="address not routable from a hub")
 
     def _customer_clock(self) -> Any:
         for day in range(self.scenario.days):
@@ -569,7 +599,7 @@ class Simulation:
             scenario=self.scenario,
             log=self.log,
             orders=self._orders_table(),
-            vehicles=pd.DataFrame(self.vehicle_days),
+            vehicles=pd.DataFrame(self.vehicle_days, columns=VEHICLE_COLUMNS),
             hubs=dict(self.hub_nodes),
             routes=self.routes,
             planning_s=self.planning_s,
@@ -605,4 +635,4 @@ class Simulation:
                     "satisfaction": float(self.customers.satisfaction[o.customer]),
                 }
             )
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=ORDER_COLUMNS)
