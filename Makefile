@@ -1,5 +1,5 @@
 # twin: two commands on a fresh machine with Python 3.11+ (see README).
-#   make demo  - builds the environment, runs the main job
+#   make demo  - builds the environment, runs the Laredo baseline and writes its report
 #   make test  - builds the environment, runs lint, type checks and tests
 PYTHON ?= python3
 VENV   ?= .venv
@@ -22,7 +22,7 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	@touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/twin maps info laredo --plot out/laredo/map.png
+	$(BIN)/twin run scenarios/laredo_baseline.yaml
 
 test: lint typecheck pytest
 
@@ -38,6 +38,7 @@ pytest: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed
 	$(BIN)/twin bench traveltime --map austin --n 1000
+	$(BIN)/twin bench sim
 
 clean:
 	rm -rf $(VENV) out maps/cache .pytest_cache .mypy_cache .ruff_cache

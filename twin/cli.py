@@ -237,6 +237,27 @@ def bench_traveltime(
     out.print(table)
 
 
+@bench_app.command("sim")
+@user_errors
+def bench_sim(
+    scenario: Annotated[str, typer.Option(help="Scenario to time.")] = (
+        "scenarios/laredo_baseline.yaml"
+    ),
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Simulated stops per second vs a bare SimPy model; wall time and memory of a run."""
+    from twin.bench.sim import run
+
+    result = run(scenario_path=scenario)
+    if json_out:
+        _print_json(result)
+        return
+    table = Table(title="simulation speed", show_header=False)
+    for key, value in result.items():
+        table.add_row(key, str(value))
+    out.print(table)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

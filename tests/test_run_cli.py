@@ -1,0 +1,148 @@
+"""`twin run`: KPIs with CIs as JSON, files written, report renders in a real browser."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from twin.cli import app
+from twin.metrics import KPI_NAMES
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("run")
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            str(ROOT / "scenarios" / "small_grid.yaml"),
+            "--days",
+            "2",
+            "--replications",
+            "3",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return out, json.loads(result.stdout)
+
+
+def test_json_has_every_kpi_with_ci(run_dir: tuple[Path, dict]):
+    _, summary = run_dir
+    for name in KPI_NAMES:
+        stat = summary["kpis"][name]
+        assert stat["n"] == 3
+        assert stat["ci"][0] is not None, name
+        assert stat["ci"][0] <= stat["mean"] <= stat["ci"][1]
+    assert summary["kpis"]["first_attempt_success_rate"]["mean"] < 1.0
+    for counts in summary["conservation"]:
+        assert sum(counts.values()) > 0
+        assert set(counts) <= {
+            "delivered",
+            "returned_to_sender",
+            "open_at_horizon",
+            "cancelled",
+            "unreachable",
+            "picked_up",
+        }
+    assert len(set(summary["event_log_digests"])) == 3  # independent replications
+
+
+def test_files_written(run_dir: tuple[Path, dict]):
+    out, _ = run_dir
+    for name in (
+        "scenario.resolved.yaml",
+        "kpis.json",
+        "events_r0.parquet",
+        "orders_r2.parquet",
+        "vehicles_r1.parquet",
+        "report.html",
+        "figures/routes.png",
+        "figures/gantt.png",
+    ):
+        assert (out / name).is_file(), name
+    html = (out / "report.html").read_text()
+    assert "http://" not in html.replace("http://www.w3.org", "")  # offline: no CDN
+    assert "https://" not in html.replace("https://www.openstreetmap.org", "")
+
+
+def test_report_renders_in_headless_chromium(run_dir: tuple[Path, dict], tmp_path: Path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no chromium on this machine (.ci/run installs Debian's chromium)")
+    out, _ = run_dir
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path}",
+    ]
+    dom = subprocess.run(
+        [browser, *flags, "--dump-dom", (out / "report.html").as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert 'id="kpis"' in dom
+    assert "on_time_rate" in dom
+    assert dom.count("<img") >= 4
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [
+            browser,
+            *flags,
+            f"--screenshot={shot}",
+            "--window-size=1200,2000",
+            (out / "report.html").as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.stat().st_size > 20_000
+
+
+def test_bad_scenario_exits_2(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("fleet:\n  - {type: van, count: -1}\n")
+    result = runner.invoke(app, ["run", str(bad)])
+    assert result.exit_code == 2
+    assert "fleet[0].count" in result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.shared
+def test_any_osm_map_runs_without_changes(shared_maps: Path, tmp_path: Path):
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            str(ROOT / "scenarios" / "small_grid.yaml"),
+            "--days",
+            "1",
+            "--map",
+            str(shared_maps / "aguascalientes_mx_drive.osm.bz2"),
+            "--out",
+            str(tmp_path),
+            "--json",
+            "--no-report",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["kpis"]["delivered"]["mean"] > 0

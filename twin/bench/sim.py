@@ -1,0 +1,96 @@
+"""Simulation speed: twin's engine against a bare SimPy model of the same day.
+
+``twin bench sim`` runs the Laredo baseline for one day and reports simulated
+stops per wall-clock second *excluding route planning*, then runs a bare SimPy
+model with the same vehicles and stops (one process per vehicle, a timeout per
+drive and per service, numpy draws, no road network, no event log) and reports
+its stops per second, measured in the same run; ``ratio_to_raw_simpy`` is the
+quotient. It also reports wall time and peak memory of the whole
+``twin run scenarios/laredo_baseline.yaml --days 1`` pipeline (planning, report
+included), run as a subprocess so its memory is its own.
+"""
+
+from __future__ import annotations
+
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+import simpy
+
+from twin.maps import load_network
+from twin.scenario import load_scenario
+from twin.sim import Simulation
+
+__all__ = ["run"]
+
+
+def _bare_simpy(stops_per_vehicle: list[int], seed: int = 0) -> float:
+    """Stops per second of a bare SimPy model: drive, serve, repeat."""
+    rng = np.random.default_rng(seed)
+    env = simpy.Environment()
+    done = [0]
+
+    def vehicle(n: int) -> Any:
+        for _ in range(n):
+            yield env.timeout(float(rng.lognormal(4.0, 0.5)))  # drive
+            yield env.timeout(float(rng.lognormal(5.0, 0.5)))  # park, walk, hand over
+            done[0] += 1
+
+    for n in stops_per_vehicle:
+        env.process(vehicle(n))
+    started = time.perf_counter()
+    env.run()
+    return done[0] / (time.perf_counter() - started)
+
+
+def run(*, scenario_path: str = "scenarios/laredo_baseline.yaml") -> dict[str, Any]:
+    """Measure and return the figures."""
+    scenario = load_scenario(scenario_path).model_copy(update={"days": 1})
+    network = load_network(scenario.map.ref)
+    sim = Simulation(scenario, network)
+    started = time.perf_counter()
+    result = sim.run()
+    wall = time.perf_counter() - started
+    sim_only = wall - result.planning_s
+    stops = int(result.vehicles["stops_attempted"].sum())
+    twin_rate = stops / sim_only if sim_only > 0 else float("nan")
+    per_vehicle = result.vehicles["stops_attempted"].astype(int).tolist()
+    # Repeat the bare model so its timing is not lost in clock noise.
+    raw_rate = float(np.median([_bare_simpy(per_vehicle * 20, seed=k) for k in range(3)]))
+
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [
+            sys.executable,
+            "-m",
+            "twin.cli",
+            "run",
+            scenario_path,
+            "--days",
+            "1",
+            "--out",
+            out,
+            "--json",
+        ]
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        pipeline_s = time.perf_counter() - t0
+    child_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {
+        "scenario": scenario.name,
+        "stops_simulated": stops,
+        "planning_s": round(result.planning_s, 3),
+        "simulation_s_excl_planning": round(sim_only, 3),
+        "twin_stops_per_s": round(twin_rate, 1),
+        "raw_simpy_stops_per_s": round(raw_rate, 1),
+        "ratio_to_raw_simpy": round(twin_rate / raw_rate, 4),
+        "twin_run_days1_wall_s": round(pipeline_s, 2),
+        "twin_run_days1_peak_rss_mb": round(child_rss_mb, 1),
+        "targets": {"ratio_to_raw_simpy": ">= 0.3", "twin_run_days1_wall_s": "< 60"},
+        "machine": f"{platform.machine()} {platform.python_version()}",
+    }
