@@ -225,3 +225,25 @@ def _grid6() -> RoadNetwork:
     if not _GRID6:
         _GRID6.append(RoadNetwork(*grid_city(rows=6, cols=6, spacing_m=150.0)))
     return _GRID6[0]
+
+
+def test_golden_trace_small_grid():
+    """The shipped test scenario's event log, pinned. A change here means every result
+    changes: update the digest only for a deliberate change of behaviour, and say so."""
+    scenario = load_scenario(ROOT / "scenarios" / "small_grid.yaml")
+    result = Simulation(scenario, load_network(scenario.map.ref)).run()
+    assert result.log.digest() == (
+        "d12041d5af499a5fc31598db9ce4786d33039aa50101b7bc0ac38baeb6fee4b6"
+    )
+
+
+def test_day_ahead_window_notice_once_per_order():
+    scenario = load_scenario(ROOT / "scenarios" / "small_grid.yaml")
+    ev = Simulation(scenario, load_network(scenario.map.ref)).run().events
+    notices = ev[ev["kind"] == "notify_window"]
+    assert notices["order_id"].is_unique
+    created = ev[ev["kind"] == "created"].set_index("order_id")["time_s"]
+    # Sent the evening before the due day, or at once for orders placed after that.
+    assert (
+        notices.set_index("order_id")["time_s"] >= created.reindex(notices["order_id"]).to_numpy()
+    ).all()

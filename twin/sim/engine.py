@@ -4,7 +4,8 @@
 network (hubs snapped to the network, the serviceable area, customers, every
 day's orders, the fleet), then plays the days out:
 
-* ``_release_orders`` makes each order known at its creation time;
+* ``_release_orders`` makes each order known at its creation time, and
+  ``_day_ahead_notices`` tells customers their window the evening before;
 * ``_customer_clock`` steps the Mesa customer model every hour;
 * ``_days`` triggers the dispatch policy at each morning cutoff and starts one
   ``_run_route`` process per planned vehicle;
@@ -273,10 +274,41 @@ class Simulation:
                 service_level=order.service_level,
                 customer=order.customer,
             )
+            if (
+                order.due_day * DAY_S - 4 * H < order.created_s
+                and order.due_day < self.scenario.days
+            ):
+                self._order_event(
+                    "notify_window",
+                    order,
+                    window_start_s=order.window_start_s,
+                    window_end_s=order.window_end_s,
+                )
             if order.node not in self._serviceable_ids:
                 # Reported, never silently dropped: no hub's vehicles can reach this
                 # address and come back under the traffic rules.
                 self._order_event("unreachable", order, reason="address not routable from a hub")
+
+    def _day_ahead_notices(self) -> Any:
+        """Tell each customer their delivery window the evening before (20:00), or at
+        once for orders placed later than that."""
+        for day in range(self.scenario.days):
+            notice = day * DAY_S - 4 * H
+            if notice > self._now():
+                yield self.env.timeout(notice - self._now())
+            for oid in sorted(self.released):
+                order = self.orders[oid]
+                if (
+                    order.due_day == day
+                    and order.created_s <= notice
+                    and self._state(oid) not in TERMINAL
+                ):
+                    self._order_event(
+                        "notify_window",
+                        order,
+                        window_start_s=order.window_start_s,
+                        window_end_s=order.window_end_s,
+                    )
 
     def _customer_clock(self) -> Any:
         for day in range(self.scenario.days):
@@ -589,6 +621,7 @@ class Simulation:
         started = time.perf_counter()
         horizon = self.scenario.days * DAY_S
         self.env.process(self._release_orders())
+        self.env.process(self._day_ahead_notices())
         self.env.process(self._customer_clock())
         self.env.process(self._days())
         self.env.run(until=horizon)
