@@ -233,7 +233,7 @@ def test_golden_trace_small_grid():
     scenario = load_scenario(ROOT / "scenarios" / "small_grid.yaml")
     result = Simulation(scenario, load_network(scenario.map.ref)).run()
     assert result.log.digest() == (
-        "d12041d5af499a5fc31598db9ce4786d33039aa50101b7bc0ac38baeb6fee4b6"
+        "42b94b753de8cdee5292b06bf9c2c1a11ea4e9fa447fe1e320dd68110c0f3bb7"
     )
 
 

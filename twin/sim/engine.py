@@ -408,16 +408,22 @@ class Simulation:
             if order.id not in routed and self._state(order.id) == "created":
                 self._order_event("unassigned", order)
 
-    def _expected_etas(self, start_node: int, stops: list[Order], depart: float) -> list[float]:
-        """Expected arrival at each stop from ``start_node`` leaving at ``depart``."""
+    def _expected_legs(self, start_node: int, stops: list[Order], depart: float) -> list[float]:
+        """Expected time of each leg of a route (start -> stop 1 -> stop 2 ...) at ``depart``.
+
+        Computed once per route; ETA updates reuse it instead of new shortest paths.
+        """
         if not stops:
             return []
         nodes = [start_node] + [o.node for o in stops]
-        m = self.travel.matrix(nodes, nodes, depart_s=depart, with_length=False).time_s
+        m = self.travel.matrix(nodes[:-1], nodes[1:], depart_s=depart, with_length=False).time_s
+        return [float(m[i, i]) for i in range(len(stops))]
+
+    def _etas(self, legs: list[float], stops: list[Order], depart: float) -> list[float]:
+        """Expected arrival at each stop, driving ``legs`` and serving each stop in turn."""
         etas, t = [], depart
-        for i, order in enumerate(stops):
-            t += float(m[i, i + 1])
-            t = max(t, order.window_start_s)
+        for leg_s, order in zip(legs, stops, strict=True):
+            t = max(t + leg_s, order.window_start_s)
             etas.append(t)
             t += self.expected_service_s(order)
         return etas
@@ -455,7 +461,8 @@ class Simulation:
             for order in stops:
                 self._order_event("loaded", order, vehicle_id=vid, driver_id=drv)
         self._event("depart", vehicle_id=vid, driver_id=drv, **where)
-        etas = self._expected_etas(hub_node, stops, self._now())
+        legs = self._expected_legs(hub_node, stops, self._now())
+        etas = self._etas(legs, stops, self._now())
         for order, eta in zip(stops, etas, strict=True):
             self._order_event("out_for_delivery", order, vehicle_id=vid, driver_id=drv)
             self.eta_announced[order.id] = eta
@@ -500,7 +507,7 @@ class Simulation:
                 yield self.env.timeout(order.window_start_s - self._now())
             k = i + s.eta_update_stops_before
             if k < len(stops):
-                upcoming = self._expected_etas(here, stops[i + 1 : k + 1], self._now())
+                upcoming = self._etas(legs[i + 1 : k + 1], stops[i + 1 : k + 1], self._now())
                 self._order_event(
                     "update_eta", stops[k], vehicle_id=vid, eta_s=round(upcoming[-1], 3)
                 )
