@@ -54,7 +54,7 @@ def apply_overrides(
 
 
 def write_outputs(result_set: Any, out_dir: Path, *, fmt: str) -> dict[str, Any]:
-    """Write event logs, tables, KPIs and the resolved scenario; return the summary."""
+    """Write event logs, tables and the resolved scenario; return the KPI summary."""
     out_dir.mkdir(parents=True, exist_ok=True)
     dump_scenario(result_set.scenario, out_dir / "scenario.resolved.yaml")
     for r, result in enumerate(result_set.results):
@@ -74,7 +74,6 @@ def write_outputs(result_set: Any, out_dir: Path, *, fmt: str) -> dict[str, Any]
         "event_log_digests": [r.log.digest() for r in result_set.results],
         "out_dir": str(out_dir),
     }
-    (out_dir / "kpis.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary
 
 

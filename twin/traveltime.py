@@ -572,8 +572,17 @@ class TravelTimes:
         src = np.asarray(list(sources), dtype=np.int64)
         tgt = src if targets is None else np.asarray(list(targets), dtype=np.int64)
         si, ti = net.index(src), net.index(tgt)
-        # Search from whichever side is smaller; reverse searches run on the transpose.
-        reverse = len(np.unique(ti)) < len(np.unique(si))
+        # Search from whichever side is smaller (reverse searches run on the transpose);
+        # on a tie, from the side whose rows are cached, e.g. "back to the hub" from
+        # every stop reuses the hub's one reverse row instead of a search per stop.
+        n_src, n_tgt = len(np.unique(si)), len(np.unique(ti))
+        if n_src != n_tgt:
+            reverse = n_tgt < n_src
+        else:
+            state = self._state(depart_s)
+            cached_fwd = sum(self._rows.get((state, int(i), False)) is not None for i in si)
+            cached_rev = sum(self._rows.get((state, int(i), True)) is not None for i in ti)
+            reverse = cached_rev > cached_fwd
         rows = self._rows_for(ti if reverse else si, depart_s, reverse)
         cols = si if reverse else ti
         raw = np.stack([row[cols] for row in rows]) if rows else np.zeros((0, len(cols)))

@@ -163,7 +163,8 @@ def load_network(ref: str, *, network_type: str = "drive", use_cache: bool = Tru
     grid = _GRID.match(ref)
     if grid:
         return RoadNetwork(*grid_city(rows=int(grid.group(1)), cols=int(grid.group(2))))
-    path = _registered_path(ref)
+    registered = _registered_path(ref)
+    path = registered
     if path is None:
         path = Path(ref).expanduser()
         if not path.exists():
@@ -181,7 +182,7 @@ def load_network(ref: str, *, network_type: str = "drive", use_cache: bool = Tru
         raise MapError(f"Map {ref!r} should be at {path} but that file is missing; {hint}.")
     if path.name.endswith(".graphml"):
         return RoadNetwork(*osm.load_graphml(path))
-    name = ref if _registered_path(ref) is not None else None
+    name = ref if registered is not None else None
     return _load_osm_cached(path, network_type=network_type, name=name, use_cache=use_cache)
 
 

@@ -156,7 +156,9 @@ def plot_routes(result: Any, network: RoadNetwork, *, day: int = 0, ax: Axes | N
     ax = plot_network(network, ax=ax, show_features=False)
     from twin.traveltime import TravelTimes
 
-    travel = TravelTimes(network, result.scenario.traffic)
+    travel = TravelTimes(
+        network, result.scenario.traffic, start_weekday=result.scenario.start_weekday
+    )
     routes = [r for r in result.routes if r["day"] == day]
     cmap = plt.get_cmap("tab20")
     for k, route in enumerate(routes):
