@@ -153,9 +153,7 @@ def test_same_seed_same_event_log_bytes():
 def test_changing_the_policy_keeps_demand_and_customers():
     scenario = load_scenario(ROOT / "scenarios" / "small_grid.yaml")
     other = scenario.model_copy(
-        update={
-            "policy": scenario.policy.model_copy(update={"params": {"planned_overtime_h": 0.0}})
-        }
+        update={"policy": scenario.policy.model_copy(update={"params": {"solution_limit": 1}})}
     )
     net = load_network(scenario.map.ref)
     a = Simulation(scenario, net).run().events

@@ -1,15 +1,54 @@
-"""Route solvers behind one function.
+"""Route solvers behind one function, with every answer checked independently.
 
-``solve(problem, backend="ortools", time_limit_s=..., metaheuristic=...)``;
-every solution is checked by :func:`check_solution` before it is returned, and a
-violation raises: an infeasible plan must never reach the simulation silently.
+``solve(problem, backend="ortools" | "pyvrp" | "auto", time_limit_s=..., seed=...)``.
+OR-Tools (the default) expresses every constraint of :class:`RoutingProblem`;
+PyVRP (optional extra) is stronger on the classic VRPTW families and raises
+:class:`UnsupportedConstraintError` for what it cannot express; ``"auto"`` picks
+PyVRP when it is installed and can express the problem, OR-Tools otherwise.
+
+After solving, time-dependent problems are re-timed with the bucket of each
+actual departure (the solvers plan on the buckets' upper envelope, so the plan
+stays feasible), costs are recomputed by :func:`evaluate_costs`, dropped jobs
+get reasons, and :func:`check_solution` must find nothing: a violation raises,
+because an infeasible plan must never reach the simulation silently.
 """
 
 from __future__ import annotations
 
-from twin.routing.problem import Job, RoutingProblem, RoutingSolution, VehicleSpec, check_solution
+import importlib.util
+from collections.abc import Sequence
+from dataclasses import replace
 
-__all__ = ["Job", "RoutingProblem", "RoutingSolution", "VehicleSpec", "check_solution", "solve"]
+from twin.routing.check import check_solution, drop_reasons, evaluate_costs, retime
+from twin.routing.problem import (
+    RELOAD,
+    Job,
+    RoutingProblem,
+    RoutingSolution,
+    UnsupportedConstraintError,
+    VehicleSpec,
+)
+
+__all__ = [
+    "BACKENDS",
+    "RELOAD",
+    "Job",
+    "RoutingProblem",
+    "RoutingSolution",
+    "UnsupportedConstraintError",
+    "VehicleSpec",
+    "check_solution",
+    "evaluate_costs",
+    "pyvrp_available",
+    "solve",
+]
+
+BACKENDS = ("ortools", "pyvrp", "auto")
+
+
+def pyvrp_available() -> bool:
+    """True when the optional PyVRP backend is installed."""
+    return importlib.util.find_spec("pyvrp") is not None
 
 
 def solve(
@@ -17,23 +56,85 @@ def solve(
     *,
     backend: str = "ortools",
     time_limit_s: float = 10.0,
+    seed: int = 0,
     solution_limit: int | None = None,
+    iterations: int | None = None,
     metaheuristic: str | None = None,
+    initial_routes: Sequence[Sequence[int]] | None = None,
 ) -> RoutingSolution:
-    """Solve a routing problem and verify the answer independently."""
-    if backend != "ortools":
-        raise ValueError(f"unknown routing backend {backend!r}; available: 'ortools'")
-    from twin.routing.ortools import solve_ortools
+    """Solve a routing problem and verify the answer independently.
 
-    solution = solve_ortools(
-        problem,
-        time_limit_s=time_limit_s,
-        solution_limit=solution_limit,
-        metaheuristic=metaheuristic,
-    )
+    ``solution_limit`` and ``metaheuristic`` tune OR-Tools; ``iterations`` and
+    ``seed`` tune PyVRP (an iteration cap makes its result machine-independent).
+    ``initial_routes`` (job indices per vehicle, :data:`RELOAD` between trips)
+    warm-starts either backend from a previous plan.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown routing backend {backend!r}; choose one of {BACKENDS}")
+    if backend == "auto":
+        backend = "ortools"
+        if pyvrp_available():
+            from twin.routing.pyvrp import unsupported
+
+            if not unsupported(problem):
+                backend = "pyvrp"
+    if backend == "pyvrp":
+        if not pyvrp_available():
+            raise UnsupportedConstraintError(
+                "the pyvrp backend is not installed: pip install 'twin[pyvrp]'"
+            )
+        from twin.routing.pyvrp import solve_pyvrp
+
+        solution = solve_pyvrp(
+            problem,
+            time_limit_s=time_limit_s,
+            iterations=iterations,
+            seed=seed,
+            initial_routes=initial_routes,
+        )
+    else:
+        from twin.routing.ortools import solve_ortools
+
+        solution = solve_ortools(
+            problem,
+            time_limit_s=time_limit_s,
+            solution_limit=solution_limit,
+            metaheuristic=metaheuristic,
+            initial_routes=initial_routes,
+        )
+    return finish(problem, solution)
+
+
+def finish(problem: RoutingProblem, solution: RoutingSolution) -> RoutingSolution:
+    """Re-time, cost, explain drops and check a backend's raw solution."""
+    if problem.time_dependent and not any(v.breaks for v in problem.vehicles):
+        timed = [
+            retime(problem, v, route, start)
+            for v, (route, start) in enumerate(zip(solution.routes, solution.start_s, strict=True))
+        ]
+        solution = replace(
+            solution,
+            arrival_s=tuple(t for t, _ in timed),
+            end_s=tuple(
+                end if route else start
+                for (_, end), route, start in zip(
+                    timed, solution.routes, solution.start_s, strict=True
+                )
+            ),
+        )
+    if not solution.breaks:
+        solution = replace(solution, breaks=tuple(() for _ in problem.vehicles))
     violations = check_solution(problem, solution)
     if violations:
         raise RuntimeError(
-            f"{backend} returned an infeasible solution (a bug): " + "; ".join(violations[:5])
+            f"{solution.solver} returned an infeasible solution (a bug in twin's model "
+            f"of it): " + "; ".join(violations[:5])
         )
-    return solution
+    costs = evaluate_costs(problem, solution)
+    return replace(
+        solution,
+        cost=costs["total"],
+        costs=costs,
+        stats={**solution.stats, "solver_objective": solution.cost},
+        dropped_reasons=drop_reasons(problem, solution.dropped),
+    )

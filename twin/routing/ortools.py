@@ -1,35 +1,54 @@
 """OR-Tools backend: the only module that imports ortools.
 
-Model: one routing node per job plus one per vehicle start and end (so multiple
-depots work). Dimensions: time (travel / speed factor + service, waiting
-allowed), and capacity in parcels, litres and 100 g. Windows: hard opening (no
-delivery before the slot), soft closing (late arrivals cost ``late_cost_per_h``).
-Shifts: routes start after the shift start, end before the hard working limit,
-with a soft bound at the shift end that costs overtime. Mandatory break
-intervals per vehicle when given. Jobs may be dropped at their penalty, so an
-over-full day degrades gracefully instead of failing.
+Model: one routing node per job, per spare trip of a multi-trip vehicle (a
+reload stop at its depot) and per vehicle start and end, so several depots work.
 
-Search: parallel cheapest insertion, then local search. By default the local
-search is greedy descent, which stops by itself at a local optimum: the result
-depends only on the input, never on machine speed, so runs are reproducible.
-``metaheuristic="guided_local_search"`` searches further but stops on wall time
-(or ``solution_limit``), so its results can differ between machines; ``stats``
-reports when the time limit was hit.
+- Time: travel / speed factor + service, waiting allowed; windows open hard and
+  close hard or soft (late starts cost ``late_cost_per_h``); routes start after
+  the shift start and end by the duty limit, with a soft bound at the shift end
+  that costs overtime. The time span of each route costs ``cost_per_h`` (idle
+  time is paid), the fleet's global span ``balance_cost_per_h``.
+- Hours of service: a driving-time dimension capped per vehicle. Breaks: OR-Tools
+  break intervals (earliest/latest start, duration), never during a service.
+- Load, per capacity dimension: a running count of what was loaded at the depot
+  (reload stops reset it through their slack), or, when the problem has pickups,
+  the on-board load with its start tied to the deliveries the route carries.
+- Pickup-and-delivery pairs on one vehicle, pickup first. Skills restrict the
+  vehicles a job may use. Jobs may be dropped at their penalty unless required.
+
+Search: parallel cheapest insertion, then local search. The default, greedy
+descent, stops by itself at a local optimum, so results depend only on the input,
+never on machine speed. Metaheuristics (``guided_local_search`` ...) search until
+``time_limit_s`` or ``solution_limit``. A warm start (routes of a previous plan)
+replaces the first-solution heuristic.
 """
 
 from __future__ import annotations
 
-import math
 import time
+from collections.abc import Sequence
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from twin.routing.problem import RoutingProblem, RoutingSolution
+from twin.routing.problem import RELOAD, RoutingProblem, RoutingSolution, UnsupportedConstraintError
+from twin.routing.scaling import COST_SCALE, ceil_int, floor_int, time_scale
 
-__all__ = ["solve_ortools"]
+__all__ = ["METAHEURISTICS", "solve_ortools"]
 
-_BIG = 10**9
+METAHEURISTICS = {
+    None: routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT,
+    "guided_local_search": routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH,
+    "simulated_annealing": routing_enums_pb2.LocalSearchMetaheuristic.SIMULATED_ANNEALING,
+    "tabu_search": routing_enums_pb2.LocalSearchMetaheuristic.TABU_SEARCH,
+}
+
+
+def _per_second(cost_per_h: float, ts: int) -> int:
+    """Cost per scaled time unit as an integer; never 0 when the cost is not."""
+    if cost_per_h <= 0:
+        return 0
+    return max(1, round(cost_per_h / 3600.0 / ts * COST_SCALE))
 
 
 def solve_ortools(
@@ -38,12 +57,20 @@ def solve_ortools(
     time_limit_s: float = 10.0,
     solution_limit: int | None = None,
     metaheuristic: str | None = None,
+    initial_routes: Sequence[Sequence[int]] | None = None,
 ) -> RoutingSolution:
     """Solve ``problem`` with OR-Tools; see the module docstring for the model."""
+    if metaheuristic not in METAHEURISTICS:
+        raise ValueError(
+            f"unknown metaheuristic {metaheuristic!r}; use one of "
+            f"{sorted(k for k in METAHEURISTICS if k)} or None"
+        )
     jobs, vehicles = problem.jobs, problem.vehicles
     n_jobs, n_veh = len(jobs), len(vehicles)
     started = time.perf_counter()
     if n_veh == 0 or n_jobs == 0:
+        if any(j.drop_penalty is None for j in jobs):
+            raise RuntimeError("required jobs but no vehicles")
         return RoutingSolution(
             routes=tuple(() for _ in vehicles),
             arrival_s=tuple(() for _ in vehicles),
@@ -52,137 +79,294 @@ def solve_ortools(
             dropped=tuple(range(n_jobs)),
             cost=0.0,
             solver="ortools",
+            breaks=tuple(() for _ in vehicles),
         )
-    # Routing nodes: jobs first, then each vehicle's start and end.
+    has_pickups = bool(problem.pairs) or any(any(j.pickup) for j in jobs if j.pickup)
+    multi_trip = any(v.max_trips > 1 for v in vehicles)
+    if has_pickups and multi_trip:
+        raise UnsupportedConstraintError(
+            "ortools backend: multi-trip together with pickups is not modelled; "
+            "use single trips for routes with returns or pickup-and-delivery pairs"
+        )
+    ts = time_scale(problem)
+
+    # Routing nodes: jobs, reload stops (owner vehicle), then each vehicle's start and end.
     loc = [j.location for j in jobs]
-    starts = list(range(n_jobs, n_jobs + n_veh))
-    ends = list(range(n_jobs + n_veh, n_jobs + 2 * n_veh))
+    reload_owner: list[int] = []
+    for v, spec in enumerate(vehicles):
+        reload_owner += [v] * (spec.max_trips - 1)
+    n_reload = len(reload_owner)
+    loc += [vehicles[v].start_location for v in reload_owner]
+    first_start = n_jobs + n_reload
+    starts = list(range(first_start, first_start + n_veh))
+    ends = list(range(first_start + n_veh, first_start + 2 * n_veh))
     loc += [v.start_location for v in vehicles] + [v.end_location for v in vehicles]
     loc_arr = np.asarray(loc)
     manager = pywrapcp.RoutingIndexManager(len(loc), n_veh, starts, ends)
     routing = pywrapcp.RoutingModel(manager)
+    solver = routing.solver()
 
-    service = np.zeros(len(loc))
-    service[:n_jobs] = [j.service_s for j in jobs]
-    drive = problem.duration_s[np.ix_(loc_arr, loc_arr)]
+    service = np.zeros(len(loc), dtype=np.int64)
+    service[:n_jobs] = ceil_int([j.service_s for j in jobs], ts)
+    service[n_jobs:first_start] = ceil_int([vehicles[v].reload_s for v in reload_owner], ts)
+    durations = problem.planning_durations()[np.ix_(loc_arr, loc_arr)]
     dist = problem.distance_m[np.ix_(loc_arr, loc_arr)]
 
-    # Per distinct vehicle profile: time transit and arc cost matrices (C++ side lookups).
+    # Per distinct vehicle profile: time transit, driving and arc cost matrices.
+    drive_cb: dict[float, int] = {}
     time_cb: dict[float, int] = {}
-    cost_cb: dict[tuple[float, float, float], int] = {}
+    cost_cb: dict[float, int] = {}
     for v, spec in enumerate(vehicles):
-        if spec.speed_factor not in time_cb:
-            transit = np.rint(service[:, None] + drive / spec.speed_factor).astype(np.int64)
-            time_cb[spec.speed_factor] = routing.RegisterTransitMatrix(transit.tolist())
-        # Arcs cost distance; driver time (driving, service *and waiting*) is charged
-        # through the time dimension's span cost below, so idle time is not free.
-        key = (spec.speed_factor, spec.cost_per_km, 0.0)
-        if key not in cost_cb:
-            cents = np.rint(100 * dist / 1000.0 * spec.cost_per_km)
-            cost_cb[key] = routing.RegisterTransitMatrix(cents.astype(np.int64).tolist())
-        routing.SetArcCostEvaluatorOfVehicle(cost_cb[key], v)
-        routing.SetFixedCostOfVehicle(round(100 * spec.fixed_cost), v)
+        sf = spec.speed_factor
+        if sf not in time_cb:
+            drive = ceil_int(durations / sf, ts)
+            drive_cb[sf] = routing.RegisterTransitMatrix(drive.tolist())
+            time_cb[sf] = routing.RegisterTransitMatrix((service[:, None] + drive).tolist())
+        if spec.cost_per_km not in cost_cb:
+            cost = np.rint(dist / 1000.0 * spec.cost_per_km * COST_SCALE).astype(np.int64)
+            cost_cb[spec.cost_per_km] = routing.RegisterTransitMatrix(cost.tolist())
+        routing.SetArcCostEvaluatorOfVehicle(cost_cb[spec.cost_per_km], v)
+        routing.SetFixedCostOfVehicle(round(spec.fixed_cost * COST_SCALE), v)
 
-    horizon = int(max(v.shift_start_s + v.max_working_s for v in vehicles)) + 1
+    limits = [int(floor_int(v.shift_start_s + v.max_working_s, ts)) for v in vehicles]
+    horizon = max(limits) + 1
     routing.AddDimensionWithVehicleTransits(
         [time_cb[v.speed_factor] for v in vehicles], horizon, horizon, False, "time"
     )
     time_dim = routing.GetDimensionOrDie("time")
     for v, spec in enumerate(vehicles):
-        # Span cost in cents per second, kept integral: round up so time never costs 0.
-        time_dim.SetSpanCostCoefficientForVehicle(max(1, round(100 * spec.cost_per_h / 3600)), v)
+        time_dim.SetSpanCostCoefficientForVehicle(_per_second(spec.cost_per_h, ts), v)
+    if problem.balance_cost_per_h > 0:
+        time_dim.SetGlobalSpanCostCoefficient(_per_second(problem.balance_cost_per_h, ts))
+    if any(v.max_driving_s is not None for v in vehicles):
+        caps = [
+            int(floor_int(v.max_driving_s, ts)) if v.max_driving_s is not None else horizon
+            for v in vehicles
+        ]
+        routing.AddDimensionWithVehicleTransitAndCapacity(
+            [drive_cb[v.speed_factor] for v in vehicles], 0, caps, True, "driving"
+        )
 
-    demand = np.asarray([j.demand for j in jobs], dtype=float)
-    scales = (1.0, 1000.0, 10.0)  # parcels, litres, 100 g
-    for d, (name, scale) in enumerate(
-        zip(("parcels", "litres", "hectograms"), scales, strict=True)
-    ):
-        amounts = np.zeros(len(loc), dtype=np.int64)
-        amounts[:n_jobs] = np.ceil(demand[:, d] * scale - 1e-9).astype(np.int64)
-        cb = routing.RegisterUnaryTransitVector(amounts.tolist())
-        caps = [math.floor(v.capacity[d] * scale + 1e-9) for v in vehicles]
-        routing.AddDimensionWithVehicleCapacity(cb, 0, caps, True, name)
+    _add_load_dimensions(problem, routing, manager, solver, reload_owner, has_pickups)
 
-    # Objective in cents; lateness costs at least one cent per second late.
-    late_per_s = max(1, round(100 * problem.late_cost_per_h / 3600.0))
+    late = _per_second(problem.late_cost_per_h, ts)
     for j, job in enumerate(jobs):
         index = manager.NodeToIndex(j)
-        time_dim.CumulVar(index).SetRange(min(math.ceil(job.tw_start_s), horizon), horizon)
-        time_dim.SetCumulVarSoftUpperBound(index, int(job.tw_end_s), late_per_s)
-        routing.AddDisjunction([index], round(100 * job.drop_penalty))
+        opens = min(int(ceil_int(job.tw_start_s, ts)), horizon)
+        if job.hard_window:
+            closes = int(floor_int(min(job.tw_end_s, horizon / ts), ts))
+            if closes < opens:
+                raise ValueError(f"job {job.id}: its window is empty after rounding")
+            time_dim.CumulVar(index).SetRange(opens, closes)
+        else:
+            time_dim.CumulVar(index).SetRange(opens, horizon)
+            if job.tw_end_s * ts < horizon and late:
+                time_dim.SetCumulVarSoftUpperBound(index, int(floor_int(job.tw_end_s, ts)), late)
+        if job.drop_penalty is not None:
+            routing.AddDisjunction([index], round(job.drop_penalty * COST_SCALE))
+        if job.skills:
+            allowed = [v for v, spec in enumerate(vehicles) if job.skills <= spec.skills]
+            routing.SetAllowedVehiclesForIndex(allowed, index)
+    for r, owner in enumerate(reload_owner):
+        index = manager.NodeToIndex(n_jobs + r)
+        routing.AddDisjunction([index], 0)
+        routing.SetAllowedVehiclesForIndex([owner], index)
+    for p, q in problem.pairs:
+        ip, iq = manager.NodeToIndex(p), manager.NodeToIndex(q)
+        routing.AddPickupAndDelivery(ip, iq)
+        solver.Add(routing.VehicleVar(ip) == routing.VehicleVar(iq))
+        solver.Add(time_dim.CumulVar(ip) <= time_dim.CumulVar(iq))
 
-    solver = routing.solver()
     visit = [int(service[manager.IndexToNode(i)]) for i in range(routing.Size())]
+    break_vars: list[list[pywrapcp.IntervalVar]] = []
     for v, spec in enumerate(vehicles):
         start, end = routing.Start(v), routing.End(v)
-        time_dim.CumulVar(start).SetMin(int(spec.shift_start_s))
-        time_dim.CumulVar(end).SetMax(int(spec.shift_start_s + spec.max_working_s))
-        overtime_per_s = max(1, round(100 * spec.overtime_cost_per_h / 3600.0))
-        time_dim.SetCumulVarSoftUpperBound(end, int(spec.shift_end_s), overtime_per_s)
+        time_dim.CumulVar(start).SetMin(int(ceil_int(spec.shift_start_s, ts)))
+        time_dim.CumulVar(end).SetMax(limits[v])
+        overtime = _per_second(spec.overtime_cost_per_h, ts)
+        if overtime:
+            time_dim.SetCumulVarSoftUpperBound(end, int(floor_int(spec.shift_end_s, ts)), overtime)
         # Leave as late as the route allows (no idle waiting), come back as early as possible.
         routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(start))
         routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(end))
-        if spec.breaks:
-            intervals = [
-                solver.FixedDurationIntervalVar(
-                    int(earliest), int(latest), int(duration), False, f"break-{spec.id}-{k}"
-                )
-                for k, (earliest, latest, duration) in enumerate(spec.breaks)
-            ]
+        intervals = [
+            solver.FixedDurationIntervalVar(
+                int(ceil_int(earliest, ts)),
+                int(floor_int(latest, ts)),
+                int(ceil_int(duration, ts)),
+                False,
+                f"break-{v}-{k}",
+            )
+            for k, (earliest, latest, duration) in enumerate(spec.breaks)
+        ]
+        if intervals:
             time_dim.SetBreakIntervalsOfVehicle(intervals, v, visit)
+        break_vars.append(intervals)
 
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = (
         routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
     )
-    heuristics = {
-        None: routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT,
-        "guided_local_search": routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH,
-        "simulated_annealing": routing_enums_pb2.LocalSearchMetaheuristic.SIMULATED_ANNEALING,
-        "tabu_search": routing_enums_pb2.LocalSearchMetaheuristic.TABU_SEARCH,
-    }
-    if metaheuristic not in heuristics:
-        raise ValueError(
-            f"unknown metaheuristic {metaheuristic!r}; use one of "
-            f"{sorted(k for k in heuristics if k)} or None"
-        )
-    params.local_search_metaheuristic = heuristics[metaheuristic]
-    params.time_limit.FromMilliseconds(int(time_limit_s * 1000))
+    params.local_search_metaheuristic = METAHEURISTICS[metaheuristic]
+    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
     if solution_limit is not None:
         params.solution_limit = solution_limit
-    assignment = routing.SolveWithParameters(params)
+    warm = False
+    if initial_routes is not None:
+        routing.CloseModelWithParameters(params)
+        initial = routing.ReadAssignmentFromRoutes(
+            _initial_nodes(initial_routes, reload_owner, n_jobs), True
+        )
+        warm = initial is not None
+    assignment = (
+        routing.SolveFromAssignmentWithParameters(initial, params)
+        if warm
+        else routing.SolveWithParameters(params)
+    )
     elapsed = time.perf_counter() - started
     if assignment is None:
         raise RuntimeError(
-            "OR-Tools found no solution (every job can be dropped, so this means the "
-            "vehicles' shifts themselves are infeasible, e.g. a break that does not fit)"
+            "OR-Tools found no feasible solution: the required jobs cannot all be served "
+            "within the fleet's capacity, windows and duty limits (or a break does not fit)"
         )
-    routes, arrivals, starts_s, ends_s = [], [], [], []
+    return _extract(
+        problem,
+        routing,
+        manager,
+        assignment,
+        time_dim,
+        break_vars,
+        ts,
+        n_jobs,
+        stats={
+            "wall_s": elapsed,
+            "time_limit_hit": float(elapsed >= time_limit_s * 0.98),
+            "warm_start": float(warm),
+            "time_scale": float(ts),
+        },
+    )
+
+
+def _add_load_dimensions(
+    problem: RoutingProblem,
+    routing: pywrapcp.RoutingModel,
+    manager: pywrapcp.RoutingIndexManager,
+    solver: pywrapcp.Solver,
+    reload_owner: list[int],
+    has_pickups: bool,
+) -> None:
+    """Capacity in every dimension; see the module docstring for the two models."""
+    jobs, vehicles = problem.jobs, problem.vehicles
+    n_jobs, n_nodes = len(jobs), manager.GetNumberOfNodes()
+    paired = problem.paired_deliveries()
+    demand = np.asarray([j.demand for j in jobs], dtype=float).reshape(n_jobs, -1)
+    pickup = np.asarray([problem.job_pickup(j) for j in range(n_jobs)]).reshape(n_jobs, -1)
+    depot_loaded = np.asarray([j not in paired for j in range(n_jobs)])
+    for d in range(problem.n_dims):
+        values = np.concatenate([demand[:, d], pickup[:, d], [v.capacity[d] for v in vehicles]])
+        scale = 1 if np.allclose(values, np.rint(values)) else 1000
+        amounts = np.zeros(n_nodes, dtype=np.int64)
+        caps = [int(floor_int(v.capacity[d], scale)) for v in vehicles]
+        if not has_pickups:
+            amounts[:n_jobs] = ceil_int(demand[:, d], scale)
+            for r, owner in enumerate(reload_owner):
+                amounts[n_jobs + r] = -caps[owner]
+            slack = max(caps) if reload_owner else 0
+            cb = routing.RegisterUnaryTransitVector(amounts.tolist())
+            routing.AddDimensionWithVehicleCapacity(cb, slack, caps, True, f"load{d}")
+            if reload_owner:
+                dim = routing.GetDimensionOrDie(f"load{d}")
+                for j in range(n_jobs):
+                    dim.SlackVar(manager.NodeToIndex(j)).SetValue(0)
+            continue
+        # On-board load: starts at what the route delivers from the depot, rises at
+        # pickups and falls at deliveries.
+        amounts[:n_jobs] = ceil_int(pickup[:, d], scale) - ceil_int(demand[:, d], scale)
+        cb = routing.RegisterUnaryTransitVector(amounts.tolist())
+        loaded_at_depot = depot_loaded & (demand[:, d] > 0)
+        routing.AddDimensionWithVehicleCapacity(cb, 0, caps, not loaded_at_depot.any(), f"load{d}")
+        if loaded_at_depot.any():
+            counted = np.zeros(n_nodes, dtype=np.int64)
+            counted[:n_jobs] = np.where(loaded_at_depot, ceil_int(demand[:, d], scale), 0)
+            cb2 = routing.RegisterUnaryTransitVector(counted.tolist())
+            routing.AddDimensionWithVehicleCapacity(cb2, 0, caps, True, f"depot_load{d}")
+            on_board = routing.GetDimensionOrDie(f"load{d}")
+            from_depot = routing.GetDimensionOrDie(f"depot_load{d}")
+            for v in range(len(vehicles)):
+                solver.Add(
+                    on_board.CumulVar(routing.Start(v)) == from_depot.CumulVar(routing.End(v))
+                )
+
+
+def _initial_nodes(
+    routes: Sequence[Sequence[int]], reload_owner: list[int], n_jobs: int
+) -> list[list[int]]:
+    """Warm-start routes as routing nodes: each RELOAD takes the vehicle's next reload stop."""
+    spare: dict[int, list[int]] = {}
+    for r, owner in enumerate(reload_owner):
+        spare.setdefault(owner, []).append(n_jobs + r)
+    out = []
+    for v, route in enumerate(routes):
+        nodes = []
+        for j in route:
+            if j == RELOAD:
+                if spare.get(v):
+                    nodes.append(spare[v].pop(0))
+            else:
+                nodes.append(int(j))
+        out.append(nodes)
+    return out
+
+
+def _extract(
+    problem: RoutingProblem,
+    routing: pywrapcp.RoutingModel,
+    manager: pywrapcp.RoutingIndexManager,
+    assignment: pywrapcp.Assignment,
+    time_dim: pywrapcp.RoutingDimension,
+    break_vars: list[list[pywrapcp.IntervalVar]],
+    ts: int,
+    n_jobs: int,
+    stats: dict[str, float],
+) -> RoutingSolution:
+    routes, arrivals, starts_s, ends_s, breaks = [], [], [], [], []
     served: set[int] = set()
-    for v in range(n_veh):
+    for v in range(len(problem.vehicles)):
         index = routing.Start(v)
-        starts_s.append(float(assignment.Value(time_dim.CumulVar(index))))
+        starts_s.append(assignment.Value(time_dim.CumulVar(index)) / ts)
         route, times = [], []
         index = assignment.Value(routing.NextVar(index))
         while not routing.IsEnd(index):
             node = manager.IndexToNode(index)
-            route.append(node)
-            times.append(float(assignment.Value(time_dim.CumulVar(index))))
-            served.add(node)
+            if node < n_jobs:
+                route.append(node)
+                served.add(node)
+            else:
+                route.append(RELOAD)
+            times.append(assignment.Value(time_dim.CumulVar(index)) / ts)
             index = assignment.Value(routing.NextVar(index))
-        ends_s.append(float(assignment.Value(time_dim.CumulVar(index))))
+        ends_s.append(assignment.Value(time_dim.CumulVar(index)) / ts)
+        # A reload right before the end of the route is a no-op: drop it.
+        while route and route[-1] == RELOAD:
+            route.pop()
+            times.pop()
         routes.append(tuple(route))
         arrivals.append(tuple(times))
+        breaks.append(
+            tuple(
+                (assignment.StartValue(b) / ts, assignment.DurationValue(b) / ts)
+                for b in break_vars[v]
+                if assignment.PerformedValue(b)
+            )
+        )
     return RoutingSolution(
         routes=tuple(routes),
         arrival_s=tuple(arrivals),
         start_s=tuple(starts_s),
         end_s=tuple(ends_s),
         dropped=tuple(j for j in range(n_jobs) if j not in served),
-        cost=assignment.ObjectiveValue() / 100.0,
+        cost=assignment.ObjectiveValue() / COST_SCALE,
         solver="ortools",
-        stats={
-            "wall_s": elapsed,
-            "time_limit_hit": float(elapsed >= time_limit_s * 0.98),
-        },
+        stats=stats,
+        breaks=tuple(breaks),
     )

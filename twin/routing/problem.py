@@ -1,10 +1,15 @@
 """Routing problems and solutions as plain data, independent of any solver.
 
-A :class:`RoutingProblem` holds travel matrices between *locations*, the
-vehicles (start/end location, capacity, shift, break, costs) and the jobs (a
-location, a demand in several dimensions, a time window, a service time, a drop
-penalty). Solvers read it and return a :class:`RoutingSolution`; the engine and
-:func:`check_solution` never depend on which solver produced it.
+A :class:`RoutingProblem` holds travel matrices between *locations* (one matrix,
+or one per departure-time bucket), the vehicles (start/end depot, capacity in
+any number of dimensions, shift, hours-of-service limits, breaks, trips, skills,
+costs) and the jobs (a location, what is delivered and what is picked up there,
+a time window that is hard or soft, a service time, a drop penalty or none).
+Pickup-and-delivery pairs carry goods from one job to another on one vehicle.
+
+Solvers read it and return a :class:`RoutingSolution`; the engine and the
+independent checker (:mod:`twin.routing.check`) never depend on which solver
+produced it.
 
 Times are seconds since the start of day 0, distances metres, costs currency units.
 """
@@ -15,20 +20,47 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Job", "RoutingProblem", "RoutingSolution", "VehicleSpec", "check_solution"]
+__all__ = [
+    "RELOAD",
+    "Job",
+    "RoutingProblem",
+    "RoutingSolution",
+    "UnsupportedConstraintError",
+    "VehicleSpec",
+]
+
+#: Marker in a route: go back to the vehicle's start depot and reload (multi-trip).
+RELOAD = -1
+
+
+class UnsupportedConstraintError(ValueError):
+    """A backend cannot express a constraint of the problem (never ignored silently)."""
 
 
 @dataclass(frozen=True)
 class Job:
-    """One stop to serve. ``demand`` is (parcels, volume_m3, weight_kg)."""
+    """One stop to serve.
+
+    ``demand`` is what is delivered here: loaded at the depot, or at the paired
+    pickup when this job is the delivery half of a pair. ``pickup`` is what is
+    collected here: carried back to the depot (a customer return) or to the
+    paired delivery. Both have one entry per capacity dimension.
+    """
 
     id: str
     location: int
-    demand: tuple[float, float, float]
+    demand: tuple[float, ...]
     tw_start_s: float
     tw_end_s: float
     service_s: float
-    drop_penalty: float = 10_000.0
+    #: Cost of not serving the job; ``None`` means it must be served.
+    drop_penalty: float | None = 10_000.0
+    pickup: tuple[float, ...] = ()
+    #: Hard: service may not start after ``tw_end_s``. Soft: late starts cost
+    #: ``RoutingProblem.late_cost_per_h``.
+    hard_window: bool = False
+    #: Skills (or modes) a vehicle needs to serve this job.
+    skills: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -38,45 +70,152 @@ class VehicleSpec:
     id: str
     start_location: int
     end_location: int
-    capacity: tuple[float, float, float]
+    capacity: tuple[float, ...]
     shift_start_s: float
+    #: Soft end of the shift: later returns cost ``overtime_cost_per_h``.
     shift_end_s: float
-    #: Hard limit: the route must be back by shift_start_s + max_working_s.
+    #: Hard duty limit: the route must be back by shift_start_s + max_working_s.
     max_working_s: float
     fixed_cost: float = 0.0
     cost_per_km: float = 0.0
     cost_per_h: float = 0.0
     overtime_cost_per_h: float = 0.0
+    #: Travel times are divided by this (a van at 1.0, a slower truck below 1).
     speed_factor: float = 1.0
     #: Mandatory breaks: (earliest start, latest start, duration) each, seconds.
     breaks: tuple[tuple[float, float, float], ...] = ()
+    #: Hours of service: most time spent driving on this route (None: no limit).
+    max_driving_s: float | None = None
+    #: Multi-trip: trips allowed from the start depot; between trips the vehicle
+    #: reloads there, which takes ``reload_s``.
+    max_trips: int = 1
+    reload_s: float = 0.0
+    skills: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class RoutingProblem:
-    """Matrices between locations, vehicles and jobs."""
+    """Matrices between locations, vehicles, jobs and the objective's weights.
+
+    ``duration_s`` is (n, n), or (B, n, n) for time-dependent travel: matrix
+    ``b`` holds the times of legs that *depart* in ``[b, b + 1) * bucket_s``
+    (the last one also holds every later departure).
+    """
 
     duration_s: np.ndarray
     distance_m: np.ndarray
     vehicles: tuple[VehicleSpec, ...]
     jobs: tuple[Job, ...]
-    #: Penalty per second of arrival after a job's window end (soft windows).
+    #: Cost per hour of lateness at jobs with soft windows.
     late_cost_per_h: float = 30.0
+    #: Pickup-and-delivery pairs: (pickup job index, delivery job index).
+    pairs: tuple[tuple[int, int], ...] = ()
+    #: Workload balance: cost per hour of the longest route's working time, so
+    #: that of two plans of equal cost the one with the shorter longest day wins.
+    balance_cost_per_h: float = 0.0
+    bucket_s: float = 3600.0
 
     def __post_init__(self) -> None:
-        n = self.duration_s.shape[0]
-        if self.duration_s.shape != (n, n) or self.distance_m.shape != (n, n):
-            raise ValueError("duration_s and distance_m must be square and of equal size")
+        d = self.duration_s
+        n = self.distance_m.shape[0]
+        if self.distance_m.shape != (n, n) or d.shape[-2:] != (n, n) or d.ndim not in (2, 3):
+            raise ValueError(
+                "distance_m must be (n, n) and duration_s (n, n) or (buckets, n, n), "
+                f"got {self.distance_m.shape} and {d.shape}"
+            )
+        if not np.isfinite(d).all() or not np.isfinite(self.distance_m).all():
+            raise ValueError("the matrices have unreachable pairs; remove those jobs first")
+        if self.bucket_s <= 0:
+            raise ValueError("bucket_s must be positive")
+        dims = {len(v.capacity) for v in self.vehicles} | {len(j.demand) for j in self.jobs}
+        dims |= {len(j.pickup) for j in self.jobs if j.pickup}
+        if len(dims) > 1:
+            raise ValueError(
+                f"capacity, demand and pickup must all have the same number of dimensions, "
+                f"got {sorted(dims)}"
+            )
         for job in self.jobs:
             if not 0 <= job.location < n:
                 raise ValueError(f"job {job.id} has location {job.location} outside the matrix")
-        if not np.isfinite(self.duration_s).all():
-            raise ValueError("duration_s has unreachable pairs; remove those jobs first")
+            if job.tw_end_s < job.tw_start_s:
+                raise ValueError(f"job {job.id}: window ends before it starts")
+        for v in self.vehicles:
+            for loc in (v.start_location, v.end_location):
+                if not 0 <= loc < n:
+                    raise ValueError(f"vehicle {v.id} has location {loc} outside the matrix")
+            if v.max_trips < 1:
+                raise ValueError(f"vehicle {v.id}: max_trips must be at least 1")
+            if v.speed_factor <= 0:
+                raise ValueError(f"vehicle {v.id}: speed_factor must be positive")
+        seen: set[int] = set()
+        for p, q in self.pairs:
+            if not (0 <= p < len(self.jobs) and 0 <= q < len(self.jobs)) or p == q:
+                raise ValueError(f"pair ({p}, {q}) does not name two jobs")
+            if p in seen or q in seen:
+                raise ValueError(f"job in more than one pair: ({p}, {q})")
+            seen |= {p, q}
+            pick, drop = self.jobs[p], self.jobs[q]
+            if not np.allclose(pick.pickup or 0.0, drop.demand):
+                raise ValueError(
+                    f"pair {pick.id} -> {drop.id}: the pickup's amount {pick.pickup} must "
+                    f"equal the delivery's demand {drop.demand}"
+                )
+            if (pick.drop_penalty is None) != (drop.drop_penalty is None):
+                raise ValueError(f"pair {pick.id} -> {drop.id}: both or neither must be required")
+
+    # -- derived views ---------------------------------------------------------------
+
+    @property
+    def n_dims(self) -> int:
+        if self.vehicles:
+            return len(self.vehicles[0].capacity)
+        return len(self.jobs[0].demand) if self.jobs else 0
+
+    @property
+    def time_dependent(self) -> bool:
+        return self.duration_s.ndim == 3 and self.duration_s.shape[0] > 1
+
+    def planning_durations(self) -> np.ndarray:
+        """One (n, n) matrix to optimise on.
+
+        Time-dependent problems are planned on the upper envelope over the
+        buckets: every leg takes at most its planned time whenever it departs,
+        so a plan built on it stays feasible (hard windows, duty limits) when
+        re-timed with the actual bucket of each departure.
+        """
+        d = self.duration_s
+        return d if d.ndim == 2 else d.max(axis=0)
+
+    def travel_s(self, a: int, b: int, depart_s: float, speed_factor: float = 1.0) -> float:
+        """Travel time of the leg a -> b departing at ``depart_s``."""
+        d = self.duration_s
+        if d.ndim == 2:
+            return float(d[a, b]) / speed_factor
+        k = min(max(int(depart_s // self.bucket_s), 0), d.shape[0] - 1)
+        return float(d[k, a, b]) / speed_factor
+
+    def job_pickup(self, j: int) -> np.ndarray:
+        job = self.jobs[j]
+        return np.asarray(job.pickup if job.pickup else np.zeros(self.n_dims), dtype=float)
+
+    def paired_deliveries(self) -> set[int]:
+        """Jobs whose goods come from a paired pickup, not from the depot."""
+        return {q for _, q in self.pairs}
+
+    def has_soft_windows(self) -> bool:
+        """True when some job's lateness is a cost rather than a constraint."""
+        return any(not j.hard_window for j in self.jobs)
 
 
 @dataclass(frozen=True)
 class RoutingSolution:
-    """Routes as job indices per vehicle, with planned times and a cost breakdown."""
+    """Routes per vehicle (job indices, :data:`RELOAD` between trips) with a timetable.
+
+    ``arrival_s`` gives the planned start of service at each route entry (for a
+    reload: the arrival at the depot). ``breaks`` gives each vehicle's planned
+    breaks as (start, duration). ``costs`` is the breakdown computed by the
+    independent evaluator; ``dropped_reasons`` says why each dropped job was left.
+    """
 
     routes: tuple[tuple[int, ...], ...]
     arrival_s: tuple[tuple[float, ...], ...]
@@ -86,49 +225,20 @@ class RoutingSolution:
     cost: float
     solver: str
     stats: dict[str, float] = field(default_factory=dict)
+    breaks: tuple[tuple[tuple[float, float], ...], ...] = ()
+    costs: dict[str, float] = field(default_factory=dict)
+    dropped_reasons: dict[int, str] = field(default_factory=dict)
 
+    def trips(self, v: int) -> list[list[int]]:
+        """Vehicle ``v``'s route split at reloads into trips of job indices."""
+        out: list[list[int]] = [[]]
+        for j in self.routes[v]:
+            if j == RELOAD:
+                out.append([])
+            else:
+                out[-1].append(j)
+        return [t for t in out if t]
 
-def check_solution(problem: RoutingProblem, solution: RoutingSolution) -> list[str]:
-    """Independent feasibility check; returns the violations (empty = feasible).
-
-    Checks: every job served once or dropped, capacity in every dimension, routes
-    end within the hard working limit, arrivals consistent with travel + service
-    times (waiting allowed), no service before a window opens. Solvers work in
-    whole seconds, so each leg may be off by half a second: the tolerance grows
-    by that much per stop.
-    """
-    problems: list[str] = []
-    seen: dict[int, int] = {}
-    for v, route in enumerate(solution.routes):
-        for j in route:
-            if j in seen:
-                problems.append(f"job {problem.jobs[j].id} on vehicles {seen[j]} and {v}")
-            seen[j] = v
-    missing = set(range(len(problem.jobs))) - set(seen) - set(solution.dropped)
-    if missing:
-        problems.append(f"jobs neither routed nor dropped: {sorted(missing)[:5]}")
-    for v, (spec, route) in enumerate(zip(problem.vehicles, solution.routes, strict=True)):
-        if not route:
-            continue
-        load = np.sum([problem.jobs[j].demand for j in route], axis=0)
-        if (load > np.asarray(spec.capacity) + 1e-9).any():
-            problems.append(f"vehicle {spec.id} over capacity: {load.tolist()} > {spec.capacity}")
-        t = solution.start_s[v]
-        here = spec.start_location
-        for k, (j, planned) in enumerate(zip(route, solution.arrival_s[v], strict=True)):
-            job = problem.jobs[j]
-            tolerance = 1.0 + 0.5 * (k + 1)
-            t = t + problem.duration_s[here, job.location] / spec.speed_factor
-            if planned + tolerance < t:
-                problems.append(
-                    f"vehicle {spec.id} reaches {job.id} at {t:.0f}, plan says {planned:.0f}"
-                )
-            t = max(planned, t)
-            if t + tolerance < job.tw_start_s:
-                problems.append(f"vehicle {spec.id} serves {job.id} before its window opens")
-            t += job.service_s
-            here = job.location
-        t += problem.duration_s[here, spec.end_location] / spec.speed_factor
-        if t > spec.shift_start_s + spec.max_working_s + 1.0 + 0.5 * len(route):
-            problems.append(f"vehicle {spec.id} returns at {t:.0f}, after its working limit")
-    return problems
+    @property
+    def n_routes(self) -> int:
+        return sum(1 for r in self.routes if any(j != RELOAD for j in r))

@@ -1,0 +1,300 @@
+"""PyVRP backend (optional extra ``twin[pyvrp]``): the only module that imports pyvrp.
+
+PyVRP's iterated local search is state of the art on the classic VRPTW
+benchmarks, so twin uses it where it can express the whole problem: hard time
+windows, capacity in several dimensions, heterogeneous fleets (one routing
+profile per speed factor), several depots, multi-trip with reloads, deliveries
+with returns (client pickups), pickup-and-delivery pairs (shipments), optional
+jobs (prizes), fixed, distance, time and overtime costs, and warm starts.
+
+What it cannot express raises :class:`UnsupportedConstraintError` naming the
+constraint: soft time windows, driver breaks, driving-time limits, skills and
+the workload-balance term (use ``backend="ortools"`` for those).
+
+Stopping: ``time_limit_s`` of wall time, or ``iterations`` for a run that gives
+the same answer on any machine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import astuple
+
+import numpy as np
+import pyvrp
+from pyvrp import stop as pyvrp_stop
+
+from twin.routing.problem import (
+    RELOAD,
+    RoutingProblem,
+    RoutingSolution,
+    UnsupportedConstraintError,
+    VehicleSpec,
+)
+from twin.routing.scaling import COST_SCALE, ceil_int, floor_int, time_scale
+
+__all__ = ["solve_pyvrp", "unsupported"]
+
+
+def unsupported(problem: RoutingProblem) -> list[str]:
+    """The constraints of ``problem`` this backend cannot express (empty = all fine)."""
+    found = []
+    limit = max((v.shift_start_s + v.max_working_s for v in problem.vehicles), default=0.0)
+    if any(not j.hard_window and j.tw_end_s < limit for j in problem.jobs):
+        found.append("soft time windows (make them hard or use backend='ortools')")
+    if any(v.breaks for v in problem.vehicles):
+        found.append("driver breaks (use backend='ortools')")
+    if any(v.max_driving_s is not None for v in problem.vehicles):
+        found.append("driving-time limits (use backend='ortools')")
+    if any(j.skills for j in problem.jobs):
+        found.append("skills (use backend='ortools')")
+    if problem.balance_cost_per_h > 0:
+        found.append("the workload-balance term (use backend='ortools')")
+    if problem.pairs and any(v.max_trips > 1 for v in problem.vehicles):
+        found.append("pickup-and-delivery pairs with multi-trip vehicles")
+    return found
+
+
+def _type_key(spec: VehicleSpec) -> tuple[object, ...]:
+    fields = astuple(spec)
+    return fields[1:]  # everything but the id
+
+
+def solve_pyvrp(
+    problem: RoutingProblem,
+    *,
+    time_limit_s: float = 10.0,
+    iterations: int | None = None,
+    seed: int = 0,
+    initial_routes: Sequence[Sequence[int]] | None = None,
+) -> RoutingSolution:
+    """Solve ``problem`` with PyVRP; see the module docstring for what is modelled."""
+    problems = unsupported(problem)
+    if problems:
+        raise UnsupportedConstraintError("pyvrp backend cannot express: " + "; ".join(problems))
+    jobs, vehicles = problem.jobs, problem.vehicles
+    started = time.perf_counter()
+    if not jobs or not vehicles:
+        if any(j.drop_penalty is None for j in jobs):
+            raise RuntimeError("required jobs but no vehicles")
+        return RoutingSolution(
+            routes=tuple(() for _ in vehicles),
+            arrival_s=tuple(() for _ in vehicles),
+            start_s=tuple(v.shift_start_s for v in vehicles),
+            end_s=tuple(v.shift_start_s for v in vehicles),
+            dropped=tuple(range(len(jobs))),
+            cost=0.0,
+            solver="pyvrp",
+        )
+    ts = time_scale(problem)
+    n = problem.distance_m.shape[0]
+    dist = problem.distance_m
+    ds = next((s for s in (1, 10, 100) if np.allclose(dist * s, np.rint(dist * s))), 1000)
+    dist_int = np.rint(dist * ds).astype(np.int64)
+    durations = problem.planning_durations()
+
+    # Depots: one per start/end location, plus a reload depot (with the reload time)
+    # per multi-trip vehicle type.
+    depot_locs = sorted({v.start_location for v in vehicles} | {v.end_location for v in vehicles})
+    depots = [pyvrp.Depot(location=loc) for loc in depot_locs]
+    depot_of = {loc: i for i, loc in enumerate(depot_locs)}
+
+    # Vehicle types: identical specs share one type; profiles per speed factor.
+    speeds = sorted({v.speed_factor for v in vehicles})
+    profile_of = {s: i for i, s in enumerate(speeds)}
+    types: dict[tuple[object, ...], list[int]] = {}
+    for v, spec in enumerate(vehicles):
+        types.setdefault(_type_key(spec), []).append(v)
+    vehicle_types, members = [], []
+    for indices in types.values():
+        spec = vehicles[indices[0]]
+        reload_depots: list[int] = []
+        if spec.max_trips > 1:
+            reload_depots = [len(depots)]
+            depots.append(
+                pyvrp.Depot(
+                    location=spec.start_location,
+                    service_duration=int(ceil_int(spec.reload_s, ts)),
+                )
+            )
+        shift = spec.shift_end_s - spec.shift_start_s
+        limit = spec.max_working_s
+        scale_cost = COST_SCALE / 3600.0 / ts
+        vehicle_types.append(
+            pyvrp.VehicleType(
+                num_available=len(indices),
+                capacity=_amounts(spec.capacity, problem, floor=True),
+                start_depot=depot_of[spec.start_location],
+                end_depot=depot_of[spec.end_location],
+                fixed_cost=round(spec.fixed_cost * COST_SCALE),
+                tw_early=int(ceil_int(spec.shift_start_s, ts)),
+                tw_late=int(floor_int(spec.shift_start_s + limit, ts)),
+                start_late=int(ceil_int(spec.shift_start_s, ts)),
+                shift_duration=int(floor_int(min(shift, limit), ts)),
+                max_overtime=int(floor_int(max(0.0, limit - shift), ts)),
+                unit_distance_cost=round(spec.cost_per_km / 1000.0 / ds * COST_SCALE),
+                unit_duration_cost=round(spec.cost_per_h * scale_cost),
+                unit_overtime_cost=round(spec.overtime_cost_per_h * scale_cost),
+                profile=profile_of[spec.speed_factor],
+                reload_depots=reload_depots,
+                max_reloads=spec.max_trips - 1,
+                name=",".join(vehicles[v].id for v in indices),
+            )
+        )
+        members.append(indices)
+
+    paired = {j for pair in problem.pairs for j in pair}
+    clients, client_job = [], []
+    for j, job in enumerate(jobs):
+        if j in paired:
+            continue
+        clients.append(
+            pyvrp.Client(
+                location=job.location,
+                delivery=_amounts(job.demand, problem),
+                pickup=_amounts(job.pickup or (0.0,) * problem.n_dims, problem),
+                service_duration=int(ceil_int(job.service_s, ts)),
+                tw_early=int(ceil_int(job.tw_start_s, ts)),
+                tw_late=_tw_late(job.tw_end_s, ts),
+                prize=0 if job.drop_penalty is None else round(job.drop_penalty * COST_SCALE),
+                required=job.drop_penalty is None,
+                name=job.id,
+            )
+        )
+        client_job.append(j)
+    shipments = []
+    for p, q in problem.pairs:
+        pick, drop = jobs[p], jobs[q]
+        shipments.append(
+            pyvrp.Shipment(
+                pickup_location=pick.location,
+                delivery_location=drop.location,
+                pickup_tw_early=int(ceil_int(pick.tw_start_s, ts)),
+                pickup_tw_late=_tw_late(pick.tw_end_s, ts),
+                pickup_service_duration=int(ceil_int(pick.service_s, ts)),
+                delivery_tw_early=int(ceil_int(drop.tw_start_s, ts)),
+                delivery_tw_late=_tw_late(drop.tw_end_s, ts),
+                delivery_service_duration=int(ceil_int(drop.service_s, ts)),
+                amount=_amounts(drop.demand, problem),
+                prize=0
+                if pick.drop_penalty is None
+                else round((pick.drop_penalty + (drop.drop_penalty or 0.0)) * COST_SCALE),
+                required=pick.drop_penalty is None,
+                name=f"{pick.id}->{drop.id}",
+            )
+        )
+    data = pyvrp.ProblemData(
+        locations=[pyvrp.Location(x=0.0, y=0.0) for _ in range(n)],
+        clients=clients,
+        depots=depots,
+        vehicle_types=vehicle_types,
+        distance_matrices=[dist_int for _ in speeds],
+        duration_matrices=[ceil_int(durations / s, ts) for s in speeds],  # type: ignore[misc]
+        shipments=shipments,
+    )
+    stop: pyvrp_stop.StoppingCriterion = pyvrp_stop.MaxRuntime(time_limit_s)
+    if iterations is not None:
+        stop = pyvrp_stop.MultipleCriteria([pyvrp_stop.MaxIterations(iterations), stop])
+    warm = None
+    if initial_routes is not None:
+        warm = _warm_start(data, initial_routes, members, client_job, depot_of, vehicles)
+    result = pyvrp.solve(
+        data, stop=stop, seed=seed, collect_stats=False, display=False, initial_solution=warm
+    )
+    elapsed = time.perf_counter() - started
+    best = result.best
+    if not best.is_feasible():
+        raise RuntimeError(
+            "PyVRP found no feasible solution within the limit: the required jobs may not "
+            "fit the fleet's capacity, windows and duty limits"
+        )
+    routes: list[tuple[int, ...]] = [() for _ in vehicles]
+    arrivals: list[tuple[float, ...]] = [() for _ in vehicles]
+    starts = [v.shift_start_s for v in vehicles]
+    ends = [v.shift_start_s for v in vehicles]
+    used = [0] * len(members)
+    served: set[int] = set()
+    for route in best.routes():
+        t = route.vehicle_type()
+        v = members[t][used[t]]
+        used[t] += 1
+        stops, times = [], []
+        for act in route.schedule():
+            if act.is_depot():
+                if 0 < act.trip < route.num_trips():
+                    stops.append(RELOAD)
+                    times.append(act.start_time / ts)
+                continue
+            if act.is_client():
+                j = client_job[act.idx]
+            else:
+                p, q = problem.pairs[act.idx]
+                j = p if act.is_pickup() else q
+            stops.append(j)
+            times.append(act.start_time / ts)
+            served.add(j)
+        routes[v], arrivals[v] = tuple(stops), tuple(times)
+        starts[v], ends[v] = route.start_time() / ts, route.end_time() / ts
+    return RoutingSolution(
+        routes=tuple(routes),
+        arrival_s=tuple(arrivals),
+        start_s=tuple(starts),
+        end_s=tuple(ends),
+        dropped=tuple(j for j in range(len(jobs)) if j not in served),
+        cost=float(best.distance_cost()) / COST_SCALE,
+        solver="pyvrp",
+        stats={
+            "wall_s": elapsed,
+            "iterations": float(result.num_iterations),
+            "time_scale": float(ts),
+            "warm_start": float(warm is not None),
+        },
+    )
+
+
+def _amounts(values: Sequence[float], problem: RoutingProblem, floor: bool = False) -> list[int]:
+    """Loads as integers (thousandths when the data are fractional)."""
+    scales = _load_scales(problem)
+    rounder = floor_int if floor else ceil_int
+    return [int(rounder(x, s)) for x, s in zip(values, scales, strict=True)]
+
+
+def _load_scales(problem: RoutingProblem) -> list[int]:
+    scales = []
+    for d in range(problem.n_dims):
+        values = [v.capacity[d] for v in problem.vehicles] + [j.demand[d] for j in problem.jobs]
+        values += [j.pickup[d] for j in problem.jobs if j.pickup]
+        scales.append(1 if np.allclose(values, np.rint(values)) else 1000)
+    return scales
+
+
+def _tw_late(tw_end_s: float, ts: int) -> int:
+    if not np.isfinite(tw_end_s) or tw_end_s * ts > 2**60:
+        return int(np.iinfo(np.int64).max)
+    return int(floor_int(tw_end_s, ts))
+
+
+def _warm_start(
+    data: pyvrp.ProblemData,
+    routes: Sequence[Sequence[int]],
+    members: list[list[int]],
+    client_job: list[int],
+    depot_of: dict[int, int],
+    vehicles: tuple[VehicleSpec, ...],
+) -> pyvrp.Solution | None:
+    """A previous plan as a PyVRP solution; None when it cannot be expressed (no pairs)."""
+    client_of = {j: c for c, j in enumerate(client_job)}
+    built = []
+    for t, indices in enumerate(members):
+        for v in indices:
+            route = [j for j in routes[v] if j != RELOAD] if v < len(routes) else []
+            if not route:
+                continue
+            if any(j not in client_of for j in route) or any(j == RELOAD for j in routes[v]):
+                return None
+            built.append(pyvrp.Route(data, [client_of[j] for j in route], t))
+    try:
+        return pyvrp.Solution(data, built)
+    except (RuntimeError, ValueError):
+        return None
