@@ -18,7 +18,7 @@ import numpy as np
 
 from twin.routing.problem import RELOAD, RoutingProblem, RoutingSolution, VehicleSpec
 
-__all__ = ["check_solution", "drop_reasons", "evaluate_costs", "retime"]
+__all__ = ["check_solution", "drop_reasons", "evaluate_costs", "retime", "unserviceable"]
 
 _EPS = 1e-6
 
@@ -170,6 +170,8 @@ def _check_route(problem: RoutingProblem, solution: RoutingSolution, v: int) -> 
         b, d = breaks[k]
         if not earliest - _tol(earliest) <= b <= latest + _tol(latest):
             out.append(f"vehicle {spec.id} break {k + 1} at {b:.1f}, outside its window")
+        if b + _tol(b) < start:
+            out.append(f"vehicle {spec.id} break {k + 1} at {b:.1f}, before the route starts")
         if d + _tol(d) < duration:
             out.append(f"vehicle {spec.id} break {k + 1} lasts {d:.1f} s < {duration:.1f} s")
         for s0, s1 in busy:
@@ -249,36 +251,36 @@ def retime(
     return tuple(starts), t
 
 
+def unserviceable(problem: RoutingProblem, j: int) -> str | None:
+    """Why no vehicle could serve job ``j`` even on a route of its own (None: one could).
+
+    Pickup-and-delivery pairs are judged by each half on its own.
+    """
+    d = problem.planning_durations()
+    job = problem.jobs[j]
+    able = [v for v in problem.vehicles if job.skills <= v.skills]
+    if not able:
+        return f"no vehicle has the skills {sorted(job.skills)}"
+    size = np.maximum(np.asarray(job.demand, float), problem.job_pickup(j))
+    fits = [v for v in able if (size <= np.asarray(v.capacity) + 1e-9).all()]
+    if not fits:
+        return "larger than the capacity of every vehicle that may serve it"
+    for v in fits:
+        arrive = max(
+            v.shift_start_s + d[v.start_location, job.location] / v.speed_factor,
+            job.tw_start_s,
+        )
+        back = arrive + job.service_s + d[job.location, v.end_location] / v.speed_factor
+        on_time = arrive <= job.tw_end_s + _tol(job.tw_end_s) or not job.hard_window
+        if on_time and back <= v.shift_start_s + v.max_working_s + _tol(back):
+            return None
+    return "cannot be served within its window and the drivers' duty limits"
+
+
 def drop_reasons(problem: RoutingProblem, dropped: tuple[int, ...]) -> dict[int, str]:
     """Why each dropped job was left out, in words an operator can act on."""
-    d = problem.planning_durations()
-    reasons: dict[int, str] = {}
-    for j in dropped:
-        job = problem.jobs[j]
-        able = [v for v in problem.vehicles if job.skills <= v.skills]
-        if not able:
-            reasons[j] = f"no vehicle has the skills {sorted(job.skills)}"
-            continue
-        size = np.maximum(np.asarray(job.demand, float), problem.job_pickup(j))
-        fits = [v for v in able if (size <= np.asarray(v.capacity) + 1e-9).all()]
-        if not fits:
-            reasons[j] = "larger than the capacity of every vehicle that may serve it"
-            continue
-        reachable = False
-        for v in fits:
-            arrive = max(
-                v.shift_start_s + d[v.start_location, job.location] / v.speed_factor,
-                job.tw_start_s,
-            )
-            back = arrive + job.service_s + d[job.location, v.end_location] / v.speed_factor
-            on_time = arrive <= job.tw_end_s or not job.hard_window
-            if on_time and back <= v.shift_start_s + v.max_working_s:
-                reachable = True
-                break
-        if not reachable:
-            reasons[j] = "cannot be served within its window and the drivers' duty limits"
-        else:
-            reasons[j] = (
-                "serving it would cost more than its drop penalty (fleet time or capacity used up)"
-            )
-    return reasons
+    return {
+        j: unserviceable(problem, j)
+        or "serving it would cost more than its drop penalty (fleet time or capacity used up)"
+        for j in dropped
+    }

@@ -166,11 +166,11 @@ def solve_ortools(
             routing.AddDisjunction([index], round(job.drop_penalty * COST_SCALE))
         if job.skills:
             allowed = [v for v, spec in enumerate(vehicles) if job.skills <= spec.skills]
-            routing.SetAllowedVehiclesForIndex(allowed, index)
+            _allow(routing, index, allowed, optional=job.drop_penalty is not None)
     for r, owner in enumerate(reload_owner):
         index = manager.NodeToIndex(n_jobs + r)
         routing.AddDisjunction([index], 0)
-        routing.SetAllowedVehiclesForIndex([owner], index)
+        _allow(routing, index, [owner], optional=True)
     for p, q in problem.pairs:
         ip, iq = manager.NodeToIndex(p), manager.NodeToIndex(q)
         routing.AddPickupAndDelivery(ip, iq)
@@ -201,12 +201,23 @@ def solve_ortools(
         ]
         if intervals:
             time_dim.SetBreakIntervalsOfVehicle(intervals, v, visit)
+            # A break before the route leaves would not rest the driver on the road.
+            for interval in intervals:
+                solver.Add(interval.StartExpr() >= time_dim.CumulVar(start))
         break_vars.append(intervals)
 
     params = pywrapcp.DefaultRoutingSearchParameters()
-    params.first_solution_strategy = (
-        routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
+    strategies = routing_enums_pb2.FirstSolutionStrategy
+    # Parallel cheapest insertion builds the best first routes, but it cannot see the
+    # side constraint that ties on-board load to depot deliveries; local cheapest
+    # insertion can. If the first heuristic finds nothing, the path heuristic tries.
+    mixed_load = any(d.startswith("depot_load") for d in routing.GetAllDimensionNames())
+    first = (
+        strategies.LOCAL_CHEAPEST_INSERTION
+        if mixed_load
+        else strategies.PARALLEL_CHEAPEST_INSERTION
     )
+    params.first_solution_strategy = first
     params.local_search_metaheuristic = METAHEURISTICS[metaheuristic]
     params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
     if solution_limit is not None:
@@ -223,6 +234,11 @@ def solve_ortools(
         if warm
         else routing.SolveWithParameters(params)
     )
+    left = time_limit_s - (time.perf_counter() - started)
+    if assignment is None and left > 0:
+        params.first_solution_strategy = strategies.PATH_CHEAPEST_ARC
+        params.time_limit.FromMilliseconds(max(1, int(left * 1000)))
+        assignment = routing.SolveWithParameters(params)
     elapsed = time.perf_counter() - started
     if assignment is None:
         raise RuntimeError(
@@ -245,6 +261,11 @@ def solve_ortools(
             "time_scale": float(ts),
         },
     )
+
+
+def _allow(routing: pywrapcp.RoutingModel, index: int, vehicles: list[int], optional: bool) -> None:
+    """Restrict the vehicles that may visit ``index`` (-1 keeps "not visited" possible)."""
+    routing.VehicleVar(index).SetValues(([-1] if optional else []) + vehicles)
 
 
 def _add_load_dimensions(

@@ -25,6 +25,7 @@ import numpy as np
 import pyvrp
 from pyvrp import stop as pyvrp_stop
 
+from twin.routing.check import unserviceable
 from twin.routing.problem import (
     RELOAD,
     RoutingProblem,
@@ -144,10 +145,20 @@ def solve_pyvrp(
         )
         members.append(indices)
 
+    # Optional jobs no vehicle could serve even alone are left out up front: their
+    # prizes would otherwise lure the search into infeasible regions it may not leave.
+    hopeless = {
+        j
+        for j, job in enumerate(jobs)
+        if job.drop_penalty is not None and unserviceable(problem, j)
+    }
+    for p, q in problem.pairs:
+        if p in hopeless or q in hopeless:
+            hopeless |= {p, q}
     paired = {j for pair in problem.pairs for j in pair}
     clients, client_job = [], []
     for j, job in enumerate(jobs):
-        if j in paired:
+        if j in paired or j in hopeless:
             continue
         clients.append(
             pyvrp.Client(
@@ -163,8 +174,11 @@ def solve_pyvrp(
             )
         )
         client_job.append(j)
-    shipments = []
+    shipments, shipment_pair = [], []
     for p, q in problem.pairs:
+        if p in hopeless:
+            continue
+        shipment_pair.append((p, q))
         pick, drop = jobs[p], jobs[q]
         shipments.append(
             pyvrp.Shipment(
@@ -199,8 +213,17 @@ def solve_pyvrp(
     warm = None
     if initial_routes is not None:
         warm = _warm_start(data, initial_routes, members, client_job, depot_of, vehicles)
+    # Costs are in 1/COST_SCALE units, so PyVRP's default cap on its penalty weights
+    # is far too low to push the search back to feasibility: lift it.
+    params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=1e15))
     result = pyvrp.solve(
-        data, stop=stop, seed=seed, collect_stats=False, display=False, initial_solution=warm
+        data,
+        stop=stop,
+        seed=seed,
+        collect_stats=False,
+        display=False,
+        params=params,
+        initial_solution=warm,
     )
     elapsed = time.perf_counter() - started
     best = result.best
@@ -229,7 +252,7 @@ def solve_pyvrp(
             if act.is_client():
                 j = client_job[act.idx]
             else:
-                p, q = problem.pairs[act.idx]
+                p, q = shipment_pair[act.idx]
                 j = p if act.is_pickup() else q
             stops.append(j)
             times.append(act.start_time / ts)
