@@ -111,19 +111,22 @@ def test_heterogeneous_fleet_uses_the_cheap_van_and_the_fast_one_when_needed(bac
     sol = run(
         problem([van("dear", cost_per_km=10.0), van("cheap", cost_per_km=1.0)], jobs), backend
     )
-    assert sol.routes[0] == () and sorted(sol.routes[1]) == [0, 1]
+    assert sol.routes[0] == ()
+    assert sorted(sol.routes[1]) == [0, 1]
     assert sol.costs["distance"] == pytest.approx(8.0)
     # Only a vehicle twice as fast reaches location 6 by minute 4.
     fast = [van("slow", cost_per_km=1.0), van("fast", cost_per_km=5.0, speed_factor=2.0)]
     sol = run(problem(fast, [job("x", 6, tw_end_s=4 * MIN)]), backend)
-    assert sol.routes == ((), (0,)) and sol.arrival_s[1][0] <= 4 * MIN
+    assert sol.routes == ((), (0,))
+    assert sol.arrival_s[1][0] <= 4 * MIN
 
 
 @pytest.mark.parametrize("backend", BOTH)
 def test_several_depots_serve_their_own_side(backend: str) -> None:
     jobs = [job("w1", 1), job("w2", 2), job("e1", 9), job("e2", 10)]
     sol = run(problem([van("west", depot=0), van("east", depot=11)], jobs), backend)
-    assert sorted(sol.routes[0]) == [0, 1] and sorted(sol.routes[1]) == [2, 3]
+    assert sorted(sol.routes[0]) == [0, 1]
+    assert sorted(sol.routes[1]) == [2, 3]
     assert sol.costs["distance_m"] == pytest.approx(4000 + 4000)
 
 
@@ -135,7 +138,8 @@ def test_multi_trip_reloads_at_the_depot(backend: str) -> None:
     assert len(sol.dropped) == 2
     two_trips = [van("v", (2.0,), max_trips=2, reload_s=5 * MIN)]
     sol = run(problem(two_trips, jobs), backend)
-    assert sol.routes[0].count(RELOAD) == 1 and not sol.dropped
+    assert sol.routes[0].count(RELOAD) == 1
+    assert not sol.dropped
     assert [sorted(t) for t in sol.trips(0)] in ([[0, 1], [2, 3]], [[2, 3], [0, 1]])
     # 2 + 2 + 4 + 4 km of driving and the reload in between.
     assert sol.end_s[0] - sol.start_s[0] == pytest.approx(12 * MIN + 5 * MIN)
@@ -148,7 +152,8 @@ def test_break_is_taken_inside_its_window_and_delays_the_route() -> None:
     rest = [van("v", breaks=((5 * MIN, 20 * MIN, 30 * MIN),))]
     sol = run(problem(rest, jobs), "ortools")
     ((start, duration),) = sol.breaks[0]
-    assert max(5 * MIN, sol.start_s[0]) <= start <= 20 * MIN and duration == 30 * MIN
+    assert max(5 * MIN, sol.start_s[0]) <= start <= 20 * MIN
+    assert duration == 30 * MIN
     work = sol.end_s[0] - sol.start_s[0]
     assert work == pytest.approx(plain.end_s[0] - plain.start_s[0] + 30 * MIN)
     if pyvrp_available():
@@ -160,7 +165,8 @@ def test_driving_limit_caps_what_one_shift_can_reach() -> None:
     jobs = [job("a", 3, drop_penalty=1e5), job("b", 9, drop_penalty=1e5)]
     limited = [van("v", max_driving_s=10 * MIN)]
     sol = run(problem(limited, jobs), "ortools")
-    assert sol.routes[0] == (0,) and sol.dropped == (1,)
+    assert sol.routes[0] == (0,)
+    assert sol.dropped == (1,)
     assert sol.costs["driving_s"] <= 10 * MIN
     # The duty limit alone (driving plus service and waiting) bounds the shift the same way.
     duty = [van("v", max_working_s=10 * MIN)]
@@ -200,7 +206,8 @@ def test_optional_jobs_are_dropped_only_when_cheaper(backend: str) -> None:
     # Serving location 9 costs 18; once there, location 8 is on the way.
     assert sol.dropped == ()
     sol = run(problem([van("v")], [job("cheap", 8, drop_penalty=5.0)]), backend)
-    assert sol.dropped == (0,) and "drop penalty" in sol.dropped_reasons[0]
+    assert sol.dropped == (0,)
+    assert "drop penalty" in sol.dropped_reasons[0]
 
 
 def test_required_jobs_that_cannot_fit_raise() -> None:
@@ -214,7 +221,8 @@ def test_workload_balance_shortens_the_longest_day() -> None:
     fleet = [van("v1"), van("v2")]
     plain = run(problem(fleet, jobs), "ortools")
     balanced = run(problem(fleet, jobs, balance_cost_per_h=1000.0), "ortools")
-    assert plain.n_routes == 1 and balanced.n_routes == 2
+    assert plain.n_routes == 1
+    assert balanced.n_routes == 2
 
     def longest(s: RoutingSolution) -> float:
         return max(e - b for b, e, r in zip(s.start_s, s.end_s, s.routes, strict=True) if r)
@@ -258,7 +266,8 @@ def test_skills_send_the_job_to_a_capable_vehicle() -> None:
         van("reefer", cost_per_km=9.0, skills=frozenset({"fridge"})),
     ]
     sol = run(problem(fleet, jobs), "ortools")
-    assert vehicle_of(sol, 0) == 1 and vehicle_of(sol, 1) == 0
+    assert vehicle_of(sol, 0) == 1
+    assert vehicle_of(sol, 1) == 0
     bare = [van("plain")]
     sol = run(problem(bare, [replace(jobs[0], drop_penalty=1.0)]), "ortools")
     assert "skills" in sol.dropped_reasons[0]
