@@ -258,6 +258,75 @@ def bench_sim(
     out.print(table)
 
 
+@bench_app.command("routing")
+@user_errors
+def bench_routing(
+    instances: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--instances",
+            help="Folder of instances with a bks.csv (repeatable). Default: the "
+            "solomon, gehring_homberger/200, li_lim and euro_neurips_2022 folders "
+            "of ../shared/benchmarks.",
+        ),
+    ] = None,
+    backend: Annotated[str, typer.Option(help="ortools, pyvrp or auto.")] = "auto",
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per instance.")] = 10.0,
+    seed: Annotated[int, typer.Option(help="Solver seed.")] = 0,
+    workers: Annotated[int, typer.Option(help="Instances solved in parallel.")] = 1,
+    only: Annotated[
+        str | None, typer.Option("--only", help="Instance-name pattern, e.g. 'R1*'.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many instances.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write the rows as CSV.")] = None,
+) -> None:
+    """Solve benchmark instances and report the gap to their best-known solutions."""
+    from twin.bench.routing import run
+    from twin.routing import BACKENDS
+
+    if backend not in BACKENDS:
+        raise TwinError(f"--backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+
+    def tick(row: dict[str, Any]) -> None:
+        if not json_out:
+            gap = row.get("gap_pct")
+            shown = "infeasible: " + row.get("error", "") if not row["feasible"] else f"{gap}%"
+            out.print(f"  {row['family']}/{row['instance']}: {shown}", highlight=False)
+
+    result = run(
+        instances,
+        backend=backend,
+        time_limit_s=time_limit,
+        seed=seed,
+        workers=workers,
+        name_filter=only,
+        limit=limit,
+        progress=tick,
+    )
+    if csv_out is not None:
+        import pandas as pd
+
+        pd.DataFrame(result["instances"]).to_csv(csv_out, index=False)
+    if json_out:
+        _print_json(result)
+        return
+    table = Table(title=f"routing vs best-known ({result['convention']}, {time_limit:g} s each)")
+    for col in ("family", "instances", "feasible", "mean gap %", "max gap %", "at BKS"):
+        table.add_column(col)
+    for family, f in result["families"].items():
+        table.add_row(
+            family,
+            str(f["n_instances"]),
+            str(f["n_feasible"]),
+            str(f["mean_gap_pct"]),
+            str(f["max_gap_pct"]),
+            str(f["at_bks"]),
+        )
+    out.print(table)
+    out.print(f"mean gap {result['mean_gap_pct']}% over {result['n_feasible']} feasible")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

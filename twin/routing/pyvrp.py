@@ -214,8 +214,9 @@ def solve_pyvrp(
     if initial_routes is not None:
         warm = _warm_start(data, initial_routes, members, client_job, depot_of, vehicles)
     # Costs are in 1/COST_SCALE units, so PyVRP's default cap on its penalty weights
-    # is far too low to push the search back to feasibility: lift it.
-    params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=1e15))
+    # is too low to push the search back to feasibility: lift it, but not so far that
+    # penalty x violation can overflow 64-bit costs.
+    params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=1e9))
     result = pyvrp.solve(
         data,
         stop=stop,
