@@ -114,6 +114,8 @@ class VehicleType(_Model):
     capacity_volume_m3: Positive = 9.0
     capacity_weight_kg: Positive = 900.0
     speed_factor: Positive = 1.0
+    #: Multi-trip: trips a vehicle may make per day, reloading at its hub in between.
+    max_trips: Annotated[int, Field(ge=1)] = 1
     fixed_cost_per_day: NonNeg = 55.0
     cost_per_km: NonNeg = 0.32
     co2_kg_per_km: NonNeg = 0.24
@@ -140,6 +142,8 @@ class DriverSettings(_Model):
     break_after_h: Positive = 4.5
     break_min: NonNeg = 30.0
     max_working_h: Positive = 11.0
+    #: Hours of service: most driving per shift (None: only the working-day limit).
+    max_driving_h: Positive | None = None
     cost_per_hour: NonNeg = 22.0
     overtime_cost_per_hour: NonNeg = 33.0
 
@@ -149,6 +153,8 @@ class DriverSettings(_Model):
             raise ValueError("shift_end_h must be after shift_start_h")
         if self.max_working_h < self.shift_end_h - self.shift_start_h:
             raise ValueError("max_working_h must be at least the shift length")
+        if self.max_driving_h is not None and self.max_driving_h > self.max_working_h:
+            raise ValueError("max_driving_h cannot exceed max_working_h")
         return self
 
 

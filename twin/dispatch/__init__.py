@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from twin.dispatch.base import (
+    RELOAD,
     DispatchPolicy,
     DispatchState,
     OrderView,
@@ -18,6 +19,7 @@ from twin.errors import ScenarioError
 
 __all__ = [
     "POLICIES",
+    "RELOAD",
     "DispatchPolicy",
     "DispatchState",
     "OrderView",

@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 from twin.traveltime import TravelMatrix
 
 __all__ = [
+    "RELOAD",
     "DispatchPolicy",
     "DispatchState",
     "OrderView",
@@ -72,6 +73,10 @@ class VehicleView:
     #: Loading at the hub before departure: setup plus a time per parcel.
     load_setup_s: float = 0.0
     load_per_parcel_s: float = 0.0
+    #: Hours of service: most driving per shift (None: no limit beyond the working day).
+    max_driving_s: float | None = None
+    #: Trips per day; between trips the vehicle reloads at its hub (see :data:`RELOAD`).
+    max_trips: int = 1
 
 
 @dataclass(frozen=True)
@@ -89,17 +94,25 @@ class DispatchState:
     late_cost_per_h: float = 30.0
 
 
+#: A stop id meaning "back to the hub and reload" (multi-trip routes).
+RELOAD = "@reload"
+
+
 @dataclass(frozen=True)
 class Plan:
     """Ordered stops per vehicle (order ids), replacing each vehicle's uncommitted stops.
 
-    Vehicles absent from ``routes`` keep what they had. ``eta_s`` may carry the
-    policy's planned arrival per order (used for the first customer notice).
+    Vehicles absent from ``routes`` keep what they had. A :data:`RELOAD` entry
+    splits a route into trips. ``eta_s`` may carry the policy's planned arrival
+    per order (used for the first customer notice); ``breaks_s`` planned break
+    start times per vehicle, which the engine honours (its duty-time rule still
+    applies on top).
     """
 
     routes: Mapping[str, tuple[str, ...]]
     eta_s: Mapping[str, float] = field(default_factory=dict)
     stats: Mapping[str, float] = field(default_factory=dict)
+    breaks_s: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -115,8 +128,8 @@ def validate_plan(policy_name: str, state: DispatchState, plan: Plan) -> None:
     """Check a plan against the state; raise :class:`PlanError` naming the policy.
 
     Rules: known vehicles; only pending (or the vehicle's own committed) orders;
-    no order twice; committed stops kept first and in order; capacity in every
-    dimension.
+    no order twice; committed stops kept first and in order; no more trips than
+    the vehicle may make; capacity in every dimension on every trip.
     """
     vehicles = {v.id: v for v in state.vehicles}
     orders = {o.id: o for o in state.orders}
@@ -130,8 +143,17 @@ def validate_plan(policy_name: str, state: DispatchState, plan: Plan) -> None:
             raise PlanError(
                 f"policy {policy_name!r} changed the committed stops of vehicle {vid!r}"
             )
+        if stops.count(RELOAD) + 1 > vehicle.max_trips:
+            raise PlanError(
+                f"policy {policy_name!r} gives vehicle {vid!r} {stops.count(RELOAD) + 1} trips; "
+                f"it may make {vehicle.max_trips}"
+            )
         load = [0.0, 0.0, 0.0]
         for oid in stops:
+            if oid == RELOAD:
+                _check_load(policy_name, vid, vehicle, load)
+                load = [0.0, 0.0, 0.0]
+                continue
             if oid in seen:
                 raise PlanError(
                     f"policy {policy_name!r} gave order {oid!r} to both {seen[oid]!r} and {vid!r}"
@@ -142,9 +164,13 @@ def validate_plan(policy_name: str, state: DispatchState, plan: Plan) -> None:
             if oid in orders:
                 for d in range(3):
                     load[d] += orders[oid].demand[d]
-        for d, name in enumerate(("parcels", "volume_m3", "weight_kg")):
-            if load[d] > vehicle.capacity[d] + 1e-9:
-                raise PlanError(
-                    f"policy {policy_name!r} overloads vehicle {vid!r}: {name} "
-                    f"{load[d]:g} > capacity {vehicle.capacity[d]:g}"
-                )
+        _check_load(policy_name, vid, vehicle, load)
+
+
+def _check_load(policy_name: str, vid: str, vehicle: VehicleView, load: list[float]) -> None:
+    for d, name in enumerate(("parcels", "volume_m3", "weight_kg")):
+        if load[d] > vehicle.capacity[d] + 1e-9:
+            raise PlanError(
+                f"policy {policy_name!r} overloads vehicle {vid!r}: {name} "
+                f"{load[d]:g} > capacity {vehicle.capacity[d]:g} on one trip"
+            )

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -36,6 +37,7 @@ import simpy
 from twin.customers import CustomerModel
 from twin.demand import Order, address_weights, generate_orders
 from twin.dispatch import (
+    RELOAD,
     DispatchPolicy,
     DispatchState,
     OrderView,
@@ -169,6 +171,11 @@ class Simulation:
         self.docks = {h.id: simpy.Resource(self.env, capacity=h.docks) for h in scenario.hubs}
         self.hub_settings = {h.id: h for h in scenario.hubs}
         self.eta_announced: dict[str, float] = {}
+        # Per vehicle, while its route runs: on duty since, breaks still planned,
+        # parcels to hand back at the hub.
+        self._duty_from: dict[str, float] = {}
+        self._planned_breaks: dict[str, list[float]] = {}
+        self._carried_back: defaultdict[str, list[Order]] = defaultdict(list)
         self.arrival: dict[str, float] = {}
         self.delivered_s: dict[str, float] = {}
         self.vehicle_days: list[dict[str, Any]] = []
@@ -356,6 +363,8 @@ class Simulation:
                 speed_factor=v.type.speed_factor,
                 load_setup_s=self.hub_settings[v.hub].load_setup_s,
                 load_per_parcel_s=self.hub_settings[v.hub].load_time_per_parcel_s,
+                max_driving_s=None if d.max_driving_h is None else d.max_driving_h * H,
+                max_trips=v.type.max_trips,
             )
             for v in self.fleet
             if self.busy_until[v.id] <= now
@@ -400,10 +409,15 @@ class Simulation:
         by_id = {v.id: v for v in self.fleet}
         for vid, stops in sorted(plan.routes.items()):
             vehicle = by_id[vid]
+            trips: list[list[Order]] = [[]]
             for oid in stops:
+                if oid == RELOAD:
+                    trips.append([])
+                    continue
                 self._order_event("assigned", self.orders[oid], vehicle_id=vid)
+                trips[-1].append(self.orders[oid])
             self.busy_until[vid] = math.inf
-            self.env.process(self._run_route(vehicle, [self.orders[o] for o in stops], plan))
+            self.env.process(self._run_route(vehicle, [t for t in trips if t], plan))
         for order in pending:
             if order.id not in routed and self._state(order.id) == "created":
                 self._order_event("unassigned", order)
@@ -428,14 +442,24 @@ class Simulation:
             t += self.expected_service_s(order)
         return etas
 
-    def _run_route(self, vehicle: Vehicle, stops: list[Order], plan: Plan) -> Any:
+    def _run_route(self, vehicle: Vehicle, trips: list[list[Order]], plan: Plan) -> Any:
+        """Drive one vehicle's day: load, deliver trip by trip, reload in between.
+
+        Before every leg the driver checks the working-day limit and the
+        hours-of-service driving limit (can the stop be served and the hub still
+        be reached in time?) and stops early if not; parcels not yet delivered go
+        back to the hub and later trips are released for another plan. Breaks
+        are taken when planned and whenever the next leg would pass the
+        duty-time rule.
+        """
         sc = self.scenario
-        d, s = sc.drivers, sc.service
+        d = sc.drivers
         day = self._day()
         shift_start = day * DAY_S + d.shift_start_h * H
         shift_end = day * DAY_S + d.shift_end_h * H
         limit = shift_start + d.max_working_h * H
-        hub = self.hub_settings[vehicle.hub]
+        max_driving = math.inf if d.max_driving_h is None else d.max_driving_h * H
+        speed = vehicle.type.speed_factor
         vid, drv = vehicle.id, vehicle.driver_id
         hub_node = vehicle.hub_node
         hub_lat = float(self.network.lat[self.network.index(hub_node)[0]])
@@ -446,92 +470,65 @@ class Simulation:
         started = self._now()
         self._event("shift_start", vehicle_id=vid, driver_id=drv, **where)
 
-        with self.docks[vehicle.hub].request() as dock:
-            queued = self._now()
-            yield dock
-            self._event(
-                "load_start",
-                vehicle_id=vid,
-                driver_id=drv,
-                **where,
-                dock_wait_s=round(self._now() - queued, 3),
-                parcels=len(stops),
-            )
-            yield self.env.timeout(hub.load_setup_s + hub.load_time_per_parcel_s * len(stops))
-            for order in stops:
-                self._order_event("loaded", order, vehicle_id=vid, driver_id=drv)
-        self._event("depart", vehicle_id=vid, driver_id=drv, **where)
-        legs = self._expected_legs(hub_node, stops, self._now())
-        etas = self._etas(legs, stops, self._now())
-        for order, eta in zip(stops, etas, strict=True):
-            self._order_event("out_for_delivery", order, vehicle_id=vid, driver_id=drv)
-            self.eta_announced[order.id] = eta
-            self._order_event("notify_eta", order, vehicle_id=vid, eta_s=round(eta, 3))
-
-        here, km, driving, breaks, served = hub_node, 0.0, 0.0, 0, 0
-        duty_from = started  # on duty since: shift start, then the end of the last break
-        back_home: list[Order] = []
-        for i, order in enumerate(stops):
-            leg = self.travel.leg(here, order.node, depart_s=self._now())
-            back = self.travel.matrix(
-                [order.node], [hub_node], depart_s=self._now(), with_length=False
-            ).time_s[0, 0]
-            expected_end = (
-                self._now()
-                + leg.travel_time_s / vehicle.type.speed_factor
-                + self.expected_service_s(order)
-                + back
-            )
-            if expected_end > limit:
-                back_home.extend(stops[i:])
-                break
-            drive_s = self.travel.sample(leg, self._travel_rng) / vehicle.type.speed_factor
-            if d.break_min > 0 and self._now() + drive_s - duty_from > d.break_after_h * H:
-                self._event("break_start", vehicle_id=vid, driver_id=drv, node=here)
-                yield self.env.timeout(d.break_min * 60.0)
-                self._event("break_end", vehicle_id=vid, driver_id=drv, node=here)
-                duty_from, breaks = self._now(), breaks + 1
-            yield self.env.timeout(drive_s)
-            km += leg.length_m / 1000.0
-            driving += drive_s
-            here = order.node
-            self._order_event(
-                "arrive",
-                order,
-                vehicle_id=vid,
-                driver_id=drv,
-                leg_m=round(leg.length_m, 1),
-                drive_s=round(drive_s, 3),
-            )
-            if self._now() < order.window_start_s:
-                yield self.env.timeout(order.window_start_s - self._now())
-            k = i + s.eta_update_stops_before
-            if k < len(stops):
-                upcoming = self._etas(legs[i + 1 : k + 1], stops[i + 1 : k + 1], self._now())
-                self._order_event(
-                    "update_eta", stops[k], vehicle_id=vid, eta_s=round(upcoming[-1], 3)
+        day_log = {"km": 0.0, "driving": 0.0, "breaks": 0, "served": 0, "trips": 0}
+        self._duty_from[vid] = started  # on duty since: shift start, then the last break
+        self._planned_breaks[vid] = sorted(plan.breaks_s.get(vid, ()))
+        here, stopped = hub_node, ""
+        nodes = [hub_node]
+        for t, trip in enumerate(trips):
+            if stopped:
+                for order in trip:  # never loaded: free for another plan
+                    self._order_event("unassigned", order)
+                continue
+            if t > 0:
+                yield from self._drive(vehicle, here, hub_node, day_log)
+                here = hub_node
+                nodes.append(hub_node)
+                self._back_at_hub(vehicle, where, "reload")
+            yield from self._load(vehicle, trip, where)
+            day_log["trips"] += 1
+            legs = self._expected_legs(hub_node, trip, self._now())
+            etas = self._etas(legs, trip, self._now())
+            for order, eta in zip(trip, etas, strict=True):
+                self._order_event("out_for_delivery", order, vehicle_id=vid, driver_id=drv)
+                self.eta_announced[order.id] = eta
+                self._order_event("notify_eta", order, vehicle_id=vid, eta_s=round(eta, 3))
+            for i, order in enumerate(trip):
+                leg = self.travel.leg(here, order.node, depart_s=self._now())
+                expected_drive = leg.travel_time_s / speed
+                back = (
+                    self.travel.matrix(
+                        [order.node], [hub_node], depart_s=self._now(), with_length=False
+                    ).time_s[0, 0]
+                    / speed
                 )
-            yield from self._attempt(order, vehicle)
-            served += 1
-            if self._state(order.id) == "failed":
-                back_home.append(order)
+                if self._now() + expected_drive + self.expected_service_s(order) + back > limit:
+                    stopped = "working_day_limit"
+                elif day_log["driving"] + expected_drive + back > max_driving:
+                    stopped = "driving_limit"
+                if stopped:
+                    self._carried_back[vid].extend(trip[i:])
+                    break
+                yield from self._drive(vehicle, here, order.node, day_log, leg=leg, order=order)
+                here = order.node
+                nodes.append(here)
+                if self._now() < order.window_start_s:
+                    yield self.env.timeout(order.window_start_s - self._now())
+                k = i + sc.service.eta_update_stops_before
+                if k < len(trip):
+                    upcoming = self._etas(legs[i + 1 : k + 1], trip[i + 1 : k + 1], self._now())
+                    self._order_event(
+                        "update_eta", trip[k], vehicle_id=vid, eta_s=round(upcoming[-1], 3)
+                    )
+                yield from self._attempt(order, vehicle)
+                day_log["served"] += 1
+                if self._state(order.id) == "failed":
+                    self._carried_back[vid].append(order)
 
-        # Back to the hub.
         if here != hub_node:
-            leg = self.travel.leg(here, hub_node, depart_s=self._now())
-            drive_s = self.travel.sample(leg, self._travel_rng) / vehicle.type.speed_factor
-            yield self.env.timeout(drive_s)
-            km += leg.length_m / 1000.0
-            driving += drive_s
-        self._event(
-            "return_to_hub", vehicle_id=vid, driver_id=drv, **where, parcels_back=len(back_home)
-        )
-        for order in back_home:
-            self._order_event("returned_to_hub", order, vehicle_id=vid)
-            if self.attempts[order.id] >= s.max_attempts:
-                self._order_event("returned_to_sender", order, attempts=self.attempts[order.id])
-            else:
-                self._order_event("reattempt", order, attempts=self.attempts[order.id])
+            yield from self._drive(vehicle, here, hub_node, day_log)
+            nodes.append(hub_node)
+        self._back_at_hub(vehicle, where, stopped or "done")
         ended = self._now()
         overtime = max(0.0, ended - shift_end)
         self._event(
@@ -541,7 +538,9 @@ class Simulation:
             **where,
             working_s=round(ended - started, 3),
             overtime_s=round(overtime, 3),
+            driving_s=round(day_log["driving"], 3),
         )
+        km = day_log["km"]
         self.vehicle_days.append(
             {
                 "day": day,
@@ -555,11 +554,12 @@ class Simulation:
                 "working_h": (ended - started) / H,
                 "shift_h": (shift_end - shift_start) / H,
                 "overtime_h": overtime / H,
-                "driving_h": driving / H,
+                "driving_h": day_log["driving"] / H,
                 "km": km,
-                "stops_planned": len(stops),
-                "stops_attempted": served,
-                "breaks": breaks,
+                "trips": day_log["trips"],
+                "stops_planned": sum(len(t) for t in trips),
+                "stops_attempted": day_log["served"],
+                "breaks": day_log["breaks"],
                 "fixed_cost": vehicle.type.fixed_cost_per_day,
                 "distance_cost": km * vehicle.type.cost_per_km,
                 "driver_cost": min(ended - started, shift_end - started) / H * d.cost_per_hour
@@ -567,14 +567,98 @@ class Simulation:
                 "co2_kg": km * vehicle.type.co2_kg_per_km,
             }
         )
-        self.routes.append(
-            {
-                "day": day,
-                "vehicle_id": vid,
-                "nodes": [hub_node] + [o.node for o in stops] + [hub_node],
-            }
-        )
+        self.routes.append({"day": day, "vehicle_id": vid, "nodes": nodes})
         self.busy_until[vid] = ended
+
+    def _load(self, vehicle: Vehicle, trip: list[Order], where: dict[str, Any]) -> Any:
+        """Wait for a dock, load the trip's parcels, depart."""
+        hub = self.hub_settings[vehicle.hub]
+        vid, drv = vehicle.id, vehicle.driver_id
+        with self.docks[vehicle.hub].request() as dock:
+            queued = self._now()
+            yield dock
+            self._event(
+                "load_start",
+                vehicle_id=vid,
+                driver_id=drv,
+                **where,
+                dock_wait_s=round(self._now() - queued, 3),
+                parcels=len(trip),
+            )
+            yield self.env.timeout(hub.load_setup_s + hub.load_time_per_parcel_s * len(trip))
+            for order in trip:
+                self._order_event("loaded", order, vehicle_id=vid, driver_id=drv)
+        self._event("depart", vehicle_id=vid, driver_id=drv, **where)
+
+    def _drive(
+        self,
+        vehicle: Vehicle,
+        source: int,
+        target: int,
+        day_log: dict[str, Any],
+        leg: Any = None,
+        order: Order | None = None,
+    ) -> Any:
+        """Drive one leg (taking a break first if one is due) and log the arrival."""
+        d = self.scenario.drivers
+        vid, drv = vehicle.id, vehicle.driver_id
+        if leg is None:
+            leg = self.travel.leg(source, target, depart_s=self._now())
+        drive_s = self.travel.sample(leg, self._travel_rng) / vehicle.type.speed_factor
+        planned = self._planned_breaks[vid]
+        due_by_plan = bool(planned) and self._now() + drive_s > planned[0]
+        due_by_rule = (
+            d.break_min > 0 and self._now() + drive_s - self._duty_from[vid] > d.break_after_h * H
+        )
+        if due_by_plan or due_by_rule:
+            if due_by_plan:
+                planned.pop(0)
+            self._event(
+                "break_start", vehicle_id=vid, driver_id=drv, node=source, planned=due_by_plan
+            )
+            yield self.env.timeout(d.break_min * 60.0)
+            self._event("break_end", vehicle_id=vid, driver_id=drv, node=source)
+            self._duty_from[vid] = self._now()
+            day_log["breaks"] += 1
+        yield self.env.timeout(drive_s)
+        day_log["km"] += leg.length_m / 1000.0
+        day_log["driving"] += drive_s
+        if order is not None:
+            self._order_event(
+                "arrive",
+                order,
+                vehicle_id=vid,
+                driver_id=drv,
+                leg_m=round(leg.length_m, 1),
+                drive_s=round(drive_s, 3),
+            )
+        else:
+            self._event(
+                "arrive",
+                vehicle_id=vid,
+                driver_id=drv,
+                node=target,
+                leg_m=round(leg.length_m, 1),
+                drive_s=round(drive_s, 3),
+            )
+
+    def _back_at_hub(self, vehicle: Vehicle, where: dict[str, Any], reason: str) -> None:
+        """Hand the parcels carried back to the hub: re-attempt later or return to sender."""
+        back = self._carried_back.pop(vehicle.id, [])
+        self._event(
+            "return_to_hub",
+            vehicle_id=vehicle.id,
+            driver_id=vehicle.driver_id,
+            **where,
+            parcels_back=len(back),
+            reason=reason,
+        )
+        for order in back:
+            self._order_event("returned_to_hub", order, vehicle_id=vehicle.id)
+            if self.attempts[order.id] >= self.scenario.service.max_attempts:
+                self._order_event("returned_to_sender", order, attempts=self.attempts[order.id])
+            else:
+                self._order_event("reattempt", order, attempts=self.attempts[order.id])
 
     def _attempt(self, order: Order, vehicle: Vehicle) -> Any:
         s = self.scenario.service
