@@ -231,7 +231,7 @@ def test_golden_trace_small_grid():
     scenario = load_scenario(ROOT / "scenarios" / "small_grid.yaml")
     result = Simulation(scenario, load_network(scenario.map.ref)).run()
     assert result.log.digest() == (
-        "42b94b753de8cdee5292b06bf9c2c1a11ea4e9fa447fe1e320dd68110c0f3bb7"
+        "6aa484b0889518659a662779f3478d4b4b7bf042a978a7064854d0327f9f27d2"
     )
 
 

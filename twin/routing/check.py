@@ -184,27 +184,25 @@ def _check_route(problem: RoutingProblem, solution: RoutingSolution, v: int) -> 
 def evaluate_costs(problem: RoutingProblem, solution: RoutingSolution) -> dict[str, float]:
     """The objective's parts, recomputed from the problem (currency units).
 
-    ``balance`` prices the fleet's span: from the earliest start to the latest
-    return over the vehicles used, which for a fleet that starts together is the
-    longest route's working time.
+    ``balance`` prices the largest workload (driving plus service) of any vehicle.
     """
     parts = dict.fromkeys(
         ("fixed", "distance", "time", "overtime", "lateness", "drops", "balance"), 0.0
     )
     distance_m = driving_s = 0.0
-    spans: list[tuple[float, float]] = []
+    workloads: list[float] = []
     for v, spec in enumerate(problem.vehicles):
         route = solution.routes[v]
         if not any(j != RELOAD for j in route):
             continue
         start, end = solution.start_s[v], solution.end_s[v]
-        spans.append((start, end))
         here, ready = spec.start_location, start
-        metres = 0.0
+        metres = work = 0.0
         for entry, at in zip(route, solution.arrival_s[v], strict=True):
             loc = _location(problem, spec, entry)
             metres += float(problem.distance_m[here, loc])
-            driving_s += problem.travel_s(here, loc, ready, spec.speed_factor)
+            leg = problem.travel_s(here, loc, ready, spec.speed_factor)
+            work += leg + _service(problem, spec, entry)
             if entry != RELOAD:
                 job = problem.jobs[entry]
                 if not job.hard_window:
@@ -213,16 +211,17 @@ def evaluate_costs(problem: RoutingProblem, solution: RoutingSolution) -> dict[s
                     )
             here, ready = loc, at + _service(problem, spec, entry)
         metres += float(problem.distance_m[here, spec.end_location])
-        driving_s += problem.travel_s(here, spec.end_location, ready, spec.speed_factor)
+        work += problem.travel_s(here, spec.end_location, ready, spec.speed_factor)
+        driving_s += work - sum(_service(problem, spec, e) for e in route)
+        workloads.append(work)
         distance_m += metres
         parts["fixed"] += spec.fixed_cost
         parts["distance"] += metres / 1000.0 * spec.cost_per_km
         parts["time"] += (end - start) / 3600 * spec.cost_per_h
         parts["overtime"] += max(0.0, end - spec.shift_end_s) / 3600 * spec.overtime_cost_per_h
     parts["drops"] = sum(problem.jobs[j].drop_penalty or 0.0 for j in solution.dropped)
-    if spans and problem.balance_cost_per_h:
-        span = max(e for _, e in spans) - min(s for s, _ in spans)
-        parts["balance"] = span / 3600 * problem.balance_cost_per_h
+    if workloads and problem.balance_cost_per_h:
+        parts["balance"] = max(workloads) / 3600 * problem.balance_cost_per_h
     parts["total"] = sum(parts.values())
     parts["distance_m"] = distance_m
     parts["driving_s"] = driving_s

@@ -7,7 +7,8 @@ reload stop at its depot) and per vehicle start and end, so several depots work.
   close hard or soft (late starts cost ``late_cost_per_h``); routes start after
   the shift start and end by the duty limit, with a soft bound at the shift end
   that costs overtime. The time span of each route costs ``cost_per_h`` (idle
-  time is paid), the fleet's global span ``balance_cost_per_h``.
+  time is paid); the largest workload in the fleet (a dimension of driving
+  and service from zero, whose global span is that maximum) ``balance_cost_per_h``.
 - Hours of service: a driving-time dimension capped per vehicle. Breaks: OR-Tools
   break intervals (earliest/latest start, duration), never during a service.
 - Load, per capacity dimension: a running count of what was loaded at the depot
@@ -137,7 +138,14 @@ def solve_ortools(
     for v, spec in enumerate(vehicles):
         time_dim.SetSpanCostCoefficientForVehicle(_per_second(spec.cost_per_h, ts), v)
     if problem.balance_cost_per_h > 0:
-        time_dim.SetGlobalSpanCostCoefficient(_per_second(problem.balance_cost_per_h, ts))
+        # Workload = driving + service per vehicle, counted from zero: its global span
+        # is the largest workload in the fleet (waiting and start times do not count).
+        routing.AddDimensionWithVehicleTransits(
+            [time_cb[v.speed_factor] for v in vehicles], 0, horizon, True, "workload"
+        )
+        routing.GetDimensionOrDie("workload").SetGlobalSpanCostCoefficient(
+            _per_second(problem.balance_cost_per_h, ts)
+        )
     if any(v.max_driving_s is not None for v in vehicles):
         caps = [
             int(floor_int(v.max_driving_s, ts)) if v.max_driving_s is not None else horizon

@@ -110,8 +110,8 @@ class RoutingProblem:
     late_cost_per_h: float = 30.0
     #: Pickup-and-delivery pairs: (pickup job index, delivery job index).
     pairs: tuple[tuple[int, int], ...] = ()
-    #: Workload balance: cost per hour of the longest route's working time, so
-    #: that of two plans of equal cost the one with the shorter longest day wins.
+    #: Workload balance: cost per hour of the largest workload (driving plus
+    #: service time) of any vehicle, so plans that pile work on one driver cost more.
     balance_cost_per_h: float = 0.0
     bucket_s: float = 3600.0
 

@@ -67,7 +67,8 @@ ORDER_COLUMNS = (
 )  # fmt: skip
 VEHICLE_COLUMNS = (
     "day", "vehicle_id", "driver_id", "type", "mode", "hub", "start_s", "end_s", "working_h",
-    "shift_h", "overtime_h", "driving_h", "km", "stops_planned", "stops_attempted", "breaks",
+    "shift_h", "overtime_h", "driving_h", "km", "trips", "stops_planned", "stops_attempted",
+    "breaks",
     "fixed_cost", "distance_cost", "driver_cost", "co2_kg",
 )  # fmt: skip
 
