@@ -111,11 +111,8 @@ def test_li_lim_pairs_become_pickup_and_delivery_jobs(tmp_path: Path) -> None:
 def test_cli_prints_one_json_object_and_writes_csv(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
     csv = tmp_path / "rows.csv"
-    res = CliRunner().invoke(
-        app,
-        ["bench", "routing", "--instances", str(folder), "--backend", "ortools"]
-        + ["--time-limit", "1", "--json", "--csv", str(csv)],
-    )
+    args = ["bench", "routing", "--instances", str(folder), "--backend", "ortools"]
+    res = CliRunner().invoke(app, [*args, "--time-limit", "1", "--json", "--csv", str(csv)])
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert {"mean_gap_pct", "n_instances", "n_feasible", "convention", "instances"} <= set(data)
