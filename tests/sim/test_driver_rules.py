@@ -14,8 +14,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from twin.errors import ScenarioError
 from twin.maps import RoadNetwork, load_network
 from twin.metrics import conservation
+from twin.routing import pyvrp_available
 from twin.scenario import Scenario
 from twin.sim import SimResult, Simulation
 
@@ -114,3 +116,19 @@ def test_workload_balance_evens_out_stops_per_driver(grid: RoadNetwork) -> None:
     # Same demand either way: only the plan changed.
     created = [r.events.query("kind == 'created'")["order_id"].tolist() for r in (plain, balanced)]
     assert created[0] == created[1]
+
+
+@pytest.mark.skipif(not pyvrp_available(), reason="pyvrp extra not installed")
+def test_static_policy_on_pyvrp_keeps_promised_windows_hard(grid: RoadNetwork) -> None:
+    params = {"backend": "pyvrp", "iterations": 300}
+    result = _run(_scenario(policy={"params": params}), grid)
+    assert sum(conservation(result.orders).values()) == len(result.orders)
+    plans = _details(result.events.query("kind == 'plan'"))
+    assert plans
+    assert plans[0]["n_routes"] >= 1
+    assert len(result.events.query("kind == 'delivered'")) > 0
+
+
+def test_unknown_break_mode_is_a_scenario_error(grid: RoadNetwork) -> None:
+    with pytest.raises(ScenarioError, match="breaks must be 'reserve' or 'plan'"):
+        _run(_scenario(policy={"params": {"breaks": "sometimes"}}), grid)

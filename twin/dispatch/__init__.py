@@ -42,6 +42,6 @@ def make_policy(name: str, **params: Any) -> DispatchPolicy:
         )
     try:
         policy: DispatchPolicy = POLICIES[name](**params)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ScenarioError(f"policy {name!r}: bad parameters ({exc}).") from None
     return policy

@@ -50,8 +50,9 @@ class StaticPolicy:
     iterations : int, optional
         PyVRP iteration cap (default 2,000): a machine-independent stop.
     balance_cost_per_h : float
-        Workload balance: cost per hour of the fleet's longest working day
-        (default 0: off). Raise it to trade distance for evenly loaded drivers.
+        Workload balance: cost per hour of the largest workload (driving plus
+        service) of any driver (default 0: off). Raise it to trade distance for
+        evenly loaded drivers.
     breaks : str
         ``"reserve"`` (default): the break rule's time is taken out of each
         shift and the engine places breaks by its duty-time rule. ``"plan"``:
