@@ -212,7 +212,7 @@ def solve_pyvrp(
         stop = pyvrp_stop.MultipleCriteria([pyvrp_stop.MaxIterations(iterations), stop])
     warm = None
     if initial_routes is not None:
-        warm = _warm_start(data, initial_routes, members, client_job, depot_of, vehicles)
+        warm = _warm_start(data, initial_routes, members, client_job)
     # Costs are in 1/COST_SCALE units, so PyVRP's default cap on its penalty weights
     # is too low to push the search back to feasibility: lift it, but not so far that
     # penalty x violation can overflow 64-bit costs.
@@ -304,18 +304,20 @@ def _warm_start(
     routes: Sequence[Sequence[int]],
     members: list[list[int]],
     client_job: list[int],
-    depot_of: dict[int, int],
-    vehicles: tuple[VehicleSpec, ...],
 ) -> pyvrp.Solution | None:
-    """A previous plan as a PyVRP solution; None when it cannot be expressed (no pairs)."""
+    """A previous plan as a PyVRP solution.
+
+    None (a cold start) when it cannot be expressed this simply: routes with
+    reloads or pickup-and-delivery pairs, or jobs screened out as unserviceable.
+    """
     client_of = {j: c for c, j in enumerate(client_job)}
     built = []
     for t, indices in enumerate(members):
         for v in indices:
-            route = [j for j in routes[v] if j != RELOAD] if v < len(routes) else []
+            route = list(routes[v]) if v < len(routes) else []
             if not route:
                 continue
-            if any(j not in client_of for j in route) or any(j == RELOAD for j in routes[v]):
+            if any(j not in client_of for j in route):
                 return None
             built.append(pyvrp.Route(data, [client_of[j] for j in route], t))
     try:
