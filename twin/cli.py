@@ -212,6 +212,14 @@ def run_cmd(
         _print_json(summary)
 
 
+def _print_pairs(title: str, result: dict[str, Any]) -> None:
+    """A benchmark's flat result as a two-column table."""
+    table = Table(title=title, show_header=False)
+    for key, value in result.items():
+        table.add_row(key, str(value))
+    out.print(table)
+
+
 @bench_app.command("traveltime")
 @user_errors
 def bench_traveltime(
@@ -228,13 +236,7 @@ def bench_traveltime(
     if json_out:
         _print_json(result)
         return
-    table = Table(
-        title=f"travel-time matrix {result['n']}x{result['n']} on {result['map']}",
-        show_header=False,
-    )
-    for key, value in result.items():
-        table.add_row(key, str(value))
-    out.print(table)
+    _print_pairs(f"travel-time matrix {result['n']}x{result['n']} on {result['map']}", result)
 
 
 @bench_app.command("sim")
@@ -252,10 +254,7 @@ def bench_sim(
     if json_out:
         _print_json(result)
         return
-    table = Table(title="simulation speed", show_header=False)
-    for key, value in result.items():
-        table.add_row(key, str(value))
-    out.print(table)
+    _print_pairs("simulation speed", result)
 
 
 @bench_app.command("routing")

@@ -300,3 +300,16 @@ def test_checker_reports_each_kind_of_violation() -> None:
         assert words in found
     missing = replace(bad, routes=((0,),), arrival_s=((2 * MIN,),))
     assert "neither routed nor dropped" in " ".join(check_solution(p, missing))
+
+
+@pytest.mark.parametrize("backend", BOTH)
+def test_nothing_to_route(backend: str) -> None:
+    empty = run(problem([van("v")], []), backend)
+    assert empty.routes == ((),)
+    assert empty.cost == 0.0
+    optional = [job("a", 1, drop_penalty=7.0)]
+    no_fleet = run(problem([], optional), backend)
+    assert no_fleet.dropped == (0,)
+    assert no_fleet.costs["drops"] == pytest.approx(7.0)
+    with pytest.raises(RuntimeError, match="required jobs but no vehicles"):
+        run(problem([], [job("a", 1)]), backend)

@@ -71,6 +71,8 @@ def solve(
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown routing backend {backend!r}; choose one of {BACKENDS}")
+    if not problem.jobs or not problem.vehicles:
+        return finish(problem, _nothing_to_route(problem))
     if backend == "auto":
         backend = "ortools"
         if pyvrp_available():
@@ -103,6 +105,22 @@ def solve(
             initial_routes=initial_routes,
         )
     return finish(problem, solution)
+
+
+def _nothing_to_route(problem: RoutingProblem) -> RoutingSolution:
+    """No jobs or no vehicles: every job dropped (none may be required)."""
+    if any(j.drop_penalty is None for j in problem.jobs):
+        raise RuntimeError("required jobs but no vehicles to serve them")
+    idle = tuple(() for _ in problem.vehicles)
+    return RoutingSolution(
+        routes=idle,
+        arrival_s=idle,
+        start_s=tuple(v.shift_start_s for v in problem.vehicles),
+        end_s=tuple(v.shift_start_s for v in problem.vehicles),
+        dropped=tuple(range(len(problem.jobs))),
+        cost=0.0,
+        solver="none",
+    )
 
 
 def finish(problem: RoutingProblem, solution: RoutingSolution) -> RoutingSolution:

@@ -255,7 +255,7 @@ def unserviceable(problem: RoutingProblem, j: int) -> str | None:
 
     Pickup-and-delivery pairs are judged by each half on its own.
     """
-    d = problem.planning_durations()
+    d = problem.planning_durations
     job = problem.jobs[j]
     able = [v for v in problem.vehicles if job.skills <= v.skills]
     if not able:

@@ -33,7 +33,7 @@ import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from twin.routing.problem import RELOAD, RoutingProblem, RoutingSolution, UnsupportedConstraintError
-from twin.routing.scaling import COST_SCALE, ceil_int, floor_int, time_scale
+from twin.routing.scaling import COST_SCALE, ceil_int, floor_int, load_scales, time_scale
 
 __all__ = ["METAHEURISTICS", "solve_ortools"]
 
@@ -69,19 +69,6 @@ def solve_ortools(
     jobs, vehicles = problem.jobs, problem.vehicles
     n_jobs, n_veh = len(jobs), len(vehicles)
     started = time.perf_counter()
-    if n_veh == 0 or n_jobs == 0:
-        if any(j.drop_penalty is None for j in jobs):
-            raise RuntimeError("required jobs but no vehicles")
-        return RoutingSolution(
-            routes=tuple(() for _ in vehicles),
-            arrival_s=tuple(() for _ in vehicles),
-            start_s=tuple(v.shift_start_s for v in vehicles),
-            end_s=tuple(v.shift_start_s for v in vehicles),
-            dropped=tuple(range(n_jobs)),
-            cost=0.0,
-            solver="ortools",
-            breaks=tuple(() for _ in vehicles),
-        )
     has_pickups = bool(problem.pairs) or any(any(j.pickup) for j in jobs if j.pickup)
     multi_trip = any(v.max_trips > 1 for v in vehicles)
     if has_pickups and multi_trip:
@@ -110,7 +97,7 @@ def solve_ortools(
     service = np.zeros(len(loc), dtype=np.int64)
     service[:n_jobs] = ceil_int([j.service_s for j in jobs], ts)
     service[n_jobs:first_start] = ceil_int([vehicles[v].reload_s for v in reload_owner], ts)
-    durations = problem.planning_durations()[np.ix_(loc_arr, loc_arr)]
+    durations = problem.planning_durations[np.ix_(loc_arr, loc_arr)]
     dist = problem.distance_m[np.ix_(loc_arr, loc_arr)]
 
     # Per distinct vehicle profile: time transit, driving and arc cost matrices.
@@ -291,9 +278,7 @@ def _add_load_dimensions(
     demand = np.asarray([j.demand for j in jobs], dtype=float).reshape(n_jobs, -1)
     pickup = np.asarray([problem.job_pickup(j) for j in range(n_jobs)]).reshape(n_jobs, -1)
     depot_loaded = np.asarray([j not in paired for j in range(n_jobs)])
-    for d in range(problem.n_dims):
-        values = np.concatenate([demand[:, d], pickup[:, d], [v.capacity[d] for v in vehicles]])
-        scale = 1 if np.allclose(values, np.rint(values)) else 1000
+    for d, scale in enumerate(load_scales(problem)):
         amounts = np.zeros(n_nodes, dtype=np.int64)
         caps = [int(floor_int(v.capacity[d], scale)) for v in vehicles]
         if not has_pickups:

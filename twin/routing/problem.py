@@ -17,6 +17,7 @@ Times are seconds since the start of day 0, distances metres, costs currency uni
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -175,6 +176,7 @@ class RoutingProblem:
     def time_dependent(self) -> bool:
         return self.duration_s.ndim == 3 and self.duration_s.shape[0] > 1
 
+    @cached_property
     def planning_durations(self) -> np.ndarray:
         """One (n, n) matrix to optimise on.
 

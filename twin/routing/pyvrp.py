@@ -33,7 +33,7 @@ from twin.routing.problem import (
     UnsupportedConstraintError,
     VehicleSpec,
 )
-from twin.routing.scaling import COST_SCALE, ceil_int, floor_int, time_scale
+from twin.routing.scaling import COST_SCALE, ceil_int, floor_int, load_scales, time_scale
 
 __all__ = ["solve_pyvrp", "unsupported"]
 
@@ -76,24 +76,13 @@ def solve_pyvrp(
         raise UnsupportedConstraintError("pyvrp backend cannot express: " + "; ".join(problems))
     jobs, vehicles = problem.jobs, problem.vehicles
     started = time.perf_counter()
-    if not jobs or not vehicles:
-        if any(j.drop_penalty is None for j in jobs):
-            raise RuntimeError("required jobs but no vehicles")
-        return RoutingSolution(
-            routes=tuple(() for _ in vehicles),
-            arrival_s=tuple(() for _ in vehicles),
-            start_s=tuple(v.shift_start_s for v in vehicles),
-            end_s=tuple(v.shift_start_s for v in vehicles),
-            dropped=tuple(range(len(jobs))),
-            cost=0.0,
-            solver="pyvrp",
-        )
     ts = time_scale(problem)
+    scales = load_scales(problem)
     n = problem.distance_m.shape[0]
     dist = problem.distance_m
     ds = next((s for s in (1, 10, 100) if np.allclose(dist * s, np.rint(dist * s))), 1000)
     dist_int = np.rint(dist * ds).astype(np.int64)
-    durations = problem.planning_durations()
+    durations = problem.planning_durations
 
     # Depots: one per start/end location, plus a reload depot (with the reload time)
     # per multi-trip vehicle type.
@@ -125,7 +114,7 @@ def solve_pyvrp(
         vehicle_types.append(
             pyvrp.VehicleType(
                 num_available=len(indices),
-                capacity=_amounts(spec.capacity, problem, floor=True),
+                capacity=_amounts(spec.capacity, scales, floor=True),
                 start_depot=depot_of[spec.start_location],
                 end_depot=depot_of[spec.end_location],
                 fixed_cost=round(spec.fixed_cost * COST_SCALE),
@@ -163,8 +152,8 @@ def solve_pyvrp(
         clients.append(
             pyvrp.Client(
                 location=job.location,
-                delivery=_amounts(job.demand, problem),
-                pickup=_amounts(job.pickup or (0.0,) * problem.n_dims, problem),
+                delivery=_amounts(job.demand, scales),
+                pickup=_amounts(job.pickup or (0.0,) * problem.n_dims, scales),
                 service_duration=int(ceil_int(job.service_s, ts)),
                 tw_early=int(ceil_int(job.tw_start_s, ts)),
                 tw_late=_tw_late(job.tw_end_s, ts),
@@ -190,7 +179,7 @@ def solve_pyvrp(
                 delivery_tw_early=int(ceil_int(drop.tw_start_s, ts)),
                 delivery_tw_late=_tw_late(drop.tw_end_s, ts),
                 delivery_service_duration=int(ceil_int(drop.service_s, ts)),
-                amount=_amounts(drop.demand, problem),
+                amount=_amounts(drop.demand, scales),
                 prize=0
                 if pick.drop_penalty is None
                 else round((pick.drop_penalty + (drop.drop_penalty or 0.0)) * COST_SCALE),
@@ -277,20 +266,10 @@ def solve_pyvrp(
     )
 
 
-def _amounts(values: Sequence[float], problem: RoutingProblem, floor: bool = False) -> list[int]:
-    """Loads as integers (thousandths when the data are fractional)."""
-    scales = _load_scales(problem)
+def _amounts(values: Sequence[float], scales: list[int], floor: bool = False) -> list[int]:
+    """Loads as integers in each dimension's scale (see :func:`load_scales`)."""
     rounder = floor_int if floor else ceil_int
     return [int(rounder(x, s)) for x, s in zip(values, scales, strict=True)]
-
-
-def _load_scales(problem: RoutingProblem) -> list[int]:
-    scales = []
-    for d in range(problem.n_dims):
-        values = [v.capacity[d] for v in problem.vehicles] + [j.demand[d] for j in problem.jobs]
-        values += [j.pickup[d] for j in problem.jobs if j.pickup]
-        scales.append(1 if np.allclose(values, np.rint(values)) else 1000)
-    return scales
 
 
 def _tw_late(tw_end_s: float, ts: int) -> int:

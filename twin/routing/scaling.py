@@ -16,7 +16,7 @@ import numpy as np
 
 from twin.routing.problem import RoutingProblem
 
-__all__ = ["COST_SCALE", "ceil_int", "floor_int", "time_scale"]
+__all__ = ["COST_SCALE", "ceil_int", "floor_int", "load_scales", "time_scale"]
 
 COST_SCALE = 100_000
 
@@ -28,7 +28,7 @@ def _integral(values: np.ndarray, scale: int) -> bool:
 
 def time_scale(problem: RoutingProblem) -> int:
     """Units per second the solver works in (1, 10, 100 or 1000)."""
-    d = problem.planning_durations()
+    d = problem.planning_durations
     parts = [d.ravel()]
     parts.append(np.asarray([j.service_s for j in problem.jobs], dtype=float))
     windows = np.asarray([(j.tw_start_s, j.tw_end_s) for j in problem.jobs], dtype=float)
@@ -50,3 +50,13 @@ def ceil_int(x: float | Sequence[float] | np.ndarray, scale: float) -> np.ndarra
 def floor_int(x: float | Sequence[float] | np.ndarray, scale: float) -> np.ndarray:
     """``floor(x * scale)``, ignoring float noise just below a whole number."""
     return np.floor(np.asarray(x, dtype=float) * scale + 1e-6).astype(np.int64)
+
+
+def load_scales(problem: RoutingProblem) -> list[int]:
+    """Units per load unit in each capacity dimension: 1 for whole numbers, else 1000."""
+    scales = []
+    for d in range(problem.n_dims):
+        values = [v.capacity[d] for v in problem.vehicles] + [j.demand[d] for j in problem.jobs]
+        values += [j.pickup[d] for j in problem.jobs if j.pickup]
+        scales.append(1 if _integral(np.asarray(values, dtype=float), 1) else 1000)
+    return scales
