@@ -27,7 +27,7 @@ import numpy as np
 from twin.maps.network import ROAD_CLASSES, RoadNetwork
 from twin.scenario import DemandSettings
 
-__all__ = ["Order", "address_weights", "generate_orders"]
+__all__ = ["Order", "address_weights", "generate_orders", "surge_orders"]
 
 DAY_S = 86_400.0
 H = 3600.0
@@ -153,6 +153,59 @@ def generate_orders(
                 option=str(options[i]),
             )
         )
+    return orders
+
+
+def surge_orders(
+    day: int,
+    settings: DemandSettings,
+    network: RoadNetwork,
+    customer_nodes: np.ndarray,
+    rng: np.random.Generator,
+) -> list[Order]:
+    """The extra same-day orders of ``day``'s surges (``settings.surges``).
+
+    Drawn from their own stream (``surge``), so a scenario with a surge has the
+    same regular orders as one without. Each is promised for the rest of the
+    day, from two hours after it is placed; too late for today means tomorrow.
+    """
+    orders: list[Order] = []
+    for surge in settings.surges:
+        if surge.day != day or len(customer_nodes) == 0:
+            continue
+        n = int(rng.poisson(surge.orders))
+        created = day * DAY_S + (surge.start_h + rng.random(n) * (surge.end_h - surge.start_h)) * H
+        options = _pick(rng, settings.options, n)
+        customers = rng.integers(0, len(customer_nodes), size=n)
+        volume = settings.volume_m3_median * rng.lognormal(0.0, settings.volume_m3_sigma, n)
+        weight = settings.weight_kg_median * rng.lognormal(0.0, settings.weight_kg_sigma, n)
+        for i in np.argsort(created, kind="stable"):
+            due_base = day * DAY_S
+            start = max((created[i] + 2 * H - due_base) / H, settings.day_window_h[0])
+            end = settings.day_window_h[1]
+            if start >= end:
+                due_base += DAY_S
+                start, end = settings.day_window_h
+            node = int(customer_nodes[customers[i]])
+            idx = network.index(node)[0]
+            orders.append(
+                Order(
+                    id=f"d{day}-s{len(orders):05d}",
+                    due_day=int(due_base // DAY_S),
+                    created_s=float(created[i]),
+                    customer=int(customers[i]),
+                    node=node,
+                    lat=float(network.lat[idx]),
+                    lon=float(network.lon[idx]),
+                    volume_m3=float(volume[i]),
+                    weight_kg=float(weight[i]),
+                    service_level="same_day",
+                    window="all_day",
+                    window_start_s=float(due_base + start * H),
+                    window_end_s=float(due_base + end * H),
+                    option=str(options[i]),
+                )
+            )
     return orders
 
 

@@ -37,12 +37,15 @@ __all__ = [
 TRANSITIONS: dict[str, frozenset[str]] = {
     "created": frozenset({"assigned", "unassigned", "cancelled", "unreachable", "open_at_horizon"}),
     "unassigned": frozenset({"assigned", "cancelled", "open_at_horizon"}),
-    "assigned": frozenset({"unassigned", "loaded", "cancelled", "open_at_horizon"}),
+    # assigned -> assigned: re-planned onto another vehicle before loading.
+    "assigned": frozenset({"assigned", "unassigned", "loaded", "cancelled", "open_at_horizon"}),
     "loaded": frozenset({"out_for_delivery", "open_at_horizon"}),
     "out_for_delivery": frozenset({"attempted", "returned_to_hub", "open_at_horizon"}),
     "attempted": frozenset({"delivered", "failed"}),
     "failed": frozenset({"returned_to_hub", "redirected", "open_at_horizon"}),
-    "returned_to_hub": frozenset({"reattempt", "returned_to_sender", "open_at_horizon"}),
+    "returned_to_hub": frozenset(
+        {"reattempt", "returned_to_sender", "cancelled", "open_at_horizon"}
+    ),
     "reattempt": frozenset({"assigned", "cancelled", "open_at_horizon"}),
     "redirected": frozenset({"in_locker", "open_at_horizon"}),
     "in_locker": frozenset({"picked_up", "expired", "open_at_horizon"}),
@@ -75,6 +78,11 @@ INFO_KINDS = frozenset(
         "update_eta",
         "safe_drop",
         "customer_absent",
+        "cancel_request",
+        "no_show",
+        "breakdown",
+        "road_closed",
+        "road_reopened",
     }
 )
 

@@ -29,6 +29,7 @@ from twin.traveltime import TrafficSettings
 __all__ = [
     "CustomerSettings",
     "DemandSettings",
+    "DisruptionSettings",
     "DriverSettings",
     "FleetEntry",
     "HouseholdType",
@@ -37,6 +38,7 @@ __all__ = [
     "PolicySettings",
     "Scenario",
     "ServiceSettings",
+    "Surge",
     "VehicleType",
     "dump_scenario",
     "json_schema",
@@ -164,6 +166,22 @@ def _default_arrivals() -> tuple[float, ...]:
     return (0, 0, 0, 0, 0, 0, 0, 1, 3, 5, 6, 6, 6, 5, 5, 5, 5, 6, 6, 5, 4, 3, 1, 0)
 
 
+class Surge(_Model):
+    """Extra same-day orders placed between two hours of one day (a flash sale, a storm warning)."""
+
+    day: Annotated[int, Field(ge=0)] = 0
+    start_h: Hour = 11.0
+    end_h: Hour = 14.0
+    #: Poisson mean of the extra orders.
+    orders: Annotated[int, Field(ge=1)] = 100
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Surge:
+        if self.end_h <= self.start_h:
+            raise ValueError("end_h must be after start_h")
+        return self
+
+
 class DemandSettings(_Model):
     """How many orders, when they become known, where, how big, with what promise."""
 
@@ -184,6 +202,8 @@ class DemandSettings(_Model):
     volume_m3_sigma: NonNeg = 0.8
     weight_kg_median: Positive = 1.5
     weight_kg_sigma: NonNeg = 0.9
+    #: Bursts of extra same-day orders on given days.
+    surges: tuple[Surge, ...] = ()
     #: Relative address density by road class of the nearest street.
     density_by_class: dict[str, NonNeg] = Field(
         default_factory=lambda: {
@@ -271,6 +291,26 @@ class ServiceSettings(_Model):
     eta_update_stops_before: Annotated[int, Field(ge=1)] = 3
 
 
+class DisruptionSettings(_Model):
+    """What goes wrong: cancellations, drivers who do not come in, breakdowns.
+
+    Road closures and incidents belong to ``traffic.closures``; a surge of
+    orders to ``demand.surges``. Each draw comes from its own random stream, so
+    every policy faces the same disruptions (common random numbers).
+    """
+
+    #: Share of orders whose customer asks to cancel, at a uniform time between
+    #: placing the order and the end of its window (no effect once delivered; a
+    #: parcel on board rides back to the hub).
+    cancel_share: Share = 0.0
+    #: Chance a driver does not come in, per driver and day; known at shift start.
+    no_show_prob: Share = 0.0
+    #: Chance a vehicle breaks down during a day (at a uniform time of its shift).
+    breakdown_prob: Share = 0.0
+    #: Time until a broken-down vehicle's parcels are back at the hub.
+    recovery_h: Positive = 1.0
+
+
 class PolicySettings(_Model):
     """Dispatch policy by name, with its own parameters."""
 
@@ -301,6 +341,7 @@ class Scenario(_Model):
     customers: CustomerSettings = CustomerSettings()
     service: ServiceSettings = ServiceSettings()
     traffic: TrafficSettings = TrafficSettings()
+    disruptions: DisruptionSettings = DisruptionSettings()
     policy: PolicySettings = PolicySettings()
     outputs: OutputSettings = OutputSettings()
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)

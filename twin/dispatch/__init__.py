@@ -12,6 +12,8 @@ from twin.dispatch.base import (
     Plan,
     PlanError,
     VehicleView,
+    new_trips,
+    split_trips,
     validate_plan,
 )
 from twin.dispatch.static import StaticPolicy
@@ -28,6 +30,8 @@ __all__ = [
     "StaticPolicy",
     "VehicleView",
     "make_policy",
+    "new_trips",
+    "split_trips",
     "validate_plan",
 ]
 

@@ -5,11 +5,25 @@ read-only :class:`DispatchState` snapshot (no SimPy, no I/O, no clock to touch)
 and returns a :class:`Plan` mapping vehicles to ordered stop lists that replace
 their uncommitted remainder. The engine checks every plan with
 :func:`validate_plan` and rejects a bad one with an error naming the policy.
+
+When the engine asks (the *triggers*): ``cutoff`` (the morning plan), ``new_order``
+(an order placed during the day), ``vehicle_idle`` (a vehicle back at its hub
+with nothing planned), ``tick`` (every ``tick_s`` seconds of the operating day,
+if the policy has that attribute), ``wave`` (at each of the policy's
+``wave_hours``), and ``disruption`` (a no-show, a breakdown, a road closing or
+reopening). A policy may declare ``triggers`` (a set of these names) to be asked
+only then, and ``dynamic = True`` to have vehicles wait at the hub for more work
+until the end of their shift instead of clocking off when their plan is done.
+
+What is committed: the parcels on board a vehicle (loaded, not yet attempted),
+in their order. A plan keeps them first; anything after them is a new trip
+from the hub (the vehicle must come back to load it). Everything else, orders
+planned on a vehicle but not yet loaded included, may be re-planned freely.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -23,6 +37,8 @@ __all__ = [
     "Plan",
     "PlanError",
     "VehicleView",
+    "new_trips",
+    "split_trips",
     "validate_plan",
 ]
 
@@ -33,10 +49,12 @@ class PlanError(RuntimeError):
 
 @dataclass(frozen=True)
 class OrderView:
-    """What a policy may know about a pending order."""
+    """What a policy may know about an order that is not yet on a vehicle."""
 
     id: str
     node: int
+    lat: float
+    lon: float
     demand: tuple[float, float, float]  # parcels, volume m3, weight kg
     window_start_s: float
     window_end_s: float
@@ -45,11 +63,18 @@ class OrderView:
     attempts: int
     due_day: int
     created_s: float
+    #: The vehicle this order is planned on (not loaded yet), or None.
+    vehicle_id: str | None = None
 
 
 @dataclass(frozen=True)
 class VehicleView:
-    """What a policy may know about a vehicle and its driver."""
+    """What a policy may know about a vehicle and its driver.
+
+    Every vehicle is described as it will be when it can next load at its hub:
+    ``available_s`` is when it is back there (now, for a vehicle at the hub) and
+    ``committed`` the parcels it must deliver before (on board now).
+    """
 
     id: str
     type: str
@@ -60,6 +85,7 @@ class VehicleView:
     available_s: float
     capacity: tuple[float, float, float]
     committed: tuple[str, ...]
+    #: When the driver came on duty (the scheduled shift start if not started yet).
     shift_start_s: float
     shift_end_s: float
     max_working_s: float
@@ -73,10 +99,29 @@ class VehicleView:
     #: Loading at the hub before departure: setup plus a time per parcel.
     load_setup_s: float = 0.0
     load_per_parcel_s: float = 0.0
-    #: Hours of service: most driving per shift (None: no limit beyond the working day).
+    #: Hours of service: driving time left today (None: no limit beyond the working day).
     max_driving_s: float | None = None
-    #: Trips per day; between trips the vehicle reloads at its hub (see :data:`RELOAD`).
+    #: Trips it may still make today, the committed one included; between trips the
+    #: vehicle reloads at its hub (see :data:`RELOAD`).
     max_trips: int = 1
+    #: Its current plan after the committed stops (order ids, RELOAD between trips).
+    planned: tuple[str, ...] = ()
+    #: On shift already today (its fixed cost is spent).
+    started: bool = False
+
+    def route(self, trips: Sequence[Sequence[str]]) -> tuple[str, ...]:
+        """The plan entry for this vehicle: its committed stops, then ``trips`` from the hub."""
+        stops: list[str] = list(self.committed)
+        for trip in trips:
+            if trip:
+                if stops:
+                    stops.append(RELOAD)
+                stops.extend(trip)
+        return tuple(stops)
+
+    def planned_trips(self) -> list[list[str]]:
+        """``planned`` split into trips."""
+        return split_trips(self.planned)
 
 
 @dataclass(frozen=True)
@@ -92,6 +137,9 @@ class DispatchState:
     #: ``travel(sources, targets, depart_s)`` -> expected times and lengths.
     travel: Callable[[list[int], list[int], float], TravelMatrix]
     late_cost_per_h: float = 30.0
+
+    def vehicle(self, vehicle_id: str) -> VehicleView:
+        return next(v for v in self.vehicles if v.id == vehicle_id)
 
 
 #: A stop id meaning "back to the hub and reload" (multi-trip routes).
@@ -124,47 +172,71 @@ class DispatchPolicy(Protocol):
     def decide(self, state: DispatchState) -> Plan: ...
 
 
+def split_trips(stops: Sequence[str]) -> list[list[str]]:
+    """Stops split at :data:`RELOAD` into trips (empty trips dropped)."""
+    trips: list[list[str]] = [[]]
+    for oid in stops:
+        if oid == RELOAD:
+            trips.append([])
+        else:
+            trips[-1].append(oid)
+    return [t for t in trips if t]
+
+
+def new_trips(vehicle: VehicleView, route: Sequence[str]) -> list[list[str]]:
+    """The trips from the hub that ``route`` plans after the vehicle's committed stops."""
+    return split_trips(route[len(vehicle.committed) :])
+
+
 def validate_plan(policy_name: str, state: DispatchState, plan: Plan) -> None:
     """Check a plan against the state; raise :class:`PlanError` naming the policy.
 
-    Rules: known vehicles; only pending (or the vehicle's own committed) orders;
-    no order twice; committed stops kept first and in order; no more trips than
-    the vehicle may make; capacity in every dimension on every trip.
+    Rules: known vehicles; only open orders of the state (or the vehicle's own
+    committed ones); no order twice, counting the plans kept by vehicles the plan
+    leaves alone; committed stops kept first and in order; no more trips than
+    the vehicle may still make; capacity in every dimension on every new trip.
     """
     vehicles = {v.id: v for v in state.vehicles}
     orders = {o.id: o for o in state.orders}
     seen: dict[str, str] = {}
+    for v in state.vehicles:
+        if v.id not in plan.routes:
+            for oid in v.planned:
+                if oid != RELOAD:
+                    seen[oid] = v.id
     for vid, stops in plan.routes.items():
         if vid not in vehicles:
-            raise PlanError(f"policy {policy_name!r} routed unknown vehicle {vid!r}")
+            raise PlanError(f"policy {policy_name!r} routed unknown or unavailable vehicle {vid!r}")
         vehicle = vehicles[vid]
         n_committed = len(vehicle.committed)
         if tuple(stops[:n_committed]) != vehicle.committed:
             raise PlanError(
-                f"policy {policy_name!r} changed the committed stops of vehicle {vid!r}"
+                f"policy {policy_name!r} changed the committed stops of vehicle {vid!r} "
+                f"(the parcels on board, {list(vehicle.committed)}, must come first and in order)"
             )
-        if stops.count(RELOAD) + 1 > vehicle.max_trips:
+        trips = new_trips(vehicle, stops)
+        n_trips = len(trips) + (1 if n_committed else 0)
+        if n_trips > vehicle.max_trips:
             raise PlanError(
-                f"policy {policy_name!r} gives vehicle {vid!r} {stops.count(RELOAD) + 1} trips; "
-                f"it may make {vehicle.max_trips}"
+                f"policy {policy_name!r} gives vehicle {vid!r} {n_trips} trips; "
+                f"it may make {vehicle.max_trips} more today"
             )
-        load = [0.0, 0.0, 0.0]
-        for oid in stops:
-            if oid == RELOAD:
-                _check_load(policy_name, vid, vehicle, load)
-                load = [0.0, 0.0, 0.0]
-                continue
-            if oid in seen:
-                raise PlanError(
-                    f"policy {policy_name!r} gave order {oid!r} to both {seen[oid]!r} and {vid!r}"
-                )
-            seen[oid] = vid
-            if oid not in orders and oid not in vehicle.committed:
-                raise PlanError(f"policy {policy_name!r} routed unknown or closed order {oid!r}")
-            if oid in orders:
+        for trip in trips:
+            load = [0.0, 0.0, 0.0]
+            for oid in trip:
+                if oid in seen:
+                    raise PlanError(
+                        f"policy {policy_name!r} gave order {oid!r} to both "
+                        f"{seen[oid]!r} and {vid!r}"
+                    )
+                seen[oid] = vid
+                if oid not in orders:
+                    raise PlanError(
+                        f"policy {policy_name!r} routed unknown, loaded or closed order {oid!r}"
+                    )
                 for d in range(3):
                     load[d] += orders[oid].demand[d]
-        _check_load(policy_name, vid, vehicle, load)
+            _check_load(policy_name, vid, vehicle, load)
 
 
 def _check_load(policy_name: str, vid: str, vehicle: VehicleView, load: list[float]) -> None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -41,9 +40,9 @@ from twin.dispatch import (
     DispatchPolicy,
     DispatchState,
     OrderView,
-    Plan,
     VehicleView,
     make_policy,
+    new_trips,
     validate_plan,
 )
 from twin.errors import ScenarioError
@@ -90,6 +89,46 @@ class SimResult:
     @property
     def events(self) -> pd.DataFrame:
         return self.log.to_frame()
+
+
+@dataclass
+class _VehicleDay:
+    """The engine's state of one vehicle within the current day.
+
+    ``trips`` are planned but not loaded (the dispatcher may replace them);
+    ``onboard`` is loaded and not yet attempted, the next stop first (committed);
+    ``back`` holds parcels to hand in at the hub (failed, cancelled, not reached).
+    """
+
+    hub_node: int
+    status: str = "off"  # off | scheduled | working | idle | done | absent | broken
+    trips: list[list[Order]] = field(default_factory=list)
+    onboard: list[Order] = field(default_factory=list)
+    back: list[Order] = field(default_factory=list)
+    started_s: float = math.nan
+    duty_from_s: float = math.nan
+    trips_done: int = 0
+    driving_s: float = 0.0
+    on_road: bool = False
+    eta_back_s: float = 0.0
+    planned_breaks: list[float] = field(default_factory=list)
+    wake: simpy.Event | None = None
+    no_show: bool = False
+    breakdown_s: float = math.inf
+    here: int = -1
+
+    def __post_init__(self) -> None:
+        self.here = self.hub_node
+
+    def new_day(self, *, no_show: bool, breakdown_s: float) -> None:
+        self.status, self.here = "off", self.hub_node
+        self.trips, self.onboard, self.back, self.planned_breaks = [], [], [], []
+        self.started_s = self.duty_from_s = math.nan
+        self.trips_done, self.driving_s, self.on_road = 0, 0.0, False
+        self.no_show, self.breakdown_s = no_show, breakdown_s
+
+    def drop_planned(self, order_id: str) -> None:
+        self.trips = [kept for t in self.trips if (kept := [o for o in t if o.id != order_id])]
 
 
 def _lognormal(rng: np.random.Generator, mean: float, cv: float) -> float:
@@ -169,14 +208,13 @@ class Simulation:
         self.released: set[str] = set()
         self.fleet = build_fleet(scenario, self.hub_nodes)
         self.busy_until = {v.id: -math.inf for v in self.fleet}
+        self.vs = {v.id: _VehicleDay(hub_node=v.hub_node) for v in self.fleet}
+        self._triggers: frozenset[str] | None = getattr(self.policy, "triggers", None)
+        self._holds_idle = bool(getattr(self.policy, "dynamic", False))
+        self._draw_disruptions()
         self.docks = {h.id: simpy.Resource(self.env, capacity=h.docks) for h in scenario.hubs}
         self.hub_settings = {h.id: h for h in scenario.hubs}
         self.eta_announced: dict[str, float] = {}
-        # Per vehicle, while its route runs: on duty since, breaks still planned,
-        # parcels to hand back at the hub.
-        self._duty_from: dict[str, float] = {}
-        self._planned_breaks: dict[str, list[float]] = {}
-        self._carried_back: defaultdict[str, list[Order]] = defaultdict(list)
         self.arrival: dict[str, float] = {}
         self.delivered_s: dict[str, float] = {}
         self.vehicle_days: list[dict[str, Any]] = []
@@ -233,9 +271,46 @@ class Simulation:
         nodes = self.network.node_ids[self.serviceable[picks]]
         return CustomerModel(self.scenario.customers, nodes, rng=self.streams["presence"])
 
-    def _order_rng(self, order_id: str, attempt: int) -> np.random.Generator:
+    def _draw_disruptions(self) -> None:
+        """Who does not show up, which vehicle breaks down when, which orders are cancelled.
+
+        Drawn up front from their own streams, in a fixed order, so every policy
+        faces the same disruptions (common random numbers).
+        """
+        dis = self.scenario.disruptions
+        d = self.scenario.drivers
+        self.no_show: dict[tuple[int, str], bool] = {}
+        self.breakdown_s: dict[tuple[int, str], float] = {}
+        for day in range(self.scenario.days):
+            rng = self.streams.for_day("disruptions", day)
+            absent = rng.random(len(self.fleet)) < dis.no_show_prob
+            broken = rng.random(len(self.fleet)) < dis.breakdown_prob
+            when = (
+                day * DAY_S
+                + (
+                    d.shift_start_h
+                    + rng.random(len(self.fleet)) * (d.shift_end_h - d.shift_start_h)
+                )
+                * H
+            )
+            for k, v in enumerate(self.fleet):
+                self.no_show[day, v.id] = bool(absent[k])
+                self.breakdown_s[day, v.id] = float(when[k]) if broken[k] else math.inf
+        self.cancel_at: list[tuple[float, str]] = []
+        if dis.cancel_share > 0:
+            for oid in sorted(self.orders):
+                order = self.orders[oid]
+                u = self._order_rng(oid, 0, purpose="cancel").random(2)
+                if u[0] < dis.cancel_share:
+                    t = order.created_s + u[1] * max(0.0, order.window_end_s - order.created_s)
+                    self.cancel_at.append((max(t, 0.0), oid))
+            self.cancel_at.sort()
+        self.cancel_requested: set[str] = set()
+
+    def _order_rng(self, order_id: str, attempt: int, purpose: str = "") -> np.random.Generator:
         """Draws tied to one order attempt: identical under every policy (CRN)."""
-        digest = hashlib.sha256(f"{order_id}/{attempt}".encode()).digest()
+        label = f"{order_id}/{attempt}" + (f"/{purpose}" if purpose else "")
+        digest = hashlib.sha256(label.encode()).digest()
         key = int.from_bytes(digest[:8], "little")
         return np.random.default_rng([self.scenario.seed, self.replication, key])
 
@@ -331,65 +406,159 @@ class Simulation:
         for day in range(self.scenario.days):
             cutoff = day * DAY_S + self.scenario.demand.cutoff_h * H
             yield self.env.timeout(max(0.0, cutoff - self._now()))
+            for vid, vs in self.vs.items():
+                vs.new_day(no_show=self.no_show[day, vid], breakdown_s=self.breakdown_s[day, vid])
             self._dispatch("cutoff")
 
-    def _dispatch(self, trigger: str) -> None:
-        now = self._now()
-        pending = [
-            self.orders[oid] for oid in sorted(self.released) if self._state(oid) in DISPATCHABLE
-        ]
+    def _scheduled_triggers(self) -> Any:
+        """The policy's periodic ``tick`` and its ``wave`` times, in each operating day."""
+        tick_s = getattr(self.policy, "tick_s", None)
+        waves_h = tuple(getattr(self.policy, "wave_hours", ()))
         d = self.scenario.drivers
+        for day in range(self.scenario.days):
+            first = day * DAY_S + self.scenario.demand.cutoff_h * H
+            last = day * DAY_S + d.shift_end_h * H
+            times = {day * DAY_S + h * H: "wave" for h in waves_h}
+            if tick_s:
+                t = first + tick_s
+                while t < last:
+                    times.setdefault(t, "tick")
+                    t += tick_s
+            for t in sorted(times):
+                if t <= first:
+                    continue
+                yield self.env.timeout(t - self._now())
+                self._dispatch(times[t])
+
+    def _road_closures(self) -> Any:
+        """Closures that start or end during the run are disruptions the policy hears about."""
+        horizon = self.scenario.days * DAY_S
+        changes = sorted(
+            [(c.start_s, "road_closed", c.name) for c in self.scenario.traffic.closures]
+            + [(c.end_s, "road_reopened", c.name) for c in self.scenario.traffic.closures]
+        )
+        for t, kind, name in changes:
+            if not 0 < t < horizon:
+                continue
+            yield self.env.timeout(t - self._now())
+            self._event(kind, closure=name)
+            self._dispatch("disruption")
+
+    def _cancellations(self) -> Any:
+        for t, oid in self.cancel_at:
+            yield self.env.timeout(max(0.0, t - self._now()))
+            self._cancel(self.orders[oid])
+
+    def _cancel(self, order: Order) -> None:
+        """The customer cancels: at once if the parcel is still at the hub, else when it is back."""
+        holder = next(
+            (vid for vid, vs in self.vs.items() if order in vs.onboard or order in vs.back), None
+        )
+        if holder is not None:
+            self.cancel_requested.add(order.id)
+            self._order_event("cancel_request", order, vehicle_id=holder)
+        elif self._state(order.id) in ("created", "unassigned", "reattempt", "assigned"):
+            for vs in self.vs.values():
+                vs.drop_planned(order.id)
+            self._order_event("cancelled", order, reason="customer")
+
+    # -- dispatch -------------------------------------------------------------------
+    def _vehicle_view(self, v: Vehicle, vs: _VehicleDay, now: float, day: int) -> VehicleView:
+        d = self.scenario.drivers
+        hub = self.hub_settings[v.hub]
+        started = vs.status not in ("off", "scheduled")
+        driving_left = None
+        if d.max_driving_h is not None:
+            driving_left = max(0.0, d.max_driving_h * H - vs.driving_s)
+        return VehicleView(
+            id=v.id,
+            type=v.type_name,
+            mode=v.type.mode,
+            hub=v.hub,
+            hub_node=v.hub_node,
+            node=v.hub_node,
+            available_s=max(now, self.busy_until[v.id], vs.eta_back_s if vs.on_road else now),
+            capacity=v.capacity,
+            committed=tuple(o.id for o in vs.onboard),
+            shift_start_s=vs.started_s if started else day * DAY_S + d.shift_start_h * H,
+            shift_end_s=day * DAY_S + d.shift_end_h * H,
+            max_working_s=d.max_working_h * H,
+            break_after_s=d.break_after_h * H,
+            break_s=d.break_min * 60.0,
+            fixed_cost=v.type.fixed_cost_per_day,
+            cost_per_km=v.type.cost_per_km,
+            cost_per_h=d.cost_per_hour,
+            overtime_cost_per_h=d.overtime_cost_per_hour,
+            speed_factor=v.type.speed_factor,
+            load_setup_s=hub.load_setup_s,
+            load_per_parcel_s=hub.load_time_per_parcel_s,
+            max_driving_s=driving_left,
+            max_trips=v.type.max_trips - vs.trips_done + (1 if vs.onboard else 0),
+            planned=tuple(
+                oid
+                for k, trip in enumerate(vs.trips)
+                for oid in ([RELOAD] if k else []) + [o.id for o in trip]
+            ),
+            started=started,
+        )
+
+    def _available(self, vehicle: Vehicle, vs: _VehicleDay, now: float, day: int) -> bool:
+        """Can the dispatcher still give this vehicle work today?"""
+        d = self.scenario.drivers
+        if vs.status in ("done", "absent", "broken"):
+            return False
+        if self.busy_until[vehicle.id] > day * DAY_S + d.shift_end_h * H:
+            return False
+        if vs.status == "off":
+            # Nobody starts a shift after it has ended, and a no-show is known from shift start.
+            if now >= day * DAY_S + d.shift_end_h * H:
+                return False
+            return not (vs.no_show and now >= day * DAY_S + d.shift_start_h * H)
+        return True
+
+    def _order_view(self, o: Order, vehicle_id: str | None, day: int, shift_start: float) -> Any:
+        return OrderView(
+            id=o.id,
+            node=o.node,
+            lat=o.lat,
+            lon=o.lon,
+            demand=(1.0, o.volume_m3, o.weight_kg),
+            window_start_s=max(o.window_start_s, shift_start)
+            if o.due_day <= day
+            else o.window_start_s,
+            window_end_s=o.window_end_s,
+            service_s=self.expected_service_s(o),
+            option=o.option,
+            attempts=self.attempts[o.id],
+            due_day=o.due_day,
+            created_s=o.created_s,
+            vehicle_id=vehicle_id,
+        )
+
+    def _dispatch(self, trigger: str) -> None:
+        """Ask the policy for a plan (if it listens to ``trigger``), check it, carry it out."""
+        if self._triggers is not None and trigger not in self._triggers:
+            return
+        now = self._now()
         day = self._day()
-        shift_start = day * DAY_S + d.shift_start_h * H
+        shift_start = day * DAY_S + self.scenario.drivers.shift_start_h * H
+        planned_on = {o.id: vid for vid, vs in self.vs.items() for t in vs.trips for o in t}
+        pending = [
+            self.orders[oid]
+            for oid in sorted(self.released)
+            if self._state(oid) in DISPATCHABLE or oid in planned_on
+        ]
         views = tuple(
-            VehicleView(
-                id=v.id,
-                type=v.type_name,
-                mode=v.type.mode,
-                hub=v.hub,
-                hub_node=v.hub_node,
-                node=v.hub_node,
-                available_s=max(now, self.busy_until[v.id]),
-                capacity=v.capacity,
-                committed=(),
-                shift_start_s=shift_start,
-                shift_end_s=day * DAY_S + d.shift_end_h * H,
-                max_working_s=d.max_working_h * H,
-                break_after_s=d.break_after_h * H,
-                break_s=d.break_min * 60.0,
-                fixed_cost=v.type.fixed_cost_per_day,
-                cost_per_km=v.type.cost_per_km,
-                cost_per_h=d.cost_per_hour,
-                overtime_cost_per_h=d.overtime_cost_per_hour,
-                speed_factor=v.type.speed_factor,
-                load_setup_s=self.hub_settings[v.hub].load_setup_s,
-                load_per_parcel_s=self.hub_settings[v.hub].load_time_per_parcel_s,
-                max_driving_s=None if d.max_driving_h is None else d.max_driving_h * H,
-                max_trips=v.type.max_trips,
-            )
+            self._vehicle_view(v, self.vs[v.id], now, day)
             for v in self.fleet
-            if self.busy_until[v.id] <= now
+            if self._available(v, self.vs[v.id], now, day)
         )
         state = DispatchState(
             now_s=now,
             day=day,
             trigger=trigger,
             orders=tuple(
-                OrderView(
-                    id=o.id,
-                    node=o.node,
-                    demand=(1.0, o.volume_m3, o.weight_kg),
-                    window_start_s=max(o.window_start_s, shift_start)
-                    if o.due_day <= day
-                    else o.window_start_s,
-                    window_end_s=o.window_end_s,
-                    service_s=self.expected_service_s(o),
-                    option=o.option,
-                    attempts=self.attempts[o.id],
-                    due_day=o.due_day,
-                    created_s=o.created_s,
-                )
-                for o in pending
+                self._order_view(o, planned_on.get(o.id), day, shift_start) for o in pending
             ),
             vehicles=views,
             hubs=dict(self.hub_nodes),
@@ -399,28 +568,44 @@ class Simulation:
         plan = self.policy.decide(state)
         self.planning_s += time.perf_counter() - started
         validate_plan(self.policy.name, state, plan)
-        self._event(
-            "plan",
-            policy=self.policy.name,
-            trigger=trigger,
-            n_orders=len(pending),
-            n_routes=len(plan.routes),
-        )
-        routed = {oid for stops in plan.routes.values() for oid in stops}
+        routed = {
+            oid: vid
+            for vid, stops in plan.routes.items()
+            for oid in stops[len(self.vs[vid].onboard) :]
+            if oid != RELOAD
+        }
+        n_routes = sum(1 for vid in plan.routes if routed and vid in routed.values())
+        if trigger == "cutoff" or n_routes:
+            self._event(
+                "plan",
+                policy=self.policy.name,
+                trigger=trigger,
+                n_orders=len(pending),
+                n_routes=n_routes,
+            )
         by_id = {v.id: v for v in self.fleet}
+        view_of = {v.id: v for v in views}
         for vid, stops in sorted(plan.routes.items()):
-            vehicle = by_id[vid]
-            trips: list[list[Order]] = [[]]
-            for oid in stops:
-                if oid == RELOAD:
-                    trips.append([])
-                    continue
-                self._order_event("assigned", self.orders[oid], vehicle_id=vid)
-                trips[-1].append(self.orders[oid])
-            self.busy_until[vid] = math.inf
-            self.env.process(self._run_route(vehicle, [t for t in trips if t], plan))
+            vs = self.vs[vid]
+            trips = new_trips(view_of[vid], stops)
+            for trip in trips:
+                for oid in trip:
+                    if planned_on.get(oid) != vid:
+                        self._order_event("assigned", self.orders[oid], vehicle_id=vid)
+            vs.trips = [[self.orders[oid] for oid in trip] for trip in trips]
+            if vid in plan.breaks_s:
+                vs.planned_breaks = sorted(plan.breaks_s[vid])
+            if not vs.trips:
+                continue
+            if vs.status == "off":
+                vs.status = "scheduled"
+                self.env.process(self._vehicle_day(by_id[vid], day))
+            elif vs.wake is not None and not vs.wake.triggered:
+                vs.wake.succeed()
         for order in pending:
-            if order.id not in routed and self._state(order.id) == "created":
+            if order.id in routed:
+                continue
+            if planned_on.get(order.id) in plan.routes or self._state(order.id) == "created":
                 self._order_event("unassigned", order)
 
     def _expected_legs(self, start_node: int, stops: list[Order], depart: float) -> list[float]:
@@ -443,110 +628,221 @@ class Simulation:
             t += self.expected_service_s(order)
         return etas
 
-    def _run_route(self, vehicle: Vehicle, trips: list[list[Order]], plan: Plan) -> Any:
-        """Drive one vehicle's day: load, deliver trip by trip, reload in between.
+    def _vehicle_day(self, vehicle: Vehicle, day: int) -> Any:
+        """Drive one vehicle's day: load, deliver trip by trip, reload, wait for work.
 
-        Before every leg the driver checks the working-day limit and the
-        hours-of-service driving limit (can the stop be served and the hub still
-        be reached in time?) and stops early if not; parcels not yet delivered go
-        back to the hub and later trips are released for another plan. Breaks
-        are taken when planned and whenever the next leg would pass the
-        duty-time rule.
+        The process starts when the vehicle is first given work on ``day`` and
+        runs its trips from ``vs.trips``, which the dispatcher may replace at any
+        time (only what is not loaded). Before every leg the driver checks the
+        working-day and driving limits (can the stop be served and the hub still
+        be reached in time?) and stops early if not; parcels not delivered go
+        back to the hub and planned trips are released. Breaks are taken when
+        planned and whenever the next leg would pass the duty-time rule. A
+        breakdown ends the day where the vehicle is; its parcels are brought
+        back to the hub after the recovery time. With a dynamic policy an idle
+        vehicle waits at the hub for more work until the end of its shift.
         """
         sc = self.scenario
         d = sc.drivers
-        day = self._day()
+        vs = self.vs[vehicle.id]
         shift_start = day * DAY_S + d.shift_start_h * H
         shift_end = day * DAY_S + d.shift_end_h * H
-        limit = shift_start + d.max_working_h * H
+        vid, drv = vehicle.id, vehicle.driver_id
+        hub_node = vehicle.hub_node
+        where = self._hub_where(hub_node)
+        if shift_start > self._now():
+            yield self.env.timeout(shift_start - self._now())
+        if not vs.trips:
+            # Re-planned away before the shift began: ask once more, else stay off.
+            self._dispatch("vehicle_idle")
+            if not vs.trips:
+                vs.status = "off"
+                return
+        if vs.no_show:
+            vs.status = "absent"
+            self._event("no_show", vehicle_id=vid, driver_id=drv, **where)
+            self._release_trips(vs)
+            self._dispatch("disruption")
+            return
+        vs.status = "working"
+        vs.started_s = vs.duty_from_s = self._now()
+        self._event("shift_start", vehicle_id=vid, driver_id=drv, **where)
+        day_log = {"km": 0.0, "breaks": 0, "served": 0, "planned": 0}
+        nodes = [hub_node]
+        stopped = ""
+        while not stopped:
+            if not vs.trips:
+                vs.status = "idle"
+                self._dispatch("vehicle_idle")
+                if not vs.trips and self._holds_idle and self._now() < shift_end:
+                    vs.wake = self.env.event()
+                    yield vs.wake | self.env.timeout(shift_end - self._now())
+                    vs.wake = None
+                if not vs.trips:
+                    break
+                vs.status = "working"
+            trip = vs.trips.pop(0)
+            vs.trips_done += 1
+            day_log["planned"] += len(trip)
+            vs.onboard = list(trip)
+            vs.on_road = True
+            vs.eta_back_s = self._expected_return(vehicle, trip, self._now())
+            yield from self._load(vehicle, trip, where)
+            stopped = yield from self._deliver_trip(vehicle, vs, trip, day_log, nodes)
+            if stopped == "breakdown":
+                self._release_trips(vs)
+                self._dispatch("disruption")
+                yield self.env.timeout(sc.disruptions.recovery_h * H)
+                self._back_at_hub(vehicle, where, stopped)
+                self._dispatch("disruption")
+                break
+            if vs.here != hub_node:
+                yield from self._drive(vehicle, vs.here, hub_node, day_log)
+                vs.here = hub_node
+                nodes.append(hub_node)
+            vs.on_road = False
+            self._back_at_hub(vehicle, where, stopped or ("reload" if vs.trips else "done"))
+            if stopped:
+                self._release_trips(vs)
+        vs.status = "broken" if stopped == "breakdown" else "done"
+        self._end_shift(vehicle, vs, day, day_log, nodes)
+
+    def _deliver_trip(
+        self,
+        vehicle: Vehicle,
+        vs: _VehicleDay,
+        trip: list[Order],
+        day_log: dict[str, Any],
+        nodes: list[int],
+    ) -> Any:
+        """Serve the parcels on board in order; return why the trip stopped early ("" if not)."""
+        sc = self.scenario
+        d = sc.drivers
+        limit = vs.started_s + d.max_working_h * H
         max_driving = math.inf if d.max_driving_h is None else d.max_driving_h * H
         speed = vehicle.type.speed_factor
         vid, drv = vehicle.id, vehicle.driver_id
         hub_node = vehicle.hub_node
-        hub_lat = float(self.network.lat[self.network.index(hub_node)[0]])
-        hub_lon = float(self.network.lon[self.network.index(hub_node)[0]])
-        where = {"node": hub_node, "lat": hub_lat, "lon": hub_lon}
-        if shift_start > self._now():
-            yield self.env.timeout(shift_start - self._now())
-        started = self._now()
-        self._event("shift_start", vehicle_id=vid, driver_id=drv, **where)
-
-        day_log = {"km": 0.0, "driving": 0.0, "breaks": 0, "served": 0, "trips": 0}
-        self._duty_from[vid] = started  # on duty since: shift start, then the last break
-        self._planned_breaks[vid] = sorted(plan.breaks_s.get(vid, ()))
-        here, stopped = hub_node, ""
-        nodes = [hub_node]
-        for t, trip in enumerate(trips):
-            if stopped:
-                for order in trip:  # never loaded: free for another plan
-                    self._order_event("unassigned", order)
+        legs = self._expected_legs(hub_node, trip, self._now())
+        etas = self._etas(legs, trip, self._now())
+        for order, eta in zip(trip, etas, strict=True):
+            self._order_event("out_for_delivery", order, vehicle_id=vid, driver_id=drv)
+            self.eta_announced[order.id] = eta
+            self._order_event("notify_eta", order, vehicle_id=vid, eta_s=round(eta, 3))
+        vs.eta_back_s = self._expected_return(vehicle, trip, self._now(), legs=legs, etas=etas)
+        for i, order in enumerate(trip):
+            if self._now() >= vs.breakdown_s:
+                self._event("breakdown", vehicle_id=vid, driver_id=drv, node=vs.here)
+                vs.back.extend(vs.onboard)
+                vs.onboard.clear()
+                return "breakdown"
+            if order.id in self.cancel_requested:
+                vs.onboard.remove(order)
+                vs.back.append(order)
                 continue
-            if t > 0:
-                yield from self._drive(vehicle, here, hub_node, day_log)
-                here = hub_node
-                nodes.append(hub_node)
-                self._back_at_hub(vehicle, where, "reload")
-            yield from self._load(vehicle, trip, where)
-            day_log["trips"] += 1
-            legs = self._expected_legs(hub_node, trip, self._now())
-            etas = self._etas(legs, trip, self._now())
-            for order, eta in zip(trip, etas, strict=True):
-                self._order_event("out_for_delivery", order, vehicle_id=vid, driver_id=drv)
-                self.eta_announced[order.id] = eta
-                self._order_event("notify_eta", order, vehicle_id=vid, eta_s=round(eta, 3))
-            for i, order in enumerate(trip):
-                leg = self.travel.leg(here, order.node, depart_s=self._now())
-                expected_drive = leg.travel_time_s / speed
-                back = (
-                    self.travel.matrix(
-                        [order.node], [hub_node], depart_s=self._now(), with_length=False
-                    ).time_s[0, 0]
-                    / speed
+            leg = self.travel.leg(vs.here, order.node, depart_s=self._now())
+            expected_drive = leg.travel_time_s / speed
+            back = (
+                self.travel.matrix(
+                    [order.node], [hub_node], depart_s=self._now(), with_length=False
+                ).time_s[0, 0]
+                / speed
+            )
+            stopped = ""
+            if self._now() + expected_drive + self.expected_service_s(order) + back > limit:
+                stopped = "working_day_limit"
+            elif vs.driving_s + expected_drive + back > max_driving:
+                stopped = "driving_limit"
+            if stopped:
+                vs.back.extend(vs.onboard)
+                vs.onboard.clear()
+                return stopped
+            yield from self._drive(vehicle, vs.here, order.node, day_log, leg=leg, order=order)
+            vs.here = order.node
+            nodes.append(vs.here)
+            # Running late or early moves the expected return by as much.
+            vs.eta_back_s += self._now() - etas[i]
+            etas[i] = self._now()
+            if self._now() < order.window_start_s:
+                yield self.env.timeout(order.window_start_s - self._now())
+            k = i + sc.service.eta_update_stops_before
+            if k < len(trip):
+                upcoming = self._etas(legs[i + 1 : k + 1], trip[i + 1 : k + 1], self._now())
+                self._order_event(
+                    "update_eta", trip[k], vehicle_id=vid, eta_s=round(upcoming[-1], 3)
                 )
-                if self._now() + expected_drive + self.expected_service_s(order) + back > limit:
-                    stopped = "working_day_limit"
-                elif day_log["driving"] + expected_drive + back > max_driving:
-                    stopped = "driving_limit"
-                if stopped:
-                    self._carried_back[vid].extend(trip[i:])
-                    break
-                yield from self._drive(vehicle, here, order.node, day_log, leg=leg, order=order)
-                here = order.node
-                nodes.append(here)
-                if self._now() < order.window_start_s:
-                    yield self.env.timeout(order.window_start_s - self._now())
-                k = i + sc.service.eta_update_stops_before
-                if k < len(trip):
-                    upcoming = self._etas(legs[i + 1 : k + 1], trip[i + 1 : k + 1], self._now())
-                    self._order_event(
-                        "update_eta", trip[k], vehicle_id=vid, eta_s=round(upcoming[-1], 3)
-                    )
-                yield from self._attempt(order, vehicle)
-                day_log["served"] += 1
-                if self._state(order.id) == "failed":
-                    self._carried_back[vid].append(order)
+            yield from self._attempt(order, vehicle)
+            vs.onboard.remove(order)
+            day_log["served"] += 1
+            if self._state(order.id) == "failed":
+                vs.back.append(order)
+        return ""
 
-        if here != hub_node:
-            yield from self._drive(vehicle, here, hub_node, day_log)
-            nodes.append(hub_node)
-        self._back_at_hub(vehicle, where, stopped or "done")
-        ended = self._now()
+    def _expected_return(
+        self,
+        vehicle: Vehicle,
+        trip: list[Order],
+        depart_s: float,
+        *,
+        legs: list[float] | None = None,
+        etas: list[float] | None = None,
+    ) -> float:
+        """When the vehicle is expected back at its hub after ``trip`` (loading included
+        unless the legs from departure are given)."""
+        if legs is None or etas is None:
+            hub = self.hub_settings[vehicle.hub]
+            depart_s += hub.load_setup_s + hub.load_time_per_parcel_s * len(trip)
+            legs = self._expected_legs(vehicle.hub_node, trip, depart_s)
+            etas = self._etas(legs, trip, depart_s)
+        back_leg = self.travel.matrix(
+            [trip[-1].node], [vehicle.hub_node], depart_s=etas[-1], with_length=False
+        ).time_s[0, 0]
+        return etas[-1] + self.expected_service_s(trip[-1]) + back_leg / vehicle.type.speed_factor
+
+    def _hub_where(self, hub_node: int) -> dict[str, Any]:
+        i = self.network.index(hub_node)[0]
+        return {
+            "node": hub_node,
+            "lat": float(self.network.lat[i]),
+            "lon": float(self.network.lon[i]),
+        }
+
+    def _release_trips(self, vs: _VehicleDay) -> None:
+        """Planned trips the vehicle will not make: free for another plan."""
+        for trip in vs.trips:
+            for order in trip:
+                self._order_event("unassigned", order)
+        vs.trips = []
+
+    def _end_shift(
+        self,
+        vehicle: Vehicle,
+        vs: _VehicleDay,
+        day: int,
+        day_log: dict[str, Any],
+        nodes: list[int],
+    ) -> None:
+        d = self.scenario.drivers
+        vid = vehicle.id
+        shift_start = day * DAY_S + d.shift_start_h * H
+        shift_end = day * DAY_S + d.shift_end_h * H
+        started, ended = vs.started_s, self._now()
         overtime = max(0.0, ended - shift_end)
         self._event(
             "shift_end",
             vehicle_id=vid,
-            driver_id=drv,
-            **where,
+            driver_id=vehicle.driver_id,
+            **self._hub_where(vehicle.hub_node),
             working_s=round(ended - started, 3),
             overtime_s=round(overtime, 3),
-            driving_s=round(day_log["driving"], 3),
+            driving_s=round(vs.driving_s, 3),
         )
         km = day_log["km"]
         self.vehicle_days.append(
             {
                 "day": day,
                 "vehicle_id": vid,
-                "driver_id": drv,
+                "driver_id": vehicle.driver_id,
                 "type": vehicle.type_name,
                 "mode": vehicle.type.mode,
                 "hub": vehicle.hub,
@@ -555,10 +851,10 @@ class Simulation:
                 "working_h": (ended - started) / H,
                 "shift_h": (shift_end - shift_start) / H,
                 "overtime_h": overtime / H,
-                "driving_h": day_log["driving"] / H,
+                "driving_h": vs.driving_s / H,
                 "km": km,
-                "trips": day_log["trips"],
-                "stops_planned": sum(len(t) for t in trips),
+                "trips": vs.trips_done,
+                "stops_planned": day_log["planned"],
                 "stops_attempted": day_log["served"],
                 "breaks": day_log["breaks"],
                 "fixed_cost": vehicle.type.fixed_cost_per_day,
@@ -606,10 +902,11 @@ class Simulation:
         if leg is None:
             leg = self.travel.leg(source, target, depart_s=self._now())
         drive_s = self.travel.sample(leg, self._travel_rng) / vehicle.type.speed_factor
-        planned = self._planned_breaks[vid]
+        vs = self.vs[vid]
+        planned = vs.planned_breaks
         due_by_plan = bool(planned) and self._now() + drive_s > planned[0]
         due_by_rule = (
-            d.break_min > 0 and self._now() + drive_s - self._duty_from[vid] > d.break_after_h * H
+            d.break_min > 0 and self._now() + drive_s - vs.duty_from_s > d.break_after_h * H
         )
         if due_by_plan or due_by_rule:
             if due_by_plan:
@@ -619,11 +916,11 @@ class Simulation:
             )
             yield self.env.timeout(d.break_min * 60.0)
             self._event("break_end", vehicle_id=vid, driver_id=drv, node=source)
-            self._duty_from[vid] = self._now()
+            vs.duty_from_s = self._now()
             day_log["breaks"] += 1
         yield self.env.timeout(drive_s)
         day_log["km"] += leg.length_m / 1000.0
-        day_log["driving"] += drive_s
+        vs.driving_s += drive_s
         if order is not None:
             self._order_event(
                 "arrive",
@@ -645,7 +942,8 @@ class Simulation:
 
     def _back_at_hub(self, vehicle: Vehicle, where: dict[str, Any], reason: str) -> None:
         """Hand the parcels carried back to the hub: re-attempt later or return to sender."""
-        back = self._carried_back.pop(vehicle.id, [])
+        vs = self.vs[vehicle.id]
+        back, vs.back = vs.back, []
         self._event(
             "return_to_hub",
             vehicle_id=vehicle.id,
@@ -656,7 +954,9 @@ class Simulation:
         )
         for order in back:
             self._order_event("returned_to_hub", order, vehicle_id=vehicle.id)
-            if self.attempts[order.id] >= self.scenario.service.max_attempts:
+            if order.id in self.cancel_requested:
+                self._order_event("cancelled", order, reason="customer")
+            elif self.attempts[order.id] >= self.scenario.service.max_attempts:
                 self._order_event("returned_to_sender", order, attempts=self.attempts[order.id])
             else:
                 self._order_event("reattempt", order, attempts=self.attempts[order.id])
@@ -716,6 +1016,10 @@ class Simulation:
         self.env.process(self._day_ahead_notices())
         self.env.process(self._customer_clock())
         self.env.process(self._days())
+        self.env.process(self._scheduled_triggers())
+        self.env.process(self._road_closures())
+        if self.cancel_at:
+            self.env.process(self._cancellations())
         self.env.run(until=horizon)
         for oid in sorted(self.released):
             if self._state(oid) not in TERMINAL:

@@ -1,0 +1,251 @@
+"""From a dispatch state to a routing problem and back: the part policies share.
+
+Every vehicle is planned from the moment it can next load at its hub
+(``VehicleView.available_s``), with what is left of its working day, driving
+time and trips; its committed stops (on board) are not part of the problem and
+stay first in the plan. Orders are jobs with the promised window (lateness
+priced, or hard under PyVRP), the stop's expected service time plus the
+loading time of its parcel, and a drop penalty that grows with the order's
+attempts and lateness, so the solver leaves the cheapest ones for later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.dispatch.base import DispatchState, OrderView, Plan, VehicleView
+from twin.routing import RELOAD as ROUTE_RELOAD
+from twin.routing import Job, RoutingProblem, RoutingSolution, VehicleSpec, solve
+
+__all__ = ["PlanningSettings", "break_time_s", "break_windows", "plan_routes", "servable_today"]
+
+H = 3600.0
+
+
+@dataclass
+class PlanningSettings:
+    """How a policy turns a state into a routing problem and solves it.
+
+    The policies built on the routing engine take these as their parameters.
+
+    Parameters
+    ----------
+    time_limit_s : float
+        Safety cap on solver wall time (default 60 s).
+    metaheuristic : str, optional
+        None (default): greedy descent to a local optimum, reproducible on any
+        machine. ``"guided_local_search"`` improves routes further until
+        ``time_limit_s`` (or ``solution_limit``), at the price of results that
+        depend on machine speed.
+    solution_limit : int, optional
+        Stop the local search after this many improving solutions (default 100).
+        Counting solutions, not seconds, keeps the result machine-independent.
+    drop_penalty : float
+        Cost of leaving an order unrouted today (default 2,000).
+    planned_overtime_h : float
+        Overtime a plan may count on (default 0.5 h). Planning to the legal
+        maximum working day leaves no slack for traffic and failed doorsteps, so
+        routes would overrun it in execution.
+    backend : str
+        ``"ortools"`` (default), ``"pyvrp"`` or ``"auto"``. PyVRP cannot price
+        lateness, so under it promised windows are hard: an order that cannot
+        make its window waits for another day.
+    iterations : int, optional
+        PyVRP iteration cap (default 2,000): a machine-independent stop.
+    balance_cost_per_h : float
+        Workload balance: cost per hour of the largest workload (driving plus
+        service) of any driver (default 0: off). Raise it to trade distance for
+        evenly loaded drivers.
+    breaks : str
+        ``"reserve"`` (default): the break rule's time is taken out of each
+        shift and the engine places breaks by its duty-time rule. ``"plan"``:
+        the solver schedules each break in its window (OR-Tools break
+        intervals; exact, but slow on city-sized days) and the engine takes them
+        at the planned times.
+    depart_offset_s : float
+        Plan on the travel times of a departure this long after the earliest
+        vehicle start (default 2 h: mid-morning traffic).
+    """
+
+    time_limit_s: float = 60.0
+    metaheuristic: str | None = None
+    solution_limit: int | None = 100
+    drop_penalty: float = 2_000.0
+    planned_overtime_h: float = 0.5
+    backend: str = "ortools"
+    iterations: int | None = 2_000
+    balance_cost_per_h: float = 0.0
+    breaks: str = "reserve"
+    depart_offset_s: float = 2 * H
+
+    def __post_init__(self) -> None:
+        if self.breaks not in ("reserve", "plan"):
+            raise ValueError(f"breaks must be 'reserve' or 'plan', got {self.breaks!r}")
+
+
+def servable_today(state: DispatchState) -> list[OrderView]:
+    """Orders due today or overdue: the ones worth routing in today's plans."""
+    return [o for o in state.orders if o.due_day <= state.day]
+
+
+def plan_routes(
+    state: DispatchState,
+    vehicles: Sequence[VehicleView],
+    orders: Sequence[OrderView],
+    settings: PlanningSettings,
+    *,
+    warm_start: bool = False,
+) -> Plan:
+    """Route ``orders`` on ``vehicles`` (new trips after their committed stops).
+
+    With ``warm_start`` the solver starts from the vehicles' current plans
+    (``VehicleView.planned``), restricted to the orders given. Vehicles that get
+    nothing are part of the plan with their committed stops only, so their old
+    plan is replaced, not kept.
+    """
+    vehicles = [v for v in vehicles if v.max_trips > (1 if v.committed else 0)]
+    if not vehicles or not orders:
+        return Plan(routes={v.id: v.route([]) for v in vehicles})
+    hub_nodes = sorted({v.hub_node for v in vehicles})
+    nodes = hub_nodes + [o.node for o in orders]
+    unique = np.unique(np.asarray(nodes))
+    depart = min(max(v.shift_start_s, v.available_s) for v in vehicles)
+    m = state.travel(unique.tolist(), unique.tolist(), depart + settings.depart_offset_s)
+    assert m.length_m is not None
+    where = {int(n): int(i) for i, n in enumerate(unique)}
+    # Loading happens before departure and grows with the parcels on board; charging
+    # each stop its parcel's loading time keeps every route's total duration right.
+    load_per_parcel = max(v.load_per_parcel_s for v in vehicles)
+    jobs = tuple(
+        Job(
+            id=o.id,
+            location=where[o.node],
+            demand=o.demand,
+            tw_start_s=o.window_start_s,
+            tw_end_s=max(o.window_end_s, o.window_start_s + 1),
+            service_s=o.service_s + load_per_parcel * o.demand[0],
+            # Orders already late or re-attempted first: they cost more to drop.
+            drop_penalty=settings.drop_penalty * (1 + o.attempts + (o.due_day < state.day)),
+            hard_window=settings.backend == "pyvrp",
+        )
+        for o in orders
+    )
+    specs = tuple(_vehicle_spec(v, where[v.hub_node], settings) for v in vehicles)
+    problem = RoutingProblem(
+        duration_s=m.time_s,
+        distance_m=m.length_m,
+        vehicles=specs,
+        jobs=jobs,
+        late_cost_per_h=state.late_cost_per_h,
+        balance_cost_per_h=settings.balance_cost_per_h,
+    )
+    initial = _initial_routes(vehicles, jobs) if warm_start else None
+    solution = solve(
+        problem,
+        backend=settings.backend,
+        time_limit_s=settings.time_limit_s,
+        solution_limit=settings.solution_limit,
+        metaheuristic=settings.metaheuristic,
+        iterations=settings.iterations,
+        initial_routes=initial,
+    )
+    return _to_plan(vehicles, jobs, solution)
+
+
+def _vehicle_spec(v: VehicleView, depot: int, settings: PlanningSettings) -> VehicleSpec:
+    plan_breaks = settings.breaks == "plan"
+    # Unless breaks are planned, their time is reserved from the shift. (OR-Tools'
+    # break intervals are exact but make its local search far too slow at city
+    # scale; the engine then places the actual breaks by the duty-time rule.)
+    reserve = 0.0 if plan_breaks else break_time_s(v)
+    start = max(v.shift_start_s, v.available_s) + v.load_setup_s
+    on_duty = start - v.shift_start_s if v.started else 0.0
+    working = min(
+        v.max_working_s,
+        v.shift_end_s - v.shift_start_s + settings.planned_overtime_h * H,
+    )
+    return VehicleSpec(
+        id=v.id,
+        start_location=depot,
+        end_location=depot,
+        capacity=v.capacity,
+        shift_start_s=start,
+        shift_end_s=max(start, v.shift_end_s - reserve),
+        max_working_s=max(0.0, working - reserve - on_duty),
+        fixed_cost=0.0 if v.started else v.fixed_cost,
+        cost_per_km=v.cost_per_km,
+        cost_per_h=v.cost_per_h,
+        overtime_cost_per_h=v.overtime_cost_per_h,
+        speed_factor=v.speed_factor,
+        breaks=break_windows(v) if plan_breaks and not v.started else (),
+        max_driving_s=v.max_driving_s,
+        max_trips=v.max_trips - (1 if v.committed else 0),
+        reload_s=v.load_setup_s,
+    )
+
+
+def _initial_routes(vehicles: Sequence[VehicleView], jobs: Sequence[Job]) -> list[list[int]]:
+    index = {j.id: i for i, j in enumerate(jobs)}
+    routes = []
+    for v in vehicles:
+        route: list[int] = []
+        for trip in v.planned_trips():
+            kept = [index[oid] for oid in trip if oid in index]
+            if kept:
+                if route:
+                    route.append(ROUTE_RELOAD)
+                route.extend(kept)
+        routes.append(route)
+    return routes
+
+
+def _to_plan(
+    vehicles: Sequence[VehicleView], jobs: Sequence[Job], solution: RoutingSolution
+) -> Plan:
+    routes = {}
+    for v, route in zip(vehicles, solution.routes, strict=True):
+        trips: list[list[str]] = [[]]
+        for j in route:
+            if j == ROUTE_RELOAD:
+                trips.append([])
+            else:
+                trips[-1].append(jobs[j].id)
+        routes[v.id] = v.route(trips)
+    eta = {
+        jobs[j].id: t
+        for route, times in zip(solution.routes, solution.arrival_s, strict=True)
+        for j, t in zip(route, times, strict=True)
+        if j != ROUTE_RELOAD
+    }
+    breaks = {
+        v.id: tuple(start for start, _ in planned)
+        for v, planned in zip(vehicles, solution.breaks, strict=True)
+        if planned and routes[v.id]
+    }
+    return Plan(routes=routes, eta_s=eta, stats=dict(solution.stats), breaks_s=breaks)
+
+
+def break_windows(v: VehicleView) -> tuple[tuple[float, float, float], ...]:
+    """Break k must start by k x break_after of duty (plus earlier breaks), within 2 h of that."""
+    if v.break_s <= 0 or v.break_after_s <= 0:
+        return ()
+    n = round(break_time_s(v) / v.break_s)
+    windows = []
+    for k in range(1, n + 1):
+        latest = v.shift_start_s + k * v.break_after_s + (k - 1) * v.break_s
+        windows.append((max(v.shift_start_s, latest - 2 * H), latest, v.break_s))
+    return tuple(windows)
+
+
+def break_time_s(v: VehicleView) -> float:
+    """Total break time the duty-time rule requires over a full shift (seconds)."""
+    if v.break_s <= 0 or v.break_after_s <= 0:
+        return 0.0
+    shift = v.shift_end_s - v.shift_start_s
+    n = 0
+    while (n + 1) * v.break_after_s + n * v.break_s < shift:
+        n += 1
+    return n * v.break_s
