@@ -8,7 +8,7 @@ for these. Programming errors stay ordinary exceptions so they are not hidden.
 
 from __future__ import annotations
 
-__all__ = ["MapError", "ScenarioError", "TwinError", "UnreachableError"]
+__all__ = ["ExperimentError", "MapError", "ScenarioError", "TwinError", "UnreachableError"]
 
 
 class TwinError(Exception):
@@ -21,6 +21,10 @@ class MapError(TwinError, ValueError):
 
 class ScenarioError(TwinError, ValueError):
     """A scenario file or setting is invalid."""
+
+
+class ExperimentError(TwinError, ValueError):
+    """An experiment (sweep) file, its result store or an execution backend is unusable."""
 
 
 class UnreachableError(TwinError, LookupError):

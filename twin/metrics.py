@@ -14,18 +14,35 @@ Definitions (part of the contract; units in the names):
 * ``driver_utilization``: working hours / shift hours of the drivers who worked;
 * ``overtime_h``: total overtime hours;
 * ``share_<mode>``: share of deliveries made by each vehicle mode.
+
+Comparisons: :data:`KPI_DIRECTIONS` says which way each KPI is better, and
+:func:`paired_difference` / :func:`verdict` turn replications run with common
+random numbers under two policies into a difference with a confidence interval
+and a one-word reading of it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["KPI_NAMES", "conservation", "kpis", "summarize"]
+__all__ = [
+    "HEADLINE_KPIS",
+    "KPI_DIRECTIONS",
+    "KPI_NAMES",
+    "PairedDifference",
+    "conservation",
+    "kpis",
+    "paired_difference",
+    "summarize",
+    "verdict",
+]
 
 KPI_NAMES = (
     "orders_released",
@@ -131,3 +148,128 @@ def summarize(runs: list[dict[str, float]], *, confidence: float = 0.95) -> dict
             "n": n,
         }
     return out
+
+
+#: Which way each KPI is better: +1 higher, -1 lower, 0 neutral (no verdict).
+#: ``orders_released`` is demand, not performance; under common random numbers it
+#: should not move at all. ``driver_utilization`` is neutral on purpose: it rises
+#: when idle drivers are cut (good) but also when the same deliveries take longer
+#: routes (bad), so its sign alone says nothing; read it with cost and km.
+#: ``share_<mode>`` KPIs are not listed and so are neutral too.
+KPI_DIRECTIONS: dict[str, int] = {
+    "orders_released": 0,
+    "delivered": 1,
+    "on_time_rate": 1,
+    "first_attempt_success_rate": 1,
+    "failed_delivery_rate": -1,
+    "cost_per_delivery": -1,
+    "deliveries_per_driver_hour": 1,
+    "km_per_delivery": -1,
+    "co2_kg_per_delivery": -1,
+    "orders_open_at_horizon": -1,
+    "eta_mae_min": -1,
+    "customer_satisfaction": 1,
+    "driver_utilization": 0,
+    "overtime_h": -1,
+    "returned_to_sender": -1,
+}
+
+#: The KPIs a sweep summary and a comparison's charts lead with.
+HEADLINE_KPIS = (
+    "on_time_rate",
+    "first_attempt_success_rate",
+    "cost_per_delivery",
+    "km_per_delivery",
+    "deliveries_per_driver_hour",
+    "orders_open_at_horizon",
+    "customer_satisfaction",
+)
+
+BETTER = "better"
+WORSE = "worse"
+NO_DIFFERENCE = "no significant difference"
+NOT_APPLICABLE = "n/a"
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Mean of paired differences ``b - a`` with a Student-t confidence interval.
+
+    ``ci`` is None when fewer than two finite pairs exist (no spread to estimate);
+    ``mean`` is NaN when there is none at all.
+    """
+
+    mean: float
+    ci: tuple[float, float] | None
+    n: int
+    confidence: float = 0.95
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form: NaN becomes None, the interval a two-item list."""
+        return {
+            "mean": None if math.isnan(self.mean) else self.mean,
+            "ci": None if self.ci is None else [self.ci[0], self.ci[1]],
+            "n": self.n,
+        }
+
+
+def paired_difference(
+    a: Sequence[float], b: Sequence[float], *, confidence: float = 0.95
+) -> PairedDifference:
+    """Mean difference ``b - a`` over paired replications, with its t interval.
+
+    Pairing (replication ``r`` of ``a`` against replication ``r`` of ``b``, both
+    run on the same random streams) removes the demand and customer noise both
+    share, so the interval is much tighter than one from two independent samples.
+
+    Parameters
+    ----------
+    a, b : sequence of float
+        KPI values per replication, same length, same replication order.
+    confidence : float, optional
+        Two-sided confidence level of the interval (default 0.95).
+
+    Returns
+    -------
+    PairedDifference
+        Pairs where either value is NaN (a KPI undefined in that run, e.g. a
+        rate with nothing delivered) are dropped, and ``n`` counts the rest.
+        With ``n < 2`` the interval is None; with zero spread (a constant
+        shift) it has zero width at the mean.
+    """
+    x = np.asarray(a, dtype=float)
+    y = np.asarray(b, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"paired samples need equal lengths, got {x.shape} and {y.shape}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+    d = (y - x)[np.isfinite(x) & np.isfinite(y)]
+    n = len(d)
+    if n == 0:
+        return PairedDifference(mean=math.nan, ci=None, n=0, confidence=confidence)
+    mean = float(d.mean())
+    if n < 2:
+        return PairedDifference(mean=mean, ci=None, n=n, confidence=confidence)
+    sd = float(d.std(ddof=1))
+    if sd == 0.0:
+        return PairedDifference(mean=mean, ci=(mean, mean), n=n, confidence=confidence)
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n))
+    return PairedDifference(mean=mean, ci=(mean - half, mean + half), n=n, confidence=confidence)
+
+
+def verdict(kpi: str, difference: PairedDifference) -> str:
+    """Read a paired difference (other - baseline) of ``kpi`` in plain words.
+
+    "better" or "worse" when the interval excludes 0 on the good or the bad side
+    of the KPI (see :data:`KPI_DIRECTIONS`), "no significant difference" when it
+    contains 0, and "n/a" for neutral KPIs or when there is no interval.
+    """
+    direction = KPI_DIRECTIONS.get(kpi, 0)
+    if direction == 0 or difference.ci is None:
+        return NOT_APPLICABLE
+    low, high = difference.ci
+    if low > 0:
+        return BETTER if direction > 0 else WORSE
+    if high < 0:
+        return WORSE if direction > 0 else BETTER
+    return NO_DIFFERENCE
