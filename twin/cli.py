@@ -246,6 +246,13 @@ def _ci(ci: Any) -> str:
     return f"[{ci[0]:.4g}, {ci[1]:.4g}]"
 
 
+def _plus_minus(stat: dict[str, Any]) -> str:
+    mean, ci = stat["mean"], stat["ci"]
+    if mean is None or not ci or ci[0] is None:
+        return _number(mean)
+    return f"{mean:.4g} ± {(ci[1] - ci[0]) / 2:.2g}"
+
+
 @app.command("compare")
 @user_errors
 def compare_cmd(
@@ -378,7 +385,7 @@ def sweep_cmd(
     rows = result["summary"]
     if not rows:
         return
-    table = Table(title=f"{result['experiment']}: mean [95% CI]")
+    table = Table(title=f"{result['experiment']}: mean ± 95% CI half-width")
     for column in ("variant", "factors", "policy", "runs"):
         table.add_column(column)
     kpi_names = list(rows[0]["kpis"])
@@ -391,7 +398,7 @@ def sweep_cmd(
             factors,
             row["policy"],
             str(row["runs"]),
-            *(f"{_number(row['kpis'][k]['mean'])}\n{_ci(row['kpis'][k]['ci'])}" for k in kpi_names),
+            *(_plus_minus(row["kpis"][k]) for k in kpi_names),
         )
     out.print(table)
 

@@ -392,7 +392,7 @@ def _dask_results(specs: Sequence[S], worker: Callable[[S], R], address: str) ->
         # pure=False: every submission is a fresh task, never a cached result of another.
         futures = [client.submit(worker, spec, pure=False) for spec in specs]
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=client.loop):
                 yield future.result()
         finally:
             client.cancel([f for f in futures if not f.done()])
@@ -836,7 +836,9 @@ def _apply_factors(
             message = str(e["msg"]).removeprefix("Value error, ")
             if e["type"] == "extra_forbidden":
                 parent = _get_path(data, [str(p) for p in e["loc"][:-1]])
-                close = difflib.get_close_matches(str(e["loc"][-1]), list(parent or {}), n=1)
+                wrong = str(e["loc"][-1])
+                known = [k for k in (parent or {}) if k != wrong]
+                close = difflib.get_close_matches(wrong, known, n=1)
                 message = "no such field" + (f" (did you mean {close[0]!r}?)" if close else "")
             problems.append(f"{loc}: {message}")
         shown = ", ".join(f"{k}={v!r}" for k, v in factors.items())
