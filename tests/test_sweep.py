@@ -95,7 +95,13 @@ def test_store_holds_exactly_the_design(swept: tuple[Experiment, dict[str, Any]]
     frame = load_store(result["store"])
     assert set(frame["run_id"]) == _ids(experiment)
     assert frame["run_id"].is_unique
-    assert result["counts"] == {"total": 8, "done_before": 0, "run_now": 8, "in_store": 8}
+    assert result["counts"] == {
+        "total": 8,
+        "done_before": 0,
+        "run_now": 8,
+        "in_store": 8,
+        "other_runs_in_store": 0,
+    }
     for column in (*KPI_NAMES, "event_log_digest", "demand_digest", "wall_s", "hostname", "pid"):
         assert column in frame.columns, column
     assert set(frame["factor.demand.orders_per_day"]) == {60, 120}
@@ -216,6 +222,7 @@ def test_load_store_ignores_files_being_written(tmp_path: Path):
         ({"policies": ["nope"]}, "policies.0: policy.name 'nope' is unknown"),
         ({"policies": [{"name": "static", "params": {"speed": 2}}]}, "bad parameters"),
         ({"replications": 0}, "replications: Input should be greater than or equal to 1"),
+        ({"policies": ["static", {"name": "static", "label": "again"}]}, "appears more than once"),
     ],
 )
 def test_bad_experiment_files_exit_2_with_one_line(

@@ -341,6 +341,9 @@ def execute(
     not ``fork``: the caller may have threads (progress bars, Dask) and forking
     a threaded process can deadlock. The fork server imports twin once, so each
     worker starts in milliseconds; it keeps the environment of its first use.
+    As with any such pool, a script that calls this with ``workers > 1`` must
+    guard its own work with ``if __name__ == "__main__":`` (workers import the
+    script's main module).
     """
     if scheduler is not None:
         yield from _dask_results(specs, worker, scheduler)
@@ -758,10 +761,11 @@ def load_experiment(path: str | Path) -> Experiment:
         )
     policies = tuple(PolicySpec(p.name, dict(p.params), p.label) for p in spec.policies)
     keys = [p.key for p in policies]
-    if len(set(keys)) != len(keys):
+    same = [_digest([p.name, dict(p.params)]) for p in policies]
+    if len(set(keys)) != len(keys) or len(set(same)) != len(same):
         raise ExperimentError(
-            f"{path}: policies: {sorted({k for k in keys if keys.count(k) > 1})} appear more "
-            "than once; give each a different label or parameters."
+            f"{path}: policies: the same policy (name and params) or label appears more than "
+            "once; list each policy once, with its own parameters and label."
         )
     factor_paths = list(spec.factors)
     cells = []
@@ -1048,6 +1052,8 @@ def sweep(
                 "done_before": len(ids & done_before),
                 "run_now": len(todo),
                 "in_store": len(frame),
+                # Runs of an earlier, edited version of the experiment: kept, not summarised.
+                "other_runs_in_store": len(set(_run_files(folder)) - ids),
             },
             "summary": summarize_sweep(experiment, frame),
         }
