@@ -16,7 +16,13 @@ from twin.dispatch.base import (
     split_trips,
     validate_plan,
 )
+from twin.dispatch.insertion import InsertionPolicy
+from twin.dispatch.nearest_vehicle import NearestVehiclePolicy
+from twin.dispatch.planning import PlanningSettings
+from twin.dispatch.rolling_horizon import RollingHorizonPolicy
 from twin.dispatch.static import StaticPolicy
+from twin.dispatch.waves import WavesPolicy
+from twin.dispatch.zones import ZonesPolicy
 from twin.errors import ScenarioError
 
 __all__ = [
@@ -24,18 +30,31 @@ __all__ = [
     "RELOAD",
     "DispatchPolicy",
     "DispatchState",
+    "InsertionPolicy",
+    "NearestVehiclePolicy",
     "OrderView",
     "Plan",
     "PlanError",
+    "PlanningSettings",
+    "RollingHorizonPolicy",
     "StaticPolicy",
     "VehicleView",
+    "WavesPolicy",
+    "ZonesPolicy",
     "make_policy",
     "new_trips",
     "split_trips",
     "validate_plan",
 ]
 
-POLICIES: dict[str, type] = {"static": StaticPolicy}
+POLICIES: dict[str, type] = {
+    "static": StaticPolicy,
+    "waves": WavesPolicy,
+    "rolling_horizon": RollingHorizonPolicy,
+    "insertion": InsertionPolicy,
+    "zones": ZonesPolicy,
+    "nearest_vehicle": NearestVehiclePolicy,
+}
 
 
 def make_policy(name: str, **params: Any) -> DispatchPolicy:

@@ -65,6 +65,8 @@ class OrderView:
     created_s: float
     #: The vehicle this order is planned on (not loaded yet), or None.
     vehicle_id: str | None = None
+    #: When the last delivery attempt failed (None: never attempted).
+    last_attempt_s: float | None = None
 
 
 @dataclass(frozen=True)

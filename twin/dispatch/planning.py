@@ -12,7 +12,8 @@ attempts and lateness, so the solver leaves the cheapest ones for later.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -85,10 +86,24 @@ class PlanningSettings:
         if self.breaks not in ("reserve", "plan"):
             raise ValueError(f"breaks must be 'reserve' or 'plan', got {self.breaks!r}")
 
+    def planning(self, **changes: Any) -> PlanningSettings:
+        """These routing settings alone (a policy's other fields dropped), with ``changes``."""
+        own = {f.name: getattr(self, f.name) for f in fields(PlanningSettings)}
+        return PlanningSettings(**{**own, **changes})
+
 
 def servable_today(state: DispatchState) -> list[OrderView]:
-    """Orders due today or overdue: the ones worth routing in today's plans."""
-    return [o for o in state.orders if o.due_day <= state.day]
+    """Orders due today or overdue, not already attempted today: the ones for today's plans.
+
+    A parcel that failed today waits for tomorrow: the customer was out, and
+    carriers re-attempt on the next working day.
+    """
+    day_start = state.day * 86_400.0
+    return [
+        o
+        for o in state.orders
+        if o.due_day <= state.day and (o.last_attempt_s is None or o.last_attempt_s < day_start)
+    ]
 
 
 def plan_routes(
@@ -98,17 +113,24 @@ def plan_routes(
     settings: PlanningSettings,
     *,
     warm_start: bool = False,
+    next_trip_only: bool = False,
 ) -> Plan:
     """Route ``orders`` on ``vehicles`` (new trips after their committed stops).
 
     With ``warm_start`` the solver starts from the vehicles' current plans
-    (``VehicleView.planned``), restricted to the orders given. Vehicles that get
-    nothing are part of the plan with their committed stops only, so their old
-    plan is replaced, not kept.
+    (``VehicleView.planned``), restricted to the orders given. With
+    ``next_trip_only`` each vehicle gets at most one new trip: what does not fit
+    waits for a later re-plan. (Re-optimisations use both: OR-Tools' local
+    search from a multi-trip warm start is slow, so a solution limit would no
+    longer stop it in reasonable time, and only a solution limit, not a clock,
+    keeps runs reproducible.) Vehicles that get nothing are part of the plan
+    with their committed stops only, so their old plan is replaced, not kept.
     """
-    vehicles = [v for v in vehicles if v.max_trips > (1 if v.committed else 0)]
+    # Vehicles with no trip or no working time left can only keep their committed stops.
+    idle = [v for v in vehicles if not _can_work(v, settings)]
+    vehicles = [v for v in vehicles if _can_work(v, settings)]
     if not vehicles or not orders:
-        return Plan(routes={v.id: v.route([]) for v in vehicles})
+        return Plan(routes={v.id: v.route([]) for v in [*vehicles, *idle]})
     hub_nodes = sorted({v.hub_node for v in vehicles})
     nodes = hub_nodes + [o.node for o in orders]
     unique = np.unique(np.asarray(nodes))
@@ -134,6 +156,8 @@ def plan_routes(
         for o in orders
     )
     specs = tuple(_vehicle_spec(v, where[v.hub_node], settings) for v in vehicles)
+    if next_trip_only:
+        specs = tuple(replace(spec, max_trips=1) for spec in specs)
     problem = RoutingProblem(
         duration_s=m.time_s,
         distance_m=m.length_m,
@@ -142,7 +166,7 @@ def plan_routes(
         late_cost_per_h=state.late_cost_per_h,
         balance_cost_per_h=settings.balance_cost_per_h,
     )
-    initial = _initial_routes(vehicles, jobs) if warm_start else None
+    initial = _initial_routes(vehicles, jobs, next_trip_only) if warm_start else None
     solution = solve(
         problem,
         backend=settings.backend,
@@ -152,7 +176,14 @@ def plan_routes(
         iterations=settings.iterations,
         initial_routes=initial,
     )
-    return _to_plan(vehicles, jobs, solution)
+    plan = _to_plan(vehicles, jobs, solution)
+    return replace(plan, routes={**plan.routes, **{v.id: v.route([]) for v in idle}})
+
+
+def _can_work(v: VehicleView, settings: PlanningSettings) -> bool:
+    """Has the vehicle a trip and a quarter of an hour of working time left for new work?"""
+    spec = _vehicle_spec(v, 0, settings)
+    return spec.max_trips > 0 and spec.max_working_s >= 900.0
 
 
 def _vehicle_spec(v: VehicleView, depot: int, settings: PlanningSettings) -> VehicleSpec:
@@ -187,12 +218,15 @@ def _vehicle_spec(v: VehicleView, depot: int, settings: PlanningSettings) -> Veh
     )
 
 
-def _initial_routes(vehicles: Sequence[VehicleView], jobs: Sequence[Job]) -> list[list[int]]:
+def _initial_routes(
+    vehicles: Sequence[VehicleView], jobs: Sequence[Job], next_trip_only: bool
+) -> list[list[int]]:
     index = {j.id: i for i, j in enumerate(jobs)}
     routes = []
     for v in vehicles:
         route: list[int] = []
-        for trip in v.planned_trips():
+        trips = v.planned_trips()
+        for trip in trips[:1] if next_trip_only else trips:
             kept = [index[oid] for oid in trip if oid in index]
             if kept:
                 if route:

@@ -34,7 +34,7 @@ import pandas as pd
 import simpy
 
 from twin.customers import CustomerModel
-from twin.demand import Order, address_weights, generate_orders
+from twin.demand import Order, address_weights, generate_orders, surge_orders
 from twin.dispatch import (
     RELOAD,
     DispatchPolicy,
@@ -192,6 +192,12 @@ class Simulation:
                     network,
                     self.customers.node,
                     self.streams.for_day("demand", day),
+                ) + surge_orders(
+                    day,
+                    scenario.demand,
+                    network,
+                    self.customers.node,
+                    self.streams.for_day("surge", day),
                 ):
                     self.orders[order.id] = order
         else:
@@ -371,6 +377,8 @@ class Simulation:
                 # Reported, never silently dropped: no hub's vehicles can reach this
                 # address and come back under the traffic rules.
                 self._order_event("unreachable", order, reason="address not routable from a hub")
+            elif self._now() > self.scenario.demand.cutoff_h * H:
+                self._dispatch("new_order")
 
     def _day_ahead_notices(self) -> Any:
         """Tell each customer their delivery window the evening before (20:00), or at
@@ -533,6 +541,7 @@ class Simulation:
             due_day=o.due_day,
             created_s=o.created_s,
             vehicle_id=vehicle_id,
+            last_attempt_s=self.arrival.get(o.id),
         )
 
     def _dispatch(self, trigger: str) -> None:
@@ -541,6 +550,8 @@ class Simulation:
             return
         now = self._now()
         day = self._day()
+        if trigger != "cutoff" and now < day * DAY_S + self.scenario.demand.cutoff_h * H:
+            return  # before today's morning plan there is nothing to re-plan
         shift_start = day * DAY_S + self.scenario.drivers.shift_start_h * H
         planned_on = {o.id: vid for vid, vs in self.vs.items() for t in vs.trips for o in t}
         pending = [
