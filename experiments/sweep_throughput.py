@@ -12,8 +12,10 @@ of a session sees. The Dask LocalCluster (2 worker processes, 1 thread each, on
 with one run per worker, so its figure is the steady state. Every backend's KPIs
 are checked against the single-process store (same run ids, same numbers).
 ``machine_2proc_speedup`` times two processes of pure-Python arithmetic against
-one: the most any backend can gain on this machine at that moment (another busy
-process, or vCPUs that share a core, lower it).
+one, before and after the sweeps: the most any backend can gain on this machine
+at that moment (another busy process, or vCPUs that share a core, lower it); a
+figure far below 2 means the machine was shared and the speed-ups are not
+meaningful.
 """
 
 from __future__ import annotations
@@ -73,10 +75,13 @@ def _burn(n: int) -> float:
 
 def _machine_speedup(n: int = 10_000_000) -> float:
     """Speed-up of 2 processes over 1 on trivially parallel work: what 2 workers can reach."""
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     one = _burn(n)
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+        list(pool.map(_burn, [1, 1]))  # start both processes before the clock
         started = time.perf_counter()
         list(pool.map(_burn, [n, n]))
         two = time.perf_counter() - started
@@ -118,6 +123,7 @@ def main() -> None:
             with Client(cluster.scheduler_address, set_as_default=False) as client:
                 workers = len(client.scheduler_info()["workers"])
             dask_s, dask_store = _timed(experiment("dask"), scheduler=cluster.scheduler_address)
+        ceiling_after = _machine_speedup()
         same_kpis = {
             "pool2_cold": _same_kpis(serial_store, cold_store),
             "pool2_warm": _same_kpis(serial_store, warm_store),
@@ -131,7 +137,7 @@ def main() -> None:
         "sweep": f"small_grid, {args.days} day(s), static, {runs} replications",
         "machine": f"{platform.machine()}, {platform.python_version()}",
         "dask_workers": workers,
-        "machine_2proc_speedup": ceiling,
+        "machine_2proc_speedup": [ceiling, ceiling_after],
         "serial_s": round(serial_s, 2),
         "pool2_cold_s": round(cold_s, 2),
         "pool2_warm_s": round(warm_s, 2),
