@@ -45,7 +45,7 @@ class PolicyCheckResult:
     n_plans: int
 
 
-def check_scenario(*, days: int = 1, seed: int = 11) -> Scenario:
+def check_scenario(*, days: int = 1, seed: int = 12) -> Scenario:
     """The small, busy day :func:`check_policy` uses (a 12 x 12 grid city, 4 vans)."""
     return Scenario.model_validate(
         {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from twin.dispatch.base import (
@@ -58,13 +59,30 @@ POLICIES: dict[str, type] = {
 
 
 def make_policy(name: str, **params: Any) -> DispatchPolicy:
-    """Build the policy registered as ``name`` with its parameters."""
-    if name not in POLICIES:
+    """Build the policy registered as ``name`` (or importable as ``module:Class``)."""
+    factory = _import_policy(name) if ":" in name else POLICIES.get(name)
+    if factory is None:
         raise ScenarioError(
-            f"policy.name {name!r} is unknown; available policies: {', '.join(sorted(POLICIES))}."
+            f"policy.name {name!r} is unknown; available policies: {', '.join(sorted(POLICIES))}, "
+            "or your own class as 'module:ClassName'."
         )
     try:
-        policy: DispatchPolicy = POLICIES[name](**params)
+        policy: DispatchPolicy = factory(**params)
     except (TypeError, ValueError) as exc:
         raise ScenarioError(f"policy {name!r}: bad parameters ({exc}).") from None
     return policy
+
+
+def _import_policy(path: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ScenarioError(
+            f"policy {path!r}: cannot import module {module_name!r} ({exc}); "
+            "check that it is on PYTHONPATH."
+        ) from None
+    factory = getattr(module, attr, None)
+    if factory is None:
+        raise ScenarioError(f"policy {path!r}: module {module_name!r} has no {attr!r}.")
+    return factory

@@ -7,7 +7,8 @@ not yet loaded, or as a new trip from the hub, on any vehicle that still has
 capacity, trips and working time for it. The price of a place is the extra
 driving time (at the driver's hourly cost) plus the extra lateness (at the
 late cost) it causes to the trip's stops. Every ``improve_every_min`` minutes
-the whole uncommitted plan is re-optimised, warm-started from the current one.
+the vehicles' next trips are re-optimised, warm-started from the current plan
+(see :func:`~twin.dispatch.planning.reoptimise_next_trips`).
 
 Only insertion positions next to the order's nearest planned stops are tried
 (``neighbours``): far positions are never the cheapest, and this keeps an
@@ -23,7 +24,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from twin.dispatch.base import DispatchState, OrderView, Plan, VehicleView
-from twin.dispatch.planning import PlanningSettings, break_time_s, plan_routes, servable_today
+from twin.dispatch.planning import (
+    PlanningSettings,
+    break_time_s,
+    plan_routes,
+    reoptimise_next_trips,
+    servable_today,
+)
 
 __all__ = ["InsertionPolicy"]
 
@@ -70,11 +77,8 @@ class InsertionPolicy(PlanningSettings):
             self._times.clear()  # a new day: times of day change, so does the network
             return plan_routes(state, state.vehicles, orders, self)
         if state.trigger == "tick":
-            if not orders:
-                return Plan(routes={})
-            settings = self.planning(solution_limit=self.resolve_solution_limit)
-            return plan_routes(
-                state, state.vehicles, orders, settings, warm_start=True, next_trip_only=True
+            return reoptimise_next_trips(
+                state, self.planning(solution_limit=self.resolve_solution_limit)
             )
         free = sorted(
             (o for o in orders if o.vehicle_id is None), key=lambda o: (o.window_end_s, o.id)

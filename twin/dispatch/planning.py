@@ -17,11 +17,18 @@ from typing import Any
 
 import numpy as np
 
-from twin.dispatch.base import DispatchState, OrderView, Plan, VehicleView
+from twin.dispatch.base import DispatchState, OrderView, Plan, VehicleView, new_trips
 from twin.routing import RELOAD as ROUTE_RELOAD
 from twin.routing import Job, RoutingProblem, RoutingSolution, VehicleSpec, solve
 
-__all__ = ["PlanningSettings", "break_time_s", "break_windows", "plan_routes", "servable_today"]
+__all__ = [
+    "PlanningSettings",
+    "break_time_s",
+    "break_windows",
+    "plan_routes",
+    "reoptimise_next_trips",
+    "servable_today",
+]
 
 H = 3600.0
 
@@ -180,6 +187,42 @@ def plan_routes(
     return replace(plan, routes={**plan.routes, **{v.id: v.route([]) for v in idle}})
 
 
+def reoptimise_next_trips(state: DispatchState, settings: PlanningSettings) -> Plan:
+    """Re-optimise each vehicle's next trip together with the orders nobody has yet.
+
+    Trips planned after the next one are kept as they are and follow the new
+    next trip: what is decided soonest is re-decided with the latest
+    information. Two searches run and the cheaper plan wins: one warm-started
+    from the next trips in force (stopped at its first improving solution) and
+    one from scratch (stopped after ``settings.solution_limit`` solutions).
+    OR-Tools' local search from a warm start can take seconds per improving
+    solution on these problems, so a longer warm search would have to be cut by
+    the clock, and a clock makes runs depend on the machine; solution counts
+    keep them reproducible.
+    """
+    later = {v.id: v.planned_trips()[1:] for v in state.vehicles}
+    kept = {oid for trips in later.values() for trip in trips for oid in trip}
+    orders = [o for o in servable_today(state) if o.id not in kept]
+    if not orders:
+        return Plan(routes={})
+    warm = plan_routes(
+        state,
+        state.vehicles,
+        orders,
+        replace(settings, solution_limit=1),
+        warm_start=True,
+        next_trip_only=True,
+    )
+    cold = plan_routes(state, state.vehicles, orders, settings, next_trip_only=True)
+    plan = min((warm, cold), key=lambda p: p.stats.get("cost", 0.0))
+    routes = {
+        v.id: v.route([*new_trips(v, plan.routes[v.id]), *later[v.id]])
+        for v in state.vehicles
+        if v.id in plan.routes
+    }
+    return replace(plan, routes=routes)
+
+
 def _can_work(v: VehicleView, settings: PlanningSettings) -> bool:
     """Has the vehicle a trip and a quarter of an hour of working time left for new work?"""
     spec = _vehicle_spec(v, 0, settings)
@@ -259,7 +302,8 @@ def _to_plan(
         for v, planned in zip(vehicles, solution.breaks, strict=True)
         if planned and routes[v.id]
     }
-    return Plan(routes=routes, eta_s=eta, stats=dict(solution.stats), breaks_s=breaks)
+    stats = {**solution.stats, "cost": solution.cost}
+    return Plan(routes=routes, eta_s=eta, stats=stats, breaks_s=breaks)
 
 
 def break_windows(v: VehicleView) -> tuple[tuple[float, float, float], ...]:

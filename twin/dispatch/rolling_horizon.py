@@ -2,10 +2,11 @@
 
 At the morning cutoff the day is planned as by ``static``. Then every
 ``every_min`` minutes (and at once after a disruption: a no-show, a breakdown,
-a road closing) all orders not yet loaded, new ones included, are re-planned
-with the routing engine, warm-started from the plan in force, so each
-re-optimisation only has to improve on what the vehicles are already doing.
-Loaded parcels stay where they are (committed).
+a road closing) each vehicle's next trip is re-optimised together with every
+order nobody has yet (new ones, ones freed by a disruption), warm-started from
+the plan in force, so each re-optimisation only has to improve on what the
+vehicles are about to do. Later trips follow as planned; loaded parcels stay
+where they are (committed).
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from twin.dispatch.base import DispatchState, Plan
-from twin.dispatch.planning import PlanningSettings, plan_routes, servable_today
+from twin.dispatch.planning import (
+    PlanningSettings,
+    plan_routes,
+    reoptimise_next_trips,
+    servable_today,
+)
 
 __all__ = ["RollingHorizonPolicy"]
 
@@ -50,12 +56,8 @@ class RollingHorizonPolicy(PlanningSettings):
         return self.every_min * 60.0
 
     def decide(self, state: DispatchState) -> Plan:
-        orders = servable_today(state)
         if state.trigger == "cutoff":
-            return plan_routes(state, state.vehicles, orders, self)
-        if not orders:
-            return Plan(routes={})
-        settings = self.planning(solution_limit=self.resolve_solution_limit)
-        return plan_routes(
-            state, state.vehicles, orders, settings, warm_start=True, next_trip_only=True
+            return plan_routes(state, state.vehicles, servable_today(state), self)
+        return reoptimise_next_trips(
+            state, self.planning(solution_limit=self.resolve_solution_limit)
         )

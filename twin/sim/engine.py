@@ -701,6 +701,7 @@ class Simulation:
             yield from self._load(vehicle, trip, where)
             stopped = yield from self._deliver_trip(vehicle, vs, trip, day_log, nodes)
             if stopped == "breakdown":
+                vs.status = "broken"  # out for the day: no plan may count on it
                 self._release_trips(vs)
                 self._dispatch("disruption")
                 yield self.env.timeout(sc.disruptions.recovery_h * H)
@@ -716,6 +717,7 @@ class Simulation:
             if stopped:
                 self._release_trips(vs)
         vs.status = "broken" if stopped == "breakdown" else "done"
+        self._release_trips(vs)
         self._end_shift(vehicle, vs, day, day_log, nodes)
 
     def _deliver_trip(
@@ -776,6 +778,10 @@ class Simulation:
             etas[i] = self._now()
             if self._now() < order.window_start_s:
                 yield self.env.timeout(order.window_start_s - self._now())
+            if order.id in self.cancel_requested:  # cancelled while the driver was on the way
+                vs.onboard.remove(order)
+                vs.back.append(order)
+                continue
             k = i + sc.service.eta_update_stops_before
             if k < len(trip):
                 upcoming = self._etas(legs[i + 1 : k + 1], trip[i + 1 : k + 1], self._now())
