@@ -175,7 +175,6 @@ def test_sweep_killed_with_sigkill_resumes_to_every_run_exactly_once(tmp_path: P
         [sys.executable, "-m", "twin.cli", "sweep", str(path), "--json"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     deadline = time.monotonic() + 60
     try:
