@@ -41,7 +41,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "assigned": frozenset({"assigned", "unassigned", "loaded", "cancelled", "open_at_horizon"}),
     "loaded": frozenset({"out_for_delivery", "open_at_horizon"}),
     "out_for_delivery": frozenset({"attempted", "returned_to_hub", "open_at_horizon"}),
-    "attempted": frozenset({"delivered", "failed"}),
+    # attempted -> open_at_horizon: the run's horizon can fall during an attempt.
+    "attempted": frozenset({"delivered", "failed", "open_at_horizon"}),
     "failed": frozenset({"returned_to_hub", "redirected", "open_at_horizon"}),
     "returned_to_hub": frozenset(
         {"reattempt", "returned_to_sender", "cancelled", "open_at_horizon"}

@@ -248,7 +248,15 @@ def _vehicle_spec(v: VehicleView, depot: int, settings: PlanningSettings) -> Veh
         capacity=v.capacity,
         shift_start_s=start,
         shift_end_s=max(start, v.shift_end_s - reserve),
-        max_working_s=max(0.0, working - reserve - on_duty),
+        # Back by the end of the working day, and by the end of the shift plus the
+        # overtime allowed (a vehicle first sent out late in the day included).
+        max_working_s=max(
+            0.0,
+            min(
+                working - reserve - on_duty,
+                v.shift_end_s + settings.planned_overtime_h * H - reserve - start,
+            ),
+        ),
         fixed_cost=0.0 if v.started else v.fixed_cost,
         cost_per_km=v.cost_per_km,
         cost_per_h=v.cost_per_h,
