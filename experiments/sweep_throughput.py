@@ -79,7 +79,9 @@ def _machine_speedup(n: int = 10_000_000) -> float:
     from concurrent.futures import ProcessPoolExecutor
 
     one = _burn(n)
-    context = multiprocessing.get_context("forkserver")
+    # spawn, not forkserver: the fork server is twin's, started by the first sweep
+    # with twin preloaded; starting it here first would leave its children without.
+    context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
         list(pool.map(_burn, [1, 1]))  # start both processes before the clock
         started = time.perf_counter()

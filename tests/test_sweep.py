@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from twin.cli import app
 from twin.errors import ExperimentError
-from twin.experiment import Experiment, load_experiment, load_store, sweep
+from twin.experiment import Experiment, execute, load_experiment, load_store, sweep
 from twin.metrics import KPI_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -240,6 +240,14 @@ def test_missing_experiment_file_is_a_user_error(tmp_path: Path):
     result = runner.invoke(app, ["sweep", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 2
     assert "does not exist" in result.stderr
+
+
+# -- backends ----------------------------------------------------------------------------------
+def test_pool_workers_keep_numeric_libraries_to_one_thread():
+    names = ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"]
+    seen = sorted(execute(names, os.getenv, workers=2), key=str)
+    # A value the user set wins; otherwise each worker gets one thread per library.
+    assert seen == sorted((os.environ.get(n, "1") for n in names), key=str)
 
 
 # -- Dask --------------------------------------------------------------------------------------

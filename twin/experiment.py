@@ -340,7 +340,8 @@ def execute(
     pools start processes with ``forkserver`` (``spawn`` where that is missing),
     not ``fork``: the caller may have threads (progress bars, Dask) and forking
     a threaded process can deadlock. The fork server imports twin once, so each
-    worker starts in milliseconds; it keeps the environment of its first use.
+    worker starts in milliseconds; it keeps the environment of its first use,
+    with numeric libraries limited to one thread per worker.
     As with any such pool, a script that calls this with ``workers > 1`` must
     guard its own work with ``if __name__ == "__main__":`` (workers import the
     script's main module).
@@ -366,14 +367,36 @@ def execute(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+#: Worker processes keep numeric libraries to one thread each. Otherwise every
+#: worker's OpenBLAS/OpenMP pool has a thread per core, the pools spin on each
+#: other's cores and two workers ran slower than one (measured; Dask's nanny sets
+#: the same variables for its workers). A user's own setting wins.
+_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def _pool_context() -> BaseContext:
     import multiprocessing
 
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["twin.experiment"])
-        return context
-    return multiprocessing.get_context("spawn")
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    from multiprocessing import forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["twin.experiment"])
+    # The fork server takes the environment it starts with and passes it to every
+    # worker; set the thread limits for it alone, not for this process.
+    saved = {name: os.environ.get(name) for name in _ONE_THREAD}
+    try:
+        for name, value in _ONE_THREAD.items():
+            os.environ.setdefault(name, value)
+        forkserver.ensure_running()
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+    return context
 
 
 def _dask_results(specs: Sequence[S], worker: Callable[[S], R], address: str) -> Iterator[R]:
