@@ -4,16 +4,24 @@
 network (hubs snapped to the network, the serviceable area, customers, every
 day's orders, the fleet), then plays the days out:
 
-* ``_release_orders`` makes each order known at its creation time, and
-  ``_day_ahead_notices`` tells customers their window the evening before;
+* ``_release_orders`` makes each order known at its creation time (a
+  ``new_order`` trigger during the day), and ``_day_ahead_notices`` tells
+  customers their window the evening before;
 * ``_customer_clock`` steps the Mesa customer model every hour;
-* ``_days`` triggers the dispatch policy at each morning cutoff and starts one
-  ``_run_route`` process per planned vehicle;
-* ``_run_route`` loads at the hub (docks are a SimPy resource, so queues form),
-  drives leg by leg with time-dependent, noisy travel times, takes breaks by the
-  rule, parks, walks, attempts the delivery, records proof of delivery or the
-  failure, sends ETA notices, and returns to the hub where failed parcels are
-  re-queued or returned to the sender.
+* ``_days`` asks the dispatch policy for the morning plan at each cutoff;
+  ``_scheduled_triggers`` adds the policy's ticks and waves,
+  ``_road_closures`` and ``_cancellations`` play the scenario's disruptions;
+* ``_dispatch`` builds the policy's read-only state, validates the plan and
+  hands each vehicle its new trips (only what is not loaded yet changes),
+  starting a ``_vehicle_day`` process for a vehicle given its first work;
+* ``_vehicle_day`` loads at the hub (docks are a SimPy resource, so queues
+  form), drives leg by leg with time-dependent, noisy travel times, takes breaks
+  by the rule, parks, walks, attempts the delivery, records proof of delivery or
+  the failure, sends ETA notices, returns to the hub where failed parcels are
+  re-queued or returned to the sender, reloads for its next trip, and, under a
+  dynamic policy, waits at the hub for more work until the end of the shift. A
+  driver may not show up and a vehicle may break down (``vehicle_idle`` and
+  ``disruption`` triggers tell the policy).
 
 Randomness comes from named streams (:mod:`twin.rng`). Draws tied to an order
 (service times, whether the door is answered) come from a generator keyed by the
