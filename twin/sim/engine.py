@@ -432,7 +432,8 @@ class Simulation:
         waves_h = tuple(getattr(self.policy, "wave_hours", ()))
         d = self.scenario.drivers
         for day in range(self.scenario.days):
-            first = day * DAY_S + self.scenario.demand.cutoff_h * H
+            # Ticks run while vehicles are out: before the shift the morning plan is fresh.
+            first = day * DAY_S + max(self.scenario.demand.cutoff_h, d.shift_start_h) * H
             last = day * DAY_S + d.shift_end_h * H
             times = {day * DAY_S + h * H: "wave" for h in waves_h}
             if tick_s:
@@ -441,7 +442,7 @@ class Simulation:
                     times.setdefault(t, "tick")
                     t += tick_s
             for t in sorted(times):
-                if t <= first:
+                if t <= day * DAY_S + self.scenario.demand.cutoff_h * H:
                     continue
                 yield self.env.timeout(t - self._now())
                 self._dispatch(times[t])
@@ -595,12 +596,15 @@ class Simulation:
         }
         n_routes = sum(1 for vid in plan.routes if routed and vid in routed.values())
         if trigger == "cutoff" or n_routes:
+            # A solver stopped by its clock makes the run depend on the machine: say so.
+            clock = {"time_limit_hit": 1} if plan.stats.get("time_limit_hit") else {}
             self._event(
                 "plan",
                 policy=self.policy.name,
                 trigger=trigger,
                 n_orders=len(pending),
                 n_routes=n_routes,
+                **clock,
             )
         by_id = {v.id: v for v in self.fleet}
         view_of = {v.id: v for v in views}
