@@ -41,6 +41,9 @@ runner = CliRunner()
 POLICIES_UNDER_TEST = (
     PolicySpec("static"),
     PolicySpec("static", {"planned_overtime_h": 0.0}, label="static-no-overtime"),
+    PolicySpec("rolling_horizon"),
+    PolicySpec("insertion"),
+    PolicySpec("zones"),
 )
 VERDICTS = {"better", "worse", "no significant difference", "n/a"}
 #: t quantiles, 97.5 %, from tables: 1 and 3 degrees of freedom.

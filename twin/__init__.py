@@ -5,7 +5,7 @@ The public API is small and listed in ``__all__``; everything else is internal.
 
 from twin.dispatch import DispatchPolicy, DispatchState, Plan
 from twin.errors import MapError, ScenarioError, TwinError, UnreachableError
-from twin.experiment import run_replications
+from twin.experiment import compare, load_store, run_replications, sweep
 from twin.maps import RoadNetwork, fetch_map, grid_city, laredo_border_city, list_maps, load_network
 from twin.metrics import kpis
 from twin.rng import RandomStreams
@@ -32,6 +32,7 @@ __all__ = [
     "TwinError",
     "UnreachableError",
     "__version__",
+    "compare",
     "fetch_map",
     "grid_city",
     "kpis",
@@ -39,5 +40,7 @@ __all__ = [
     "list_maps",
     "load_network",
     "load_scenario",
+    "load_store",
     "run_replications",
+    "sweep",
 ]
