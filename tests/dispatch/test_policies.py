@@ -283,3 +283,26 @@ def test_a_surge_adds_orders_without_changing_the_regular_ones() -> None:
     assert 15 <= len(extra) <= 45
     assert all(12 * 3600 <= b[oid].created_s <= 13 * 3600 for oid in extra)
     assert all(a[oid] == b[oid] for oid in a)
+
+
+def test_insertion_learns_both_directions_of_a_new_order() -> None:
+    """Regression: a node known only as the start of earlier legs lacked its reverse times."""
+    from twin.dispatch import InsertionPolicy
+    from twin.traveltime import TravelMatrix
+
+    def travel(sources: list[int], targets: list[int], depart_s: float) -> TravelMatrix:
+        t = np.array([[abs(a - b) * 10.0 + 1 for b in targets] for a in sources])
+        return TravelMatrix(
+            sources=np.array(sources), targets=np.array(targets), time_s=t, length_m=t,
+            depart_s=depart_s,
+        )  # fmt: skip
+
+    state = DispatchState(
+        now_s=0.0, day=0, trigger="new_order", orders=(), vehicles=(), hubs={"h": 0},
+        travel=travel,
+    )  # fmt: skip
+    policy = InsertionPolicy()
+    policy._times.update({(5, 1): 41.0, (5, 2): 31.0})  # forward legs from node 5 only
+    policy._learn(state, 5, [1, 2], set())
+    assert policy._times[1, 5] == 41.0
+    assert policy._times[2, 5] == 31.0

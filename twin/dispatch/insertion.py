@@ -194,7 +194,7 @@ class InsertionPolicy(PlanningSettings):
         self, state: DispatchState, node: int, nodes: list[int], legs: set[tuple[int, int]]
     ) -> None:
         """Fill the travel-time cache: to and from ``node``, and the planned trips' legs."""
-        if any((node, n) not in self._times for n in nodes):
+        if any((node, n) not in self._times or (n, node) not in self._times for n in nodes):
             fwd = state.travel([node], nodes, state.now_s).time_s[0]
             back = state.travel(nodes, [node], state.now_s).time_s[:, 0]
             for n, a, b in zip(nodes, fwd, back, strict=True):
