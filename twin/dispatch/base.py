@@ -140,9 +140,6 @@ class DispatchState:
     travel: Callable[[list[int], list[int], float], TravelMatrix]
     late_cost_per_h: float = 30.0
 
-    def vehicle(self, vehicle_id: str) -> VehicleView:
-        return next(v for v in self.vehicles if v.id == vehicle_id)
-
 
 #: A stop id meaning "back to the hub and reload" (multi-trip routes).
 RELOAD = "@reload"

@@ -533,7 +533,9 @@ class Simulation:
             return not (vs.no_show and now >= day * DAY_S + d.shift_start_h * H)
         return True
 
-    def _order_view(self, o: Order, vehicle_id: str | None, day: int, shift_start: float) -> Any:
+    def _order_view(
+        self, o: Order, vehicle_id: str | None, day: int, shift_start: float
+    ) -> OrderView:
         return OrderView(
             id=o.id,
             node=o.node,
