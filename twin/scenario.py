@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from twin.errors import ScenarioError
 from twin.traveltime import TrafficSettings
+from twin.weather import WeatherSettings
 
 __all__ = [
     "CustomerSettings",
@@ -342,6 +343,7 @@ class Scenario(_Model):
     service: ServiceSettings = ServiceSettings()
     traffic: TrafficSettings = TrafficSettings()
     disruptions: DisruptionSettings = DisruptionSettings()
+    weather: WeatherSettings = WeatherSettings()
     policy: PolicySettings = PolicySettings()
     outputs: OutputSettings = OutputSettings()
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)

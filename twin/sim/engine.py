@@ -60,6 +60,7 @@ from twin.maps.network import RoadNetwork
 from twin.rng import RandomStreams
 from twin.scenario import Scenario
 from twin.traveltime import TravelMatrix, TravelTimes
+from twin.weather import Weather
 
 __all__ = ["SimResult", "Simulation"]
 
@@ -185,6 +186,7 @@ class Simulation:
             **scenario.policy.params,
         )
         self.env = simpy.Environment()
+        self.weather = Weather(scenario.weather, days=scenario.days, rng=self.streams["weather"])
         self.log = EventLog(on_event)
         self.travel = TravelTimes(network, scenario.traffic, start_weekday=scenario.start_weekday)
         self.hub_nodes = self._place_hubs()
@@ -932,7 +934,11 @@ class Simulation:
         vid, drv = vehicle.id, vehicle.driver_id
         if leg is None:
             leg = self.travel.leg(source, target, depart_s=self._now())
-        drive_s = self.travel.sample(leg, self._travel_rng) / vehicle.type.speed_factor
+        drive_s = (
+            self.travel.sample(leg, self._travel_rng)
+            / vehicle.type.speed_factor
+            * self.weather.road_factor(self._now())
+        )
         vs = self.vs[vid]
         planned = vs.planned_breaks
         due_by_plan = bool(planned) and self._now() + drive_s > planned[0]
