@@ -73,3 +73,22 @@ def test_a_storm_day_slows_the_roads() -> None:
     storm_h = storm_run.vehicles["driving_h"].sum()
     # Same orders, same plan inputs; every leg takes road_factor (1.35) times as long.
     assert storm_h > 1.25 * clear_h
+
+
+def test_rain_keeps_people_at_home() -> None:
+    from twin.customers import CustomerModel
+    from twin.scenario import CustomerSettings
+
+    model = CustomerModel(
+        CustomerSettings(), np.zeros(2000, dtype=np.int64), rng=np.random.default_rng(1)
+    )
+    model.start_day(0)
+    for _ in range(11):  # late morning: many people out
+        model.step()
+    dry = np.mean([model.attempt(r, np.random.default_rng(r)) for r in range(2000)])
+    wet = np.mean(
+        [model.attempt(r, np.random.default_rng(r), stay_home_share=0.5) for r in range(2000)]
+    )
+    out = 1 - model.home.mean()
+    # Half of those out stay in: presence rises by about half the share that was out.
+    assert wet - dry == pytest.approx(0.5 * out * 0.93, abs=0.05)

@@ -117,9 +117,17 @@ class CustomerModel(mesa.Model):
         fresh = self.rng.random(len(self)) < np.clip(q, 0.0, 1.0)[self.household]
         self.home = np.where(keep, self.home, fresh)
 
-    def attempt(self, row: int, rng: np.random.Generator) -> bool:
-        """Does a delivery attempt at customer ``row`` now meet someone who answers?"""
-        return bool(self.home[row]) and bool(rng.random() < self._answer[row])
+    def attempt(self, row: int, rng: np.random.Generator, *, stay_home_share: float = 0.0) -> bool:
+        """Does a delivery attempt at customer ``row`` now meet someone who answers?
+
+        ``stay_home_share``: of the people who would be out now, the share kept at
+        home by the weather (drawn only when positive, so fair weather draws exactly
+        as before).
+        """
+        home = bool(self.home[row])
+        if not home and stay_home_share > 0:
+            home = bool(rng.random() < stay_home_share)
+        return home and bool(rng.random() < self._answer[row])
 
     def record_outcome(
         self,

@@ -9,7 +9,8 @@ hour and otherwise jumps to a state drawn by ``shares``. The generator draws
 from the run's own ``weather`` stream, so every policy sees the same sky.
 
 Each state says how much slower road travel is (``road_factor``), the wind and
-rain a drone must fly in, and how much more likely people are to be at home.
+rain a drone must fly in, and what share of the people who would be out stay
+at home instead.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ class WeatherState(_Settings):
     road_factor: Annotated[float, Field(gt=0)] = 1.0
     wind_kph: Annotated[float, Field(ge=0)] = 10.0
     rain_mm_h: Annotated[float, Field(ge=0)] = 0.0
-    #: Added to the chance that someone is at home (rain keeps people in).
-    presence_delta: Annotated[float, Field(ge=-1, le=1)] = 0.0
+    #: Share of the people who would be out that stay at home in this weather.
+    stay_home_share: Annotated[float, Field(ge=0, le=1)] = 0.0
 
 
 def _default_states() -> dict[str, WeatherState]:
@@ -44,9 +45,9 @@ def _default_states() -> dict[str, WeatherState]:
     # storms by a third; 40+ km/h winds and steady rain are beyond small delivery drones.
     return {
         "clear": WeatherState(),
-        "rain": WeatherState(road_factor=1.15, wind_kph=15, rain_mm_h=4, presence_delta=0.05),
+        "rain": WeatherState(road_factor=1.15, wind_kph=15, rain_mm_h=4, stay_home_share=0.05),
         "wind": WeatherState(road_factor=1.05, wind_kph=45, rain_mm_h=0),
-        "storm": WeatherState(road_factor=1.35, wind_kph=60, rain_mm_h=15, presence_delta=0.1),
+        "storm": WeatherState(road_factor=1.35, wind_kph=60, rain_mm_h=15, stay_home_share=0.1),
     }
 
 

@@ -1014,7 +1014,9 @@ class Simulation:
             "attempted", order, vehicle_id=vid, driver_id=vehicle.driver_id, attempt=attempt
         )
         row = order.customer
-        present = self.customers.attempt(row, rng)
+        present = self.customers.attempt(
+            row, rng, stay_home_share=self.weather.state(arrival).stay_home_share
+        )
         lateness_h = max(0.0, arrival - order.window_end_s) / H
         eta_error_h = abs(arrival - self.eta_announced.get(order.id, arrival)) / H
         if present:
