@@ -118,38 +118,26 @@ def generate_orders(
     slot_draw = rng.random(n)
 
     orders: list[Order] = []
-    lat, lon = network.lat, network.lon
     for i in np.argsort(created, kind="stable"):
         due_base = due[i] * DAY_S
         start, end = _window(settings, str(kinds[i]), float(slot_draw[i]))
         kind = str(kinds[i])
-        earliest = created[i] + 2 * H - due_base  # placed in the day: slot after 2 h
-        if due[i] == day and not known[i] and start * H < earliest:
-            start, end, kind = (
-                max(earliest / H, settings.day_window_h[0]),
-                settings.day_window_h[1],
-                "all_day",
-            )
-            if start >= end:  # too late to promise today: tomorrow, all day
-                due_base += DAY_S
-                start, end = settings.day_window_h
-        node = int(customer_nodes[customers[i]])
-        idx = network.index(node)[0]
+        if due[i] == day and not known[i] and start * H < created[i] + 2 * H - due_base:
+            due_base, start, end = _rest_of_day(settings, float(created[i]), due_base)
+            kind = "all_day"
         orders.append(
-            Order(
-                id=f"d{day}-o{len(orders):05d}",
-                due_day=int(due_base // DAY_S),
-                created_s=float(created[i]),
+            _order(
+                f"d{day}-o{len(orders):05d}",
+                network,
+                int(customer_nodes[customers[i]]),
                 customer=int(customers[i]),
-                node=node,
-                lat=float(lat[idx]),
-                lon=float(lon[idx]),
+                created_s=float(created[i]),
+                due_base=due_base,
+                window_h=(start, end),
                 volume_m3=float(volume[i]),
                 weight_kg=float(weight[i]),
                 service_level="same_day" if same_day[i] and not known[i] else "next_day",
                 window=kind,
-                window_start_s=float(due_base + start * H),
-                window_end_s=float(due_base + end * H),
                 option=str(options[i]),
             )
         )
@@ -180,33 +168,71 @@ def surge_orders(
         volume = settings.volume_m3_median * rng.lognormal(0.0, settings.volume_m3_sigma, n)
         weight = settings.weight_kg_median * rng.lognormal(0.0, settings.weight_kg_sigma, n)
         for i in np.argsort(created, kind="stable"):
-            due_base = day * DAY_S
-            start = max((created[i] + 2 * H - due_base) / H, settings.day_window_h[0])
-            end = settings.day_window_h[1]
-            if start >= end:
-                due_base += DAY_S
-                start, end = settings.day_window_h
-            node = int(customer_nodes[customers[i]])
-            idx = network.index(node)[0]
+            due_base, start, end = _rest_of_day(settings, float(created[i]), day * DAY_S)
             orders.append(
-                Order(
-                    id=f"d{day}-s{len(orders):05d}",
-                    due_day=int(due_base // DAY_S),
-                    created_s=float(created[i]),
+                _order(
+                    f"d{day}-s{len(orders):05d}",
+                    network,
+                    int(customer_nodes[customers[i]]),
                     customer=int(customers[i]),
-                    node=node,
-                    lat=float(network.lat[idx]),
-                    lon=float(network.lon[idx]),
+                    created_s=float(created[i]),
+                    due_base=due_base,
+                    window_h=(start, end),
                     volume_m3=float(volume[i]),
                     weight_kg=float(weight[i]),
                     service_level="same_day",
                     window="all_day",
-                    window_start_s=float(due_base + start * H),
-                    window_end_s=float(due_base + end * H),
                     option=str(options[i]),
                 )
             )
     return orders
+
+
+def _rest_of_day(
+    settings: DemandSettings, created_s: float, due_base: float
+) -> tuple[float, float, float]:
+    """An order placed in the day: (due day start, window start h, end h) from 2 h after
+    placing until the end of the delivery day; too late for that means tomorrow, all day."""
+    start = max((created_s + 2 * H - due_base) / H, settings.day_window_h[0])
+    end = settings.day_window_h[1]
+    if start >= end:
+        due_base += DAY_S
+        start, end = settings.day_window_h
+    return due_base, start, end
+
+
+def _order(
+    order_id: str,
+    network: RoadNetwork,
+    node: int,
+    *,
+    customer: int,
+    created_s: float,
+    due_base: float,
+    window_h: tuple[float, float],
+    volume_m3: float,
+    weight_kg: float,
+    service_level: str,
+    window: str,
+    option: str,
+) -> Order:
+    idx = network.index(node)[0]
+    return Order(
+        id=order_id,
+        due_day=int(due_base // DAY_S),
+        created_s=created_s,
+        customer=customer,
+        node=node,
+        lat=float(network.lat[idx]),
+        lon=float(network.lon[idx]),
+        volume_m3=volume_m3,
+        weight_kg=weight_kg,
+        service_level=service_level,
+        window=window,
+        window_start_s=float(due_base + window_h[0] * H),
+        window_end_s=float(due_base + window_h[1] * H),
+        option=option,
+    )
 
 
 def _window(settings: DemandSettings, kind: str, u: float) -> tuple[float, float]:
