@@ -11,6 +11,7 @@ attempts and lateness, so the solver leaves the cheapest ones for later.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -124,18 +125,24 @@ def plan_routes(
 ) -> Plan:
     """Route ``orders`` on ``vehicles`` (new trips after their committed stops).
 
-    With ``warm_start`` the solver starts from the vehicles' current plans
-    (``VehicleView.planned``), restricted to the orders given. With
-    ``next_trip_only`` each vehicle gets at most one new trip: what does not fit
-    waits for a later re-plan. (Re-optimisations use both: OR-Tools' local
-    search from a multi-trip warm start is slow, so a solution limit would no
-    longer stop it in reasonable time, and only a solution limit, not a clock,
-    keeps runs reproducible.) Vehicles that get nothing are part of the plan
-    with their committed stops only, so their old plan is replaced, not kept.
+    With ``next_trip_only`` each vehicle gets at most one new trip: what does not
+    fit waits for a later re-plan. With ``warm_start`` two searches run on the
+    same problem and the cheaper plan wins: one starting from the vehicles'
+    current plans (``VehicleView.planned``, restricted to the orders given),
+    stopped at its first improving solution, and one from scratch. OR-Tools'
+    local search from a warm start can take seconds per improving solution on
+    these problems, so a longer warm search would have to be cut by the clock,
+    and a clock makes runs depend on the machine; solution counts keep them
+    reproducible. Vehicles that get nothing are part of the plan with their
+    committed stops only, so their old plan is replaced, not kept.
     """
-    # Vehicles with no trip or no working time left can only keep their committed stops.
-    idle = [v for v in vehicles if not _can_work(v, settings)]
-    vehicles = [v for v in vehicles if _can_work(v, settings)]
+    specs_of = {v.id: _vehicle_spec(v, 0, settings) for v in vehicles}
+    # Vehicles with no trip or a quarter of an hour left can only keep their committed stops.
+    idle = [
+        v for v in vehicles if specs_of[v.id].max_trips < 1 or specs_of[v.id].max_working_s < 900
+    ]
+    idle_ids = {v.id for v in idle}
+    vehicles = [v for v in vehicles if v.id not in idle_ids]
     if not vehicles or not orders:
         return Plan(routes={v.id: v.route([]) for v in [*vehicles, *idle]})
     hub_nodes = sorted({v.hub_node for v in vehicles})
@@ -162,9 +169,15 @@ def plan_routes(
         )
         for o in orders
     )
-    specs = tuple(_vehicle_spec(v, where[v.hub_node], settings) for v in vehicles)
-    if next_trip_only:
-        specs = tuple(replace(spec, max_trips=1) for spec in specs)
+    specs = tuple(
+        replace(
+            specs_of[v.id],
+            start_location=where[v.hub_node],
+            end_location=where[v.hub_node],
+            max_trips=1 if next_trip_only else specs_of[v.id].max_trips,
+        )
+        for v in vehicles
+    )
     problem = RoutingProblem(
         duration_s=m.time_s,
         distance_m=m.length_m,
@@ -173,16 +186,20 @@ def plan_routes(
         late_cost_per_h=state.late_cost_per_h,
         balance_cost_per_h=settings.balance_cost_per_h,
     )
-    initial = _initial_routes(vehicles, jobs, next_trip_only) if warm_start else None
-    solution = solve(
+    search = functools.partial(
+        solve,
         problem,
         backend=settings.backend,
         time_limit_s=settings.time_limit_s,
-        solution_limit=settings.solution_limit,
         metaheuristic=settings.metaheuristic,
         iterations=settings.iterations,
-        initial_routes=initial,
     )
+    solution = search(solution_limit=settings.solution_limit)
+    if warm_start:
+        warm = search(
+            solution_limit=1, initial_routes=_initial_routes(vehicles, jobs, next_trip_only)
+        )
+        solution = min((warm, solution), key=lambda sol: sol.cost)
     plan = _to_plan(vehicles, jobs, solution)
     return replace(plan, routes={**plan.routes, **{v.id: v.route([]) for v in idle}})
 
@@ -192,41 +209,23 @@ def reoptimise_next_trips(state: DispatchState, settings: PlanningSettings) -> P
 
     Trips planned after the next one are kept as they are and follow the new
     next trip: what is decided soonest is re-decided with the latest
-    information. Two searches run and the cheaper plan wins: one warm-started
-    from the next trips in force (stopped at its first improving solution) and
-    one from scratch (stopped after ``settings.solution_limit`` solutions).
-    OR-Tools' local search from a warm start can take seconds per improving
-    solution on these problems, so a longer warm search would have to be cut by
-    the clock, and a clock makes runs depend on the machine; solution counts
-    keep them reproducible.
+    information, warm-started from the next trips in force (see
+    :func:`plan_routes`).
     """
     later = {v.id: v.planned_trips()[1:] for v in state.vehicles}
     kept = {oid for trips in later.values() for trip in trips for oid in trip}
     orders = [o for o in servable_today(state) if o.id not in kept]
     if not orders:
         return Plan(routes={})
-    warm = plan_routes(
-        state,
-        state.vehicles,
-        orders,
-        replace(settings, solution_limit=1),
-        warm_start=True,
-        next_trip_only=True,
+    plan = plan_routes(
+        state, state.vehicles, orders, settings, warm_start=True, next_trip_only=True
     )
-    cold = plan_routes(state, state.vehicles, orders, settings, next_trip_only=True)
-    plan = min((warm, cold), key=lambda p: p.stats.get("cost", 0.0))
     routes = {
         v.id: v.route([*new_trips(v, plan.routes[v.id]), *later[v.id]])
         for v in state.vehicles
         if v.id in plan.routes
     }
     return replace(plan, routes=routes)
-
-
-def _can_work(v: VehicleView, settings: PlanningSettings) -> bool:
-    """Has the vehicle a trip and a quarter of an hour of working time left for new work?"""
-    spec = _vehicle_spec(v, 0, settings)
-    return spec.max_trips > 0 and spec.max_working_s >= 900.0
 
 
 def _vehicle_spec(v: VehicleView, depot: int, settings: PlanningSettings) -> VehicleSpec:
@@ -310,8 +309,7 @@ def _to_plan(
         for v, planned in zip(vehicles, solution.breaks, strict=True)
         if planned and routes[v.id]
     }
-    stats = {**solution.stats, "cost": solution.cost}
-    return Plan(routes=routes, eta_s=eta, stats=stats, breaks_s=breaks)
+    return Plan(routes=routes, eta_s=eta, stats=dict(solution.stats), breaks_s=breaks)
 
 
 def break_windows(v: VehicleView) -> tuple[tuple[float, float, float], ...]:
