@@ -132,9 +132,9 @@ class InsertionPolicy(PlanningSettings):
                 if k == len(trial):
                     trial.append([])
                 trial[k].insert(p, order.id)
-                if not _fits(v, trial[k], known | {order.id: order}):
+                if not _fits(v, trial[k], known):
                     continue
-                timed = self._timeline(state, v, trial, known | {order.id: order})
+                timed = self._timeline(state, v, trial, known)
                 if timed is None:
                     continue
                 cost = timed[0] - base_cost
@@ -146,7 +146,6 @@ class InsertionPolicy(PlanningSettings):
         if k == len(trips[vid]):
             trips[vid].append([])
         trips[vid][k].insert(p, order.id)
-        known[order.id] = order
         return vid
 
     def _timeline(

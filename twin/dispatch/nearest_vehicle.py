@@ -43,8 +43,6 @@ class NearestVehiclePolicy:
         for v in state.vehicles:
             start = (v.hub_node, max(v.available_s, v.shift_start_s) + v.load_setup_s)
             ends[v.id] = self._ends.get(v.id, start) if trips[v.id] else start
-            if not trips[v.id]:
-                ends[v.id] = start
         changed: set[str] = set()
         hubs = sorted({v.hub_node for v in state.vehicles})
         for order in free:

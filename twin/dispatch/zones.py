@@ -87,7 +87,7 @@ class ZonesPolicy(PlanningSettings):
                 continue
             plan = plan_routes(state, [v], wanted[vid], self)
             routes.update(plan.routes)
-            stats["solve_s"] = stats.get("solve_s", 0.0) + plan.stats.get("solve_s", 0.0)
+            stats["wall_s"] = stats.get("wall_s", 0.0) + plan.stats.get("wall_s", 0.0)
         return Plan(routes=routes, stats=stats)
 
     # -- territories -------------------------------------------------------------------

@@ -136,6 +136,12 @@ class _VehicleDay:
         self.trips_done, self.driving_s, self.on_road = 0, 0.0, False
         self.no_show, self.breakdown_s = no_show, breakdown_s
 
+    def carry_back(self, *orders: Order) -> None:
+        """These parcels (default: all on board) will not be handed over on this trip."""
+        for order in orders or tuple(self.onboard):
+            self.onboard.remove(order)
+            self.back.append(order)
+
     def drop_planned(self, order_id: str) -> None:
         self.trips = [kept for t in self.trips if (kept := [o for o in t if o.id != order_id])]
 
@@ -762,12 +768,10 @@ class Simulation:
         for i, order in enumerate(trip):
             if self._now() >= vs.breakdown_s:
                 self._event("breakdown", vehicle_id=vid, driver_id=drv, node=vs.here)
-                vs.back.extend(vs.onboard)
-                vs.onboard.clear()
+                vs.carry_back()
                 return "breakdown"
             if order.id in self.cancel_requested:
-                vs.onboard.remove(order)
-                vs.back.append(order)
+                vs.carry_back(order)
                 continue
             leg = self.travel.leg(vs.here, order.node, depart_s=self._now())
             expected_drive = leg.travel_time_s / speed
@@ -783,8 +787,7 @@ class Simulation:
             elif vs.driving_s + expected_drive + back > max_driving:
                 stopped = "driving_limit"
             if stopped:
-                vs.back.extend(vs.onboard)
-                vs.onboard.clear()
+                vs.carry_back()
                 return stopped
             yield from self._drive(vehicle, vs.here, order.node, day_log, leg=leg, order=order)
             vs.here = order.node
@@ -795,8 +798,7 @@ class Simulation:
             if self._now() < order.window_start_s:
                 yield self.env.timeout(order.window_start_s - self._now())
             if order.id in self.cancel_requested:  # cancelled while the driver was on the way
-                vs.onboard.remove(order)
-                vs.back.append(order)
+                vs.carry_back(order)
                 continue
             k = i + sc.service.eta_update_stops_before
             if k < len(trip):
