@@ -129,6 +129,25 @@ class CustomerModel(mesa.Model):
             home = bool(rng.random() < stay_home_share)
         return home and bool(rng.random() < self._answer[row])
 
+    def choose_locker(
+        self,
+        row: int,
+        distance_km: float,
+        rng: np.random.Generator,
+        *,
+        half_distance_km: float,
+        max_distance_km: float,
+    ) -> bool:
+        """Does customer ``row`` have the parcel sent to a locker ``distance_km`` from home?
+
+        The household's locker preference, halved every ``half_distance_km`` of
+        distance; nobody walks further than ``max_distance_km``.
+        """
+        if distance_km > max_distance_km:
+            return False
+        p = self.locker_preference[row] * 0.5 ** (distance_km / half_distance_km)
+        return bool(rng.random() < p)
+
     def record_outcome(
         self,
         row: int,

@@ -51,6 +51,8 @@ class Order:
     window_start_s: float
     window_end_s: float
     option: str
+    #: Locker site the parcel goes to (chosen by the customer); None: their door.
+    locker: str | None = None
 
 
 def address_weights(network: RoadNetwork, settings: DemandSettings) -> np.ndarray:

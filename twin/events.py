@@ -42,7 +42,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "loaded": frozenset({"out_for_delivery", "open_at_horizon"}),
     "out_for_delivery": frozenset({"attempted", "returned_to_hub", "open_at_horizon"}),
     # attempted -> open_at_horizon: the run's horizon can fall during an attempt.
-    "attempted": frozenset({"delivered", "failed", "open_at_horizon"}),
+    # attempted -> in_locker: the customer chose a locker and the parcel went in.
+    "attempted": frozenset({"delivered", "failed", "in_locker", "open_at_horizon"}),
     "failed": frozenset({"returned_to_hub", "redirected", "open_at_horizon"}),
     "returned_to_hub": frozenset(
         {"reattempt", "returned_to_sender", "cancelled", "open_at_horizon"}
@@ -84,6 +85,9 @@ INFO_KINDS = frozenset(
         "breakdown",
         "road_closed",
         "road_reopened",
+        "launch",
+        "flight",
+        "grounded",
     }
 )
 

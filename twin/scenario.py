@@ -24,6 +24,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from twin.errors import ScenarioError
+from twin.lockers import LockerSettings
+from twin.maps.network import ROAD_CLASSES
+from twin.modes import CREWED, MODE_DEFAULTS, NEEDS_PRESENCE
 from twin.traveltime import TrafficSettings
 from twin.weather import WeatherSettings
 
@@ -110,18 +113,75 @@ class Hub(_Model):
 
 
 class VehicleType(_Model):
-    """Capacity, speed and costs of one kind of vehicle."""
+    """Capacity, speed, limits and costs of one kind of vehicle.
+
+    ``mode`` selects the rules that apply (:mod:`twin.modes`) and the defaults of
+    the fields not given: ``{mode: drone}`` alone is a complete drone.
+    """
 
     mode: Literal["van", "cargo_bike", "autonomous_van", "robot", "drone"] = "van"
     capacity_parcels: Annotated[int, Field(ge=1)] = 120
     capacity_volume_m3: Positive = 9.0
+    #: Payload, for a drone.
     capacity_weight_kg: Positive = 900.0
+    #: Largest single parcel (a robot's bay, a drone's box); None: the whole volume.
+    max_parcel_volume_m3: Positive | None = None
+    #: Multiplier on road travel times' speed (vans, autonomous vans).
     speed_factor: Positive = 1.0
-    #: Multi-trip: trips a vehicle may make per day, reloading at its hub in between.
+    #: Fixed speed, whatever the traffic: a bike's or robot's pace, a drone's cruise.
+    speed_kph: Positive | None = None
+    #: Road classes this vehicle may use (None: all). Robots: streets with sidewalks.
+    road_classes: tuple[str, ...] | None = None
+    #: Longest trip (robot) or sortie (drone), in km; None: no limit.
+    range_km: Positive | None = None
+    #: Multi-trip: trips (sorties) a vehicle may make per day, reloading at its hub.
     max_trips: Annotated[int, Field(ge=1)] = 1
     fixed_cost_per_day: NonNeg = 55.0
     cost_per_km: NonNeg = 0.32
     co2_kg_per_km: NonNeg = 0.24
+    #: Remote supervision per operating hour (uncrewed modes).
+    supervision_cost_per_h: NonNeg = 0.0
+    #: Time at a stop before the handover, replacing parking and walking (None: service's).
+    stop_overhead_s: NonNeg | None = None
+    #: Extra handover time (the customer walks out to the curb or the robot).
+    handover_extra_s: NonNeg = 0.0
+    #: Drones: take-off plus landing per sortie, battery swap between sorties, limits.
+    takeoff_landing_s: NonNeg = 60.0
+    swap_s: NonNeg = 180.0
+    max_wind_kph: NonNeg = 35.0
+    max_rain_mm_h: NonNeg = 2.5
+    #: Vans: name of a drone type each van carries and launches at its stops.
+    carries_drone: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mode_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("mode", "van") in MODE_DEFAULTS:
+            return {**MODE_DEFAULTS[data.get("mode", "van")], **data}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VehicleType:
+        if self.road_classes is not None:
+            unknown = sorted(set(self.road_classes) - set(ROAD_CLASSES))
+            if unknown:
+                raise ValueError(
+                    f"road_classes {unknown} unknown; use some of {', '.join(ROAD_CLASSES)}"
+                )
+        if self.mode == "drone" and self.speed_kph is None:
+            raise ValueError("a drone needs speed_kph (its cruise speed)")
+        if self.carries_drone is not None and self.mode != "van":
+            raise ValueError("only vans carry drones (carries_drone)")
+        return self
+
+    @property
+    def crewed(self) -> bool:
+        """Has a paid driver or rider (wage, breaks, hours of service)."""
+        return self.mode in CREWED
+
+    @property
+    def needs_presence(self) -> bool:
+        return self.mode in NEEDS_PRESENCE
 
 
 class FleetEntry(_Model):
@@ -344,6 +404,7 @@ class Scenario(_Model):
     traffic: TrafficSettings = TrafficSettings()
     disruptions: DisruptionSettings = DisruptionSettings()
     weather: WeatherSettings = WeatherSettings()
+    lockers: LockerSettings = LockerSettings()
     policy: PolicySettings = PolicySettings()
     outputs: OutputSettings = OutputSettings()
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -363,6 +424,15 @@ class Scenario(_Model):
                 )
             if entry.hub not in hub_ids:
                 raise ValueError(f"fleet[{i}].hub {entry.hub!r} is not among hubs {hub_ids}")
+        for name, vtype in self.vehicle_types.items():
+            carried = vtype.carries_drone
+            if carried is not None and (
+                carried not in self.vehicle_types or self.vehicle_types[carried].mode != "drone"
+            ):
+                raise ValueError(
+                    f"vehicle_types.{name}.carries_drone {carried!r} must name a vehicle type "
+                    "with mode: drone"
+                )
         return self
 
     @property

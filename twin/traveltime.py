@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -288,6 +288,13 @@ class TravelTimes:
         Weekday of simulation day 0 (0 = Monday, default), for school days.
     cache_mb : float, optional
         Memory bound of the shortest-path row cache (default 256 MB).
+    road_classes : collection of str, optional
+        Only these road classes may be used (a robot's sidewalks, an autonomous
+        van's operating domain); None (default): all.
+    speed_kph : float, optional
+        Move at this fixed speed whatever the traffic (a bike, a robot): congestion
+        and school zones do not apply; border waits still do. None (default):
+        the road's time-dependent speeds.
     """
 
     def __init__(
@@ -297,6 +304,8 @@ class TravelTimes:
         *,
         start_weekday: int = 0,
         cache_mb: float = 256.0,
+        road_classes: Collection[str] | None = None,
+        speed_kph: float | None = None,
     ) -> None:
         self.network = network
         self.settings = settings or TrafficSettings()
@@ -328,7 +337,11 @@ class TravelTimes:
         elif not border.commercial_only_allowed:
             commercial = np.array([c.commercial_only for c in net.meta.crossings] + [False])
             barred |= commercial[net.edge_crossing]  # index -1 hits the False sentinel
+        if road_classes is not None:
+            allowed = np.isin(np.asarray(ROAD_CLASSES), list(road_classes))
+            barred |= ~allowed[net.edge_class]
         self._barred = barred
+        self.speed_kph = speed_kph
         self._closures: list[tuple[Closure, np.ndarray]] = [
             (c, self._closure_mask(c)) for c in self.settings.closures
         ]
@@ -429,13 +442,18 @@ class TravelTimes:
         assert isinstance(closed, tuple)
         net = self.network
         _, hour = self._bucket_hour(t_s)
-        mult = self._hourly_interp(self._congestion, hour)  # per class
-        w = net.edge_free_flow_s * mult[net.edge_class] * self.settings.weather_factor
-        w = np.where(
-            self._approach,
-            w * self._hourly_interp(np.asarray([self.settings.border.approach_hourly]), hour)[0],
-            w,
-        )
+        if self.speed_kph is not None:
+            w = net.edge_length_m / (self.speed_kph / 3.6) * self.settings.weather_factor
+            school = False
+        else:
+            mult = self._hourly_interp(self._congestion, hour)  # per class
+            w = net.edge_free_flow_s * mult[net.edge_class] * self.settings.weather_factor
+            w = np.where(
+                self._approach,
+                w
+                * self._hourly_interp(np.asarray([self.settings.border.approach_hourly]), hour)[0],
+                w,
+            )
         if school:
             w = np.where(self._school, np.maximum(w, self._school_floor_s), w)
         crossing = net.edge_crossing >= 0

@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from twin.modes import parcel_misfit
+from twin.scenario import VehicleType
 from twin.traveltime import TravelMatrix
 
 __all__ = [
@@ -110,6 +112,9 @@ class VehicleView:
     planned: tuple[str, ...] = ()
     #: On shift already today (its fixed cost is spent).
     started: bool = False
+    #: The vehicle type's full description: mode limits (payload, parcel size,
+    #: range, road classes, speed, drone weather limits). None: a plain van.
+    spec: VehicleType | None = None
 
     def route(self, trips: Sequence[Sequence[str]]) -> tuple[str, ...]:
         """The plan entry for this vehicle: its committed stops, then ``trips`` from the hub."""
@@ -139,6 +144,22 @@ class DispatchState:
     #: ``travel(sources, targets, depart_s)`` -> expected times and lengths.
     travel: Callable[[list[int], list[int], float], TravelMatrix]
     late_cost_per_h: float = 30.0
+    #: Travel on each vehicle type's own network where it differs from ``travel``
+    #: (bikes, robots, autonomous vans), by type name: see :meth:`travel_for`.
+    mode_travel: Mapping[str, Callable[[list[int], list[int], float], TravelMatrix]] = field(
+        default_factory=dict
+    )
+    #: ``flight_m(vehicle_id, stops)``: legal flight length (m) of a drone sortie from
+    #: its hub over ``stops`` and back; inf if no legal path or beyond nothing to fly.
+    flight_m: Callable[[str, Sequence[int]], float] | None = None
+    #: ``clear_sky_from(vehicle_id, t_s)``: first time from ``t_s`` the drone may fly.
+    clear_sky_from: Callable[[str, float], float] | None = None
+
+    def travel_for(
+        self, vehicle: VehicleView
+    ) -> Callable[[list[int], list[int], float], TravelMatrix]:
+        """Travel times as this vehicle moves (its road classes, its pace)."""
+        return self.mode_travel.get(vehicle.type, self.travel)
 
 
 #: A stop id meaning "back to the hub and reload" (multi-trip routes).
@@ -193,7 +214,10 @@ def validate_plan(policy_name: str, state: DispatchState, plan: Plan) -> None:
     Rules: known vehicles; only open orders of the state (or the vehicle's own
     committed ones); no order twice, counting the plans kept by vehicles the plan
     leaves alone; committed stops kept first and in order; no more trips than
-    the vehicle may still make; capacity in every dimension on every new trip.
+    the vehicle may still make; capacity in every dimension on every new trip;
+    each parcel within the vehicle's mode limits (payload, parcel size, a drone
+    only drops). Limits that depend on the route (range, no-fly zones, road
+    classes) are checked by the engine, which knows the geometry.
     """
     vehicles = {v.id: v for v in state.vehicles}
     orders = {o.id: o for o in state.orders}
@@ -235,6 +259,19 @@ def validate_plan(policy_name: str, state: DispatchState, plan: Plan) -> None:
                     )
                 for d in range(3):
                     load[d] += orders[oid].demand[d]
+                if vehicle.spec is not None:
+                    order = orders[oid]
+                    why = parcel_misfit(
+                        vehicle.spec,
+                        weight_kg=order.demand[2],
+                        volume_m3=order.demand[1],
+                        option=order.option,
+                    )
+                    if why:
+                        raise PlanError(
+                            f"policy {policy_name!r} gave order {oid!r} to {vehicle.mode} "
+                            f"{vid!r}: {why}"
+                        )
             _check_load(policy_name, vid, vehicle, load)
 
 

@@ -31,6 +31,7 @@ order and attempt, so they are the same under any policy: common random numbers.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +42,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from twin.airspace import Airspace, FlightPath
 from twin.customers import CustomerModel
 from twin.demand import Order, address_weights, generate_orders, surge_orders
 from twin.dispatch import (
@@ -48,6 +50,7 @@ from twin.dispatch import (
     DispatchPolicy,
     DispatchState,
     OrderView,
+    PlanError,
     VehicleView,
     make_policy,
     new_trips,
@@ -56,9 +59,10 @@ from twin.dispatch import (
 from twin.errors import ScenarioError
 from twin.events import TERMINAL, EventLog
 from twin.fleet import Vehicle, build_fleet
+from twin.lockers import LockerBank
 from twin.maps.network import RoadNetwork
 from twin.rng import RandomStreams
-from twin.scenario import Scenario
+from twin.scenario import Scenario, VehicleType
 from twin.traveltime import TravelMatrix, TravelTimes
 from twin.weather import Weather
 
@@ -77,7 +81,7 @@ VEHICLE_COLUMNS = (
     "day", "vehicle_id", "driver_id", "type", "mode", "hub", "start_s", "end_s", "working_h",
     "shift_h", "overtime_h", "driving_h", "km", "trips", "stops_planned", "stops_attempted",
     "breaks",
-    "fixed_cost", "distance_cost", "driver_cost", "co2_kg",
+    "fixed_cost", "distance_cost", "driver_cost", "operating_cost", "co2_kg",
 )  # fmt: skip
 
 
@@ -114,6 +118,8 @@ class _VehicleDay:
     trips: list[list[Order]] = field(default_factory=list)
     onboard: list[Order] = field(default_factory=list)
     back: list[Order] = field(default_factory=list)
+    #: Redirected parcels to deposit on the way back: (order, locker site, compartment size).
+    to_locker: list[tuple[Order, str, str]] = field(default_factory=list)
     started_s: float = math.nan
     duty_from_s: float = math.nan
     trips_done: int = 0
@@ -132,6 +138,7 @@ class _VehicleDay:
     def new_day(self, *, no_show: bool, breakdown_s: float) -> None:
         self.status, self.here = "off", self.hub_node
         self.trips, self.onboard, self.back, self.planned_breaks = [], [], [], []
+        self.to_locker = []
         self.started_s = self.duty_from_s = math.nan
         self.trips_done, self.driving_s, self.on_road = 0, 0.0, False
         self.no_show, self.breakdown_s = no_show, breakdown_s
@@ -153,6 +160,13 @@ def _lognormal(rng: np.random.Generator, mean: float, cv: float) -> float:
         return mean
     sigma2 = math.log1p(cv * cv)
     return float(mean * rng.lognormal(-sigma2 / 2.0, math.sqrt(sigma2)))
+
+
+def _travel_function(mover: TravelTimes) -> Callable[..., TravelMatrix]:
+    def travel(sources: list[int], targets: list[int], depart_s: float) -> TravelMatrix:
+        return mover.matrix(sources, targets, depart_s=depart_s)
+
+    return travel
 
 
 class Simulation:
@@ -195,7 +209,10 @@ class Simulation:
         self.weather = Weather(scenario.weather, days=scenario.days, rng=self.streams["weather"])
         self.log = EventLog(on_event)
         self.travel = TravelTimes(network, scenario.traffic, start_weekday=scenario.start_weekday)
+        self.movers = self._make_movers()
+        self.airspace = self._make_airspace()
         self.hub_nodes = self._place_hubs()
+        self.lockers = self._make_lockers()
         self.serviceable = self._serviceable_nodes()
         self._serviceable_ids = set(network.node_ids[self.serviceable].tolist())
         self.orders: dict[str, Order] = {}
@@ -226,10 +243,18 @@ class Simulation:
             )
             for o in orders:
                 self.orders[o.id] = replace(o, customer=row[o.customer])
+        self._choose_lockers()
         self.attempts = dict.fromkeys(self.orders, 0)
         self.released: set[str] = set()
         self.fleet = build_fleet(scenario, self.hub_nodes)
         self.busy_until = {v.id: -math.inf for v in self.fleet}
+        self._vehicle_by_id = {v.id: v for v in self.fleet}
+        # Policies see each type's own travel where it differs from the road's.
+        self._mode_travel: dict[str, Callable[..., TravelMatrix]] = {
+            name: _travel_function(mover)
+            for name, mover in self.movers.items()
+            if mover is not self.travel
+        }
         self.vs = {v.id: _VehicleDay(hub_node=v.hub_node) for v in self.fleet}
         self._triggers: frozenset[str] | None = getattr(self.policy, "triggers", None)
         self._holds_idle = bool(getattr(self.policy, "dynamic", False))
@@ -243,6 +268,7 @@ class Simulation:
         self.routes: list[dict[str, Any]] = []
         self.planning_s = 0.0
         self._travel_rng = self.streams["travel"]
+        self._flights: dict[tuple[int, int], FlightPath | None] = {}
 
     # -- set-up ---------------------------------------------------------------
     def _place_hubs(self) -> dict[str, int]:
@@ -267,6 +293,97 @@ class Simulation:
                 )
             nodes[hub.id] = int(snap.node[0])
         return nodes
+
+    def _make_movers(self) -> dict[str, TravelTimes]:
+        """Travel times per vehicle type: vans share the road's; bikes, robots and
+        autonomous vans move on their own road classes (and bikes and robots at
+        their own pace). Drones fly (:attr:`airspace`)."""
+        sc = self.scenario
+        movers: dict[str, TravelTimes] = {}
+        shared: dict[tuple[Any, ...], TravelTimes] = {}
+        for name, vtype in sc.vehicle_types.items():
+            if vtype.mode == "drone":
+                continue
+            speed = vtype.speed_kph
+            profile = (vtype.road_classes, speed)
+            if profile == (None, None):
+                movers[name] = self.travel
+                continue
+            if profile not in shared:
+                shared[profile] = TravelTimes(
+                    self.network,
+                    sc.traffic,
+                    start_weekday=sc.start_weekday,
+                    road_classes=vtype.road_classes,
+                    speed_kph=speed,
+                )
+            movers[name] = shared[profile]
+        return movers
+
+    def _make_airspace(self) -> Airspace | None:
+        if not any(t.mode == "drone" for t in self.scenario.vehicle_types.values()):
+            return None
+        return Airspace.from_map(self.network.meta)
+
+    def _make_lockers(self) -> LockerBank:
+        settings = self.scenario.lockers
+        nodes = []
+        for i, site in enumerate(settings.sites):
+            snap = self.network.snap(
+                site.lat, site.lon, max_distance_m=self.scenario.map.max_snap_m
+            )
+            if snap.too_far[0]:
+                raise ScenarioError(
+                    f"lockers.sites[{i}] ({site.id!r}) at ({site.lat:.5f}, {site.lon:.5f}) is "
+                    f"{snap.distance_m[0]:.0f} m from the nearest road of map "
+                    f"{self.network.meta.name!r} (limit map.max_snap_m = "
+                    f"{self.scenario.map.max_snap_m:g}); move the site onto the map."
+                )
+            nodes.append(int(snap.node[0]))
+        xy = self.network.project(
+            np.array([s.lat for s in settings.sites]), np.array([s.lon for s in settings.sites])
+        )
+        return LockerBank(settings, xy, nodes)
+
+    def _choose_lockers(self) -> None:
+        """Each customer agent decides, order by order, whether to use a nearby locker.
+
+        Drawn from the order's own stream, so every policy sees the same choices.
+        A chosen order's delivery point becomes the locker.
+        """
+        if not self.lockers:
+            return
+        settings = self.scenario.lockers
+        ids = sorted(self.orders)
+        xy = self.network.project(
+            np.array([self.orders[i].lat for i in ids]), np.array([self.orders[i].lon for i in ids])
+        )
+        for k, oid in enumerate(ids):
+            order = self.orders[oid]
+            if self.lockers.size_for(order.volume_m3) is None:
+                continue
+            near = self.lockers.nearest(xy[k], settings.max_distance_km)
+            if not near:
+                continue
+            distance_km, site = near[0]
+            rng = self._order_rng(oid, 0, purpose="locker")
+            if self.customers.choose_locker(
+                order.customer,
+                distance_km,
+                rng,
+                half_distance_km=settings.half_distance_km,
+                max_distance_km=settings.max_distance_km,
+            ):
+                node = self.lockers.node[site]
+                i = self.network.index(node)[0]
+                self.orders[oid] = replace(
+                    order,
+                    node=node,
+                    lat=float(self.network.lat[i]),
+                    lon=float(self.network.lon[i]),
+                    option="locker",
+                    locker=site,
+                )
 
     def _serviceable_nodes(self) -> np.ndarray:
         """Nodes a vehicle can reach from a hub and come back from, at noon of day 0."""
@@ -352,10 +469,26 @@ class Simulation:
     def _state(self, oid: str) -> str:
         return self.log.states.state[oid]
 
-    def expected_service_s(self, order: Order) -> float:
+    def expected_service_s(self, order: Order, vtype: VehicleType | None = None) -> float:
+        """Expected time at a stop: getting to the door (or locker) and the handover.
+
+        A vehicle type's ``stop_overhead_s`` replaces parking and walking; its
+        ``handover_extra_s`` is added (the customer comes out to the curb).
+        """
         s = self.scenario.service
+        if vtype is not None and vtype.stop_overhead_s is not None:
+            overhead = vtype.stop_overhead_s
+        else:
+            overhead = s.parking_s_mean + 2 * s.walk_s_mean
+        if order.locker is not None:
+            return overhead + self.scenario.lockers.deposit_s
         extra = s.signature_extra_s if order.option == "signature" else 0.0
-        return s.parking_s_mean + 2 * s.walk_s_mean + s.handover_s_mean + extra
+        if vtype is not None:
+            extra += vtype.handover_extra_s
+        return overhead + s.handover_s_mean + extra
+
+    def _mover(self, vehicle: Vehicle) -> TravelTimes:
+        return self.movers[vehicle.type_name]
 
     def _travel(self, sources: list[int], targets: list[int], depart_s: float) -> TravelMatrix:
         return self.travel.matrix(sources, targets, depart_s=depart_s)
@@ -430,8 +563,13 @@ class Simulation:
         for day in range(self.scenario.days):
             cutoff = day * DAY_S + self.scenario.demand.cutoff_h * H
             yield self.env.timeout(max(0.0, cutoff - self._now()))
-            for vid, vs in self.vs.items():
-                vs.new_day(no_show=self.no_show[day, vid], breakdown_s=self.breakdown_s[day, vid])
+            for v in self.fleet:
+                # Uncrewed vehicles have nobody to miss a shift; drones do not break down
+                # on the road (a fault aborts a sortie, not modelled yet).
+                self.vs[v.id].new_day(
+                    no_show=self.no_show[day, v.id] and v.type.crewed,
+                    breakdown_s=self.breakdown_s[day, v.id] if v.type.mode != "drone" else math.inf,
+                )
             self._dispatch("cutoff")
 
     def _scheduled_triggers(self) -> Any:
@@ -492,8 +630,9 @@ class Simulation:
         d = self.scenario.drivers
         hub = self.hub_settings[v.hub]
         started = vs.status not in ("off", "scheduled")
+        crewed = v.type.crewed
         driving_left = None
-        if d.max_driving_h is not None:
+        if d.max_driving_h is not None and crewed:
             driving_left = max(0.0, d.max_driving_h * H - vs.driving_s)
         return VehicleView(
             id=v.id,
@@ -509,11 +648,13 @@ class Simulation:
             shift_end_s=day * DAY_S + d.shift_end_h * H,
             max_working_s=d.max_working_h * H,
             break_after_s=d.break_after_h * H,
-            break_s=d.break_min * 60.0,
+            break_s=d.break_min * 60.0 if crewed else 0.0,
             fixed_cost=v.type.fixed_cost_per_day,
             cost_per_km=v.type.cost_per_km,
-            cost_per_h=d.cost_per_hour,
-            overtime_cost_per_h=d.overtime_cost_per_hour,
+            cost_per_h=d.cost_per_hour if crewed else v.type.supervision_cost_per_h,
+            overtime_cost_per_h=(
+                d.overtime_cost_per_hour if crewed else v.type.supervision_cost_per_h
+            ),
             speed_factor=v.type.speed_factor,
             load_setup_s=hub.load_setup_s,
             load_per_parcel_s=hub.load_time_per_parcel_s,
@@ -525,6 +666,7 @@ class Simulation:
                 for oid in ([RELOAD] if k else []) + [o.id for o in trip]
             ),
             started=started,
+            spec=v.type,
         )
 
     def _available(self, vehicle: Vehicle, vs: _VehicleDay, now: float, day: int) -> bool:
@@ -593,11 +735,15 @@ class Simulation:
             vehicles=views,
             hubs=dict(self.hub_nodes),
             travel=self._travel,
+            mode_travel=self._mode_travel,
+            flight_m=self._flight_m if self.airspace is not None else None,
+            clear_sky_from=self._clear_sky_for if self.airspace is not None else None,
         )
         started = time.perf_counter()
         plan = self.policy.decide(state)
         self.planning_s += time.perf_counter() - started
         validate_plan(self.policy.name, state, plan)
+        self._check_routes(plan, views)
         routed = {
             oid: vid
             for vid, stops in plan.routes.items()
@@ -641,7 +787,52 @@ class Simulation:
             if planned_on.get(order.id) in plan.routes or self._state(order.id) == "created":
                 self._order_event("unassigned", order)
 
-    def _expected_legs(self, start_node: int, stops: list[Order], depart: float) -> list[float]:
+    def _check_routes(self, plan: Any, views: Sequence[VehicleView]) -> None:
+        """Limits that depend on the route: drone sorties legal and within range, robot
+        trips within range, every leg possible on the vehicle's own road classes."""
+        by_id = {v.id: v for v in self.fleet}
+        for view in views:
+            if view.id not in plan.routes:
+                continue
+            vehicle = by_id[view.id]
+            vtype = vehicle.type
+            name = self.policy.name
+            for trip in new_trips(view, plan.routes[view.id]):
+                stops = [self.orders[oid].node for oid in trip]
+                if vtype.mode == "drone":
+                    length = self.sortie_m(vehicle, stops)
+                    if not math.isfinite(length):
+                        raise PlanError(
+                            f"policy {name!r} sends drone {view.id!r} on a sortie {trip} with "
+                            "no legal flight path (a no-fly zone or the border is in the way)"
+                        )
+                elif vtype.road_classes is None and vtype.range_km is None:
+                    continue
+                else:
+                    route = [vehicle.hub_node, *stops, vehicle.hub_node]
+                    m = self._mover(vehicle).matrix(route[:-1], route[1:], depart_s=self._now())
+                    assert m.length_m is not None
+                    length = float(np.trace(m.length_m))
+                    if not math.isfinite(length):
+                        raise PlanError(
+                            f"policy {name!r} sends {vtype.mode} {view.id!r} on a trip {trip} "
+                            f"it cannot make on its road classes {list(vtype.road_classes or [])}"
+                        )
+                if vtype.range_km is not None and length > vtype.range_km * 1000.0 + 1e-6:
+                    raise PlanError(
+                        f"policy {name!r} sends {vtype.mode} {view.id!r} on a trip {trip} of "
+                        f"{length / 1000:.1f} km; its range is {vtype.range_km:g} km"
+                    )
+
+    def _flight_m(self, vehicle_id: str, stops: Sequence[int]) -> float:
+        return self.sortie_m(self._vehicle_by_id[vehicle_id], stops)
+
+    def _clear_sky_for(self, vehicle_id: str, t_s: float) -> float:
+        return self._clear_sky_from(self._vehicle_by_id[vehicle_id], t_s)
+
+    def _expected_legs(
+        self, vehicle: Vehicle, start_node: int, stops: list[Order], depart: float
+    ) -> list[float]:
         """Expected time of each leg of a route (start -> stop 1 -> stop 2 ...) at ``depart``.
 
         Computed once per route; ETA updates reuse it instead of new shortest paths.
@@ -649,17 +840,32 @@ class Simulation:
         if not stops:
             return []
         nodes = [start_node] + [o.node for o in stops]
-        m = self.travel.matrix(nodes[:-1], nodes[1:], depart_s=depart, with_length=False).time_s
-        return [float(m[i, i]) for i in range(len(stops))]
+        if vehicle.type.mode == "drone":
+            return [self._flight(vehicle, a, b)[1] for a, b in itertools.pairwise(nodes)]
+        m = (
+            self._mover(vehicle)
+            .matrix(nodes[:-1], nodes[1:], depart_s=depart, with_length=False)
+            .time_s
+        )
+        return [float(m[i, i]) / vehicle.type.speed_factor for i in range(len(stops))]
 
-    def _etas(self, legs: list[float], stops: list[Order], depart: float) -> list[float]:
+    def _etas(
+        self, vehicle: Vehicle, legs: list[float], stops: list[Order], depart: float
+    ) -> list[float]:
         """Expected arrival at each stop, driving ``legs`` and serving each stop in turn."""
         etas, t = [], depart
         for leg_s, order in zip(legs, stops, strict=True):
             t = max(t + leg_s, order.window_start_s)
             etas.append(t)
-            t += self.expected_service_s(order)
+            t += self.expected_service_s(order, vehicle.type)
         return etas
+
+    def _back_leg_s(self, vehicle: Vehicle, node: int, depart_s: float) -> float:
+        """Expected time from ``node`` back to the vehicle's hub."""
+        if vehicle.type.mode == "drone":
+            return self._flight(vehicle, node, vehicle.hub_node)[1]
+        m = self._mover(vehicle).matrix([node], [vehicle.hub_node], depart_s=depart_s)
+        return float(m.time_s[0, 0]) / vehicle.type.speed_factor
 
     def _vehicle_day(self, vehicle: Vehicle, day: int) -> Any:
         """Drive one vehicle's day: load, deliver trip by trip, reload, wait for work.
@@ -714,6 +920,21 @@ class Simulation:
                 if not vs.trips:
                     break
                 vs.status = "working"
+            if vehicle.type.mode == "drone":
+                clear = self._clear_sky_from(vehicle, self._now())
+                if clear > self._now():
+                    # Grounded: hold the launch until the weather allows, if still today.
+                    self._event(
+                        "grounded",
+                        vehicle_id=vid,
+                        **where,
+                        weather=self.weather.state_name(self._now()),
+                        until_s=round(min(clear, shift_end), 3),
+                    )
+                    if clear >= shift_end:
+                        break
+                    yield self.env.timeout(clear - self._now())
+                    continue  # the plan may have changed meanwhile
             trip = vs.trips.pop(0)
             vs.trips_done += 1
             day_log["planned"] += len(trip)
@@ -721,15 +942,22 @@ class Simulation:
             vs.on_road = True
             vs.eta_back_s = self._expected_return(vehicle, trip, self._now())
             yield from self._load(vehicle, trip, where)
-            stopped = yield from self._deliver_trip(vehicle, vs, trip, day_log, nodes)
+            if vehicle.type.mode == "drone":
+                yield from self._fly_trip(vehicle, vs, trip, day_log, nodes)
+            else:
+                stopped = yield from self._deliver_trip(vehicle, vs, trip, day_log, nodes)
             if stopped == "breakdown":
                 vs.status = "broken"  # out for the day: no plan may count on it
                 self._release_trips(vs)
                 self._dispatch("disruption")
                 yield self.env.timeout(sc.disruptions.recovery_h * H)
+                for order, site, size in vs.to_locker:  # the recovery crew drops them off
+                    self._put_in_locker(order, vehicle, site, size)
+                vs.to_locker = []
                 self._back_at_hub(vehicle, where, stopped)
                 self._dispatch("disruption")
                 break
+            yield from self._deposit_redirected(vehicle, vs, day_log, nodes)
             if vs.here != hub_node:
                 yield from self._drive(vehicle, vs.here, hub_node, day_log)
                 vs.here = hub_node
@@ -738,9 +966,23 @@ class Simulation:
             self._back_at_hub(vehicle, where, stopped or ("reload" if vs.trips else "done"))
             if stopped:
                 self._release_trips(vs)
+            elif vehicle.type.mode == "drone":
+                yield self.env.timeout(vehicle.type.swap_s)  # battery swap before the next sortie
         vs.status = "broken" if stopped == "breakdown" else "done"
         self._release_trips(vs)
         self._end_shift(vehicle, vs, day, day_log, nodes)
+
+    def _announce(self, vehicle: Vehicle, vs: _VehicleDay, trip: list[Order]) -> Any:
+        """Trip leaves: parcels out for delivery, ETAs sent; returns (legs, etas)."""
+        vid, drv = vehicle.id, vehicle.driver_id
+        legs = self._expected_legs(vehicle, vehicle.hub_node, trip, self._now())
+        etas = self._etas(vehicle, legs, trip, self._now())
+        for order, eta in zip(trip, etas, strict=True):
+            self._order_event("out_for_delivery", order, vehicle_id=vid, driver_id=drv)
+            self.eta_announced[order.id] = eta
+            self._order_event("notify_eta", order, vehicle_id=vid, eta_s=round(eta, 3))
+        vs.eta_back_s = self._expected_return(vehicle, trip, self._now(), legs=legs, etas=etas)
+        return legs, etas
 
     def _deliver_trip(
         self,
@@ -750,21 +992,25 @@ class Simulation:
         day_log: dict[str, Any],
         nodes: list[int],
     ) -> Any:
-        """Serve the parcels on board in order; return why the trip stopped early ("" if not)."""
+        """Serve the parcels on board in order; return why the trip stopped early ("" if not).
+
+        Before each leg: can the stop be served and the hub reached within the
+        working day, the driving limit (crewed modes) and the trip range (robots)?
+        """
         sc = self.scenario
         d = sc.drivers
+        vtype = vehicle.type
         limit = vs.started_s + d.max_working_h * H
-        max_driving = math.inf if d.max_driving_h is None else d.max_driving_h * H
-        speed = vehicle.type.speed_factor
+        max_driving = (
+            d.max_driving_h * H if d.max_driving_h is not None and vtype.crewed else math.inf
+        )
+        range_m = vtype.range_km * 1000.0 if vtype.range_km is not None else math.inf
+        mover = self._mover(vehicle)
+        speed = vtype.speed_factor
         vid, drv = vehicle.id, vehicle.driver_id
         hub_node = vehicle.hub_node
-        legs = self._expected_legs(hub_node, trip, self._now())
-        etas = self._etas(legs, trip, self._now())
-        for order, eta in zip(trip, etas, strict=True):
-            self._order_event("out_for_delivery", order, vehicle_id=vid, driver_id=drv)
-            self.eta_announced[order.id] = eta
-            self._order_event("notify_eta", order, vehicle_id=vid, eta_s=round(eta, 3))
-        vs.eta_back_s = self._expected_return(vehicle, trip, self._now(), legs=legs, etas=etas)
+        legs, etas = self._announce(vehicle, vs, trip)
+        trip_m = 0.0
         for i, order in enumerate(trip):
             if self._now() >= vs.breakdown_s:
                 self._event("breakdown", vehicle_id=vid, driver_id=drv, node=vs.here)
@@ -773,23 +1019,23 @@ class Simulation:
             if order.id in self.cancel_requested:
                 vs.carry_back(order)
                 continue
-            leg = self.travel.leg(vs.here, order.node, depart_s=self._now())
+            leg = mover.leg(vs.here, order.node, depart_s=self._now())
             expected_drive = leg.travel_time_s / speed
-            back = (
-                self.travel.matrix(
-                    [order.node], [hub_node], depart_s=self._now(), with_length=False
-                ).time_s[0, 0]
-                / speed
-            )
+            home = mover.matrix([order.node], [hub_node], depart_s=self._now())
+            assert home.length_m is not None
+            back = home.time_s[0, 0] / speed
             stopped = ""
-            if self._now() + expected_drive + self.expected_service_s(order) + back > limit:
+            if self._now() + expected_drive + self.expected_service_s(order, vtype) + back > limit:
                 stopped = "working_day_limit"
             elif vs.driving_s + expected_drive + back > max_driving:
                 stopped = "driving_limit"
+            elif trip_m + leg.length_m + home.length_m[0, 0] > range_m:
+                stopped = "range_limit"
             if stopped:
                 vs.carry_back()
                 return stopped
             yield from self._drive(vehicle, vs.here, order.node, day_log, leg=leg, order=order)
+            trip_m += leg.length_m
             vs.here = order.node
             nodes.append(vs.here)
             # Running late or early moves the expected return by as much.
@@ -802,7 +1048,9 @@ class Simulation:
                 continue
             k = i + sc.service.eta_update_stops_before
             if k < len(trip):
-                upcoming = self._etas(legs[i + 1 : k + 1], trip[i + 1 : k + 1], self._now())
+                upcoming = self._etas(
+                    vehicle, legs[i + 1 : k + 1], trip[i + 1 : k + 1], self._now()
+                )
                 self._order_event(
                     "update_eta", trip[k], vehicle_id=vid, eta_s=round(upcoming[-1], 3)
                 )
@@ -812,6 +1060,121 @@ class Simulation:
             if self._state(order.id) == "failed":
                 vs.back.append(order)
         return ""
+
+    # -- drones -----------------------------------------------------------------------
+    def _flight(self, vehicle: Vehicle, a: int, b: int) -> tuple[FlightPath | None, float]:
+        """Shortest legal flight between two nodes and its duration at cruise speed
+        (``(None, inf)`` if no legal path: inside a no-fly zone or across the border)."""
+        key = (a, b)
+        path = self._flights.get(key)
+        if key not in self._flights:
+            assert self.airspace is not None
+            ia, ib = self.network.index([a, b])
+            net = self.network
+            path = self.airspace.path(
+                (float(net.lat[ia]), float(net.lon[ia])), (float(net.lat[ib]), float(net.lon[ib]))
+            )
+            self._flights[key] = path
+        if path is None:
+            return None, math.inf
+        assert vehicle.type.speed_kph is not None
+        return path, path.length_m / (vehicle.type.speed_kph / 3.6)
+
+    def sortie_m(self, vehicle: Vehicle, stops: Sequence[int]) -> float:
+        """Flight length of a sortie from the hub over ``stops`` and back (inf if illegal)."""
+        route = [vehicle.hub_node, *stops, vehicle.hub_node]
+        total = 0.0
+        for a, b in itertools.pairwise(route):
+            path, _ = self._flight(vehicle, a, b)
+            if path is None:
+                return math.inf
+            total += path.length_m
+        return total
+
+    def _clear_sky_from(self, vehicle: Vehicle, t_s: float) -> float:
+        """The first time from ``t_s`` this drone may fly (inf if not within the run)."""
+        vtype = vehicle.type
+        horizon = self.scenario.days * DAY_S
+        t = t_s
+        while t < horizon:
+            if not self.weather.grounded(
+                t, max_wind_kph=vtype.max_wind_kph, max_rain_mm_h=vtype.max_rain_mm_h
+            ):
+                return t
+            t = (math.floor(t / H) + 1) * H
+        return math.inf
+
+    def _fly_trip(
+        self,
+        vehicle: Vehicle,
+        vs: _VehicleDay,
+        trip: list[Order],
+        day_log: dict[str, Any],
+        nodes: list[int],
+    ) -> Any:
+        """One sortie: take off, fly to each drop point around no-fly zones, lower the
+        parcel, fly back and land. Launched only in flyable weather (checked by the caller)."""
+        vtype = vehicle.type
+        vid = vehicle.id
+        self._announce(vehicle, vs, trip)
+        payload = sum(o.weight_kg for o in trip)
+        self._event(
+            "launch",
+            vehicle_id=vid,
+            **self._hub_where(vehicle.hub_node),
+            payload_kg=round(payload, 3),
+            parcels=len(trip),
+        )
+        yield self.env.timeout(vtype.takeoff_landing_s / 2)
+        for order in trip:
+            if order.id in self.cancel_requested:
+                vs.carry_back(order)
+                continue
+            yield from self._fly(vehicle, vs.here, order.node, payload, day_log, order=order)
+            vs.here = order.node
+            nodes.append(vs.here)
+            yield from self._attempt(order, vehicle)
+            payload -= order.weight_kg
+            vs.onboard.remove(order)
+            day_log["served"] += 1
+            if self._state(order.id) == "failed":
+                vs.back.append(order)
+        yield from self._fly(vehicle, vs.here, vehicle.hub_node, max(payload, 0.0), day_log)
+        yield self.env.timeout(vtype.takeoff_landing_s / 2)
+        vs.here = vehicle.hub_node
+        nodes.append(vs.here)
+
+    def _fly(
+        self,
+        vehicle: Vehicle,
+        a: int,
+        b: int,
+        payload_kg: float,
+        day_log: dict[str, Any],
+        order: Order | None = None,
+    ) -> Any:
+        """One flight leg, logged with its waypoints (the no-fly check reads them)."""
+        path, flight_s = self._flight(vehicle, a, b)
+        if path is None:  # plans are checked for legal sorties before they are accepted
+            raise PlanError(f"drone {vehicle.id}: no legal flight from node {a} to node {b}")
+        end = path.waypoints[-1]
+        self._event(
+            "flight",
+            vehicle_id=vehicle.id,
+            node=b,
+            lat=end[0],
+            lon=end[1],
+            path=[[round(p[0], 7), round(p[1], 7)] for p in path.waypoints],
+            length_m=round(path.length_m, 1),
+            payload_kg=round(payload_kg, 3),
+        )
+        yield self.env.timeout(flight_s)
+        day_log["km"] += path.length_m / 1000.0
+        self.vs[vehicle.id].driving_s += flight_s
+        if order is not None:
+            self._order_event("arrive", order, vehicle_id=vehicle.id, leg_m=round(path.length_m, 1))
+        else:
+            self._event("arrive", vehicle_id=vehicle.id, node=b, leg_m=round(path.length_m, 1))
 
     def _expected_return(
         self,
@@ -825,14 +1188,18 @@ class Simulation:
         """When the vehicle is expected back at its hub after ``trip`` (loading included
         unless the legs from departure are given)."""
         if legs is None or etas is None:
-            hub = self.hub_settings[vehicle.hub]
-            depart_s += hub.load_setup_s + hub.load_time_per_parcel_s * len(trip)
-            legs = self._expected_legs(vehicle.hub_node, trip, depart_s)
-            etas = self._etas(legs, trip, depart_s)
-        back_leg = self.travel.matrix(
-            [trip[-1].node], [vehicle.hub_node], depart_s=etas[-1], with_length=False
-        ).time_s[0, 0]
-        return etas[-1] + self.expected_service_s(trip[-1]) + back_leg / vehicle.type.speed_factor
+            depart_s += self._load_time_s(vehicle, len(trip))
+            legs = self._expected_legs(vehicle, vehicle.hub_node, trip, depart_s)
+            etas = self._etas(vehicle, legs, trip, depart_s)
+        last = trip[-1]
+        done = etas[-1] + self.expected_service_s(last, vehicle.type)
+        return done + self._back_leg_s(vehicle, last.node, etas[-1])
+
+    def _load_time_s(self, vehicle: Vehicle, parcels: int) -> float:
+        hub = self.hub_settings[vehicle.hub]
+        if vehicle.type.mode == "drone":  # one parcel into the drone's box at the pad
+            return hub.load_time_per_parcel_s * parcels
+        return hub.load_setup_s + hub.load_time_per_parcel_s * parcels
 
     def _hub_where(self, hub_node: int) -> dict[str, Any]:
         i = self.network.index(hub_node)[0]
@@ -894,8 +1261,13 @@ class Simulation:
                 "breaks": day_log["breaks"],
                 "fixed_cost": vehicle.type.fixed_cost_per_day,
                 "distance_cost": km * vehicle.type.cost_per_km,
-                "driver_cost": min(ended - started, shift_end - started) / H * d.cost_per_hour
-                + overtime / H * d.overtime_cost_per_hour,
+                "driver_cost": (
+                    min(ended - started, shift_end - started) / H * d.cost_per_hour
+                    + overtime / H * d.overtime_cost_per_hour
+                )
+                if vehicle.type.crewed
+                else 0.0,
+                "operating_cost": (ended - started) / H * vehicle.type.supervision_cost_per_h,
                 "co2_kg": km * vehicle.type.co2_kg_per_km,
             }
         )
@@ -903,23 +1275,25 @@ class Simulation:
         self.busy_until[vid] = ended
 
     def _load(self, vehicle: Vehicle, trip: list[Order], where: dict[str, Any]) -> Any:
-        """Wait for a dock, load the trip's parcels, depart."""
-        hub = self.hub_settings[vehicle.hub]
+        """Wait for a dock (drones load at their own pad), load the trip's parcels, depart."""
         vid, drv = vehicle.id, vehicle.driver_id
-        with self.docks[vehicle.hub].request() as dock:
-            queued = self._now()
+        dock = None if vehicle.type.mode == "drone" else self.docks[vehicle.hub].request()
+        queued = self._now()
+        if dock is not None:
             yield dock
-            self._event(
-                "load_start",
-                vehicle_id=vid,
-                driver_id=drv,
-                **where,
-                dock_wait_s=round(self._now() - queued, 3),
-                parcels=len(trip),
-            )
-            yield self.env.timeout(hub.load_setup_s + hub.load_time_per_parcel_s * len(trip))
-            for order in trip:
-                self._order_event("loaded", order, vehicle_id=vid, driver_id=drv)
+        self._event(
+            "load_start",
+            vehicle_id=vid,
+            driver_id=drv,
+            **where,
+            dock_wait_s=round(self._now() - queued, 3),
+            parcels=len(trip),
+        )
+        yield self.env.timeout(self._load_time_s(vehicle, len(trip)))
+        for order in trip:
+            self._order_event("loaded", order, vehicle_id=vid, driver_id=drv)
+        if dock is not None:
+            self.docks[vehicle.hub].release(dock)
         self._event("depart", vehicle_id=vid, driver_id=drv, **where)
 
     def _drive(
@@ -934,10 +1308,11 @@ class Simulation:
         """Drive one leg (taking a break first if one is due) and log the arrival."""
         d = self.scenario.drivers
         vid, drv = vehicle.id, vehicle.driver_id
+        mover = self._mover(vehicle)
         if leg is None:
-            leg = self.travel.leg(source, target, depart_s=self._now())
+            leg = mover.leg(source, target, depart_s=self._now())
         drive_s = (
-            self.travel.sample(leg, self._travel_rng)
+            mover.sample(leg, self._travel_rng)
             / vehicle.type.speed_factor
             * self.weather.road_factor(self._now())
         )
@@ -945,7 +1320,9 @@ class Simulation:
         planned = vs.planned_breaks
         due_by_plan = bool(planned) and self._now() + drive_s > planned[0]
         due_by_rule = (
-            d.break_min > 0 and self._now() + drive_s - vs.duty_from_s > d.break_after_h * H
+            vehicle.type.crewed
+            and d.break_min > 0
+            and self._now() + drive_s - vs.duty_from_s > d.break_after_h * H
         )
         if due_by_plan or due_by_rule:
             if due_by_plan:
@@ -1001,14 +1378,25 @@ class Simulation:
                 self._order_event("reattempt", order, attempts=self.attempts[order.id])
 
     def _attempt(self, order: Order, vehicle: Vehicle) -> Any:
+        """Get to the door (or locker), try to hand the parcel over, record the outcome.
+
+        Vans park and walk; other modes have their own stop overhead. Safe drops
+        need no one at home, except from modes that cannot leave a parcel (a
+        robot, an autonomous van). A drone only lowers parcels. After a failed
+        attempt the customer may accept a redirection to a nearby locker.
+        """
         s = self.scenario.service
+        vtype = vehicle.type
         self.attempts[order.id] += 1
         attempt = self.attempts[order.id]
         rng = self._order_rng(order.id, attempt)
-        yield self.env.timeout(
-            _lognormal(rng, s.parking_s_mean, s.service_cv)
-            + _lognormal(rng, s.walk_s_mean, s.service_cv)
-        )
+        if vtype.stop_overhead_s is None:
+            yield self.env.timeout(
+                _lognormal(rng, s.parking_s_mean, s.service_cv)
+                + _lognormal(rng, s.walk_s_mean, s.service_cv)
+            )
+        else:
+            yield self.env.timeout(_lognormal(rng, vtype.stop_overhead_s, s.service_cv))
         arrival = self._now()
         self.arrival[order.id] = arrival
         vid = vehicle.id
@@ -1016,13 +1404,20 @@ class Simulation:
             "attempted", order, vehicle_id=vid, driver_id=vehicle.driver_id, attempt=attempt
         )
         row = order.customer
-        present = self.customers.attempt(
-            row, rng, stay_home_share=self.weather.state(arrival).stay_home_share
-        )
         lateness_h = max(0.0, arrival - order.window_end_s) / H
         eta_error_h = abs(arrival - self.eta_announced.get(order.id, arrival)) / H
+        if order.locker is not None:
+            yield from self._deposit(order, vehicle, rng)
+            return
+        if vtype.mode == "drone":
+            present = False  # nobody needs to be there: the parcel is lowered
+        else:
+            present = self.customers.attempt(
+                row, rng, stay_home_share=self.weather.state(arrival).stay_home_share
+            )
         if present:
             extra = s.signature_extra_s if order.option == "signature" else 0.0
+            extra += vtype.handover_extra_s
             yield self.env.timeout(_lognormal(rng, s.handover_s_mean + extra, s.service_cv))
             pod = "signature" if order.option == "signature" else "scan"
             self._order_event("delivered", order, vehicle_id=vid, attempt=attempt)
@@ -1031,8 +1426,9 @@ class Simulation:
             self.customers.record_outcome(
                 row, delivered=True, lateness_h=lateness_h, eta_error_h=eta_error_h
             )
-        elif order.option == "safe_drop":
-            yield self.env.timeout(_lognormal(rng, 0.5 * s.handover_s_mean, s.service_cv))
+        elif order.option == "safe_drop" and not vtype.needs_presence:
+            if vtype.mode != "drone":  # a drone's drop time is its stop overhead
+                yield self.env.timeout(_lognormal(rng, 0.5 * s.handover_s_mean, s.service_cv))
             self._order_event("safe_drop", order, vehicle_id=vid)
             self._order_event("delivered", order, vehicle_id=vid, attempt=attempt)
             self._order_event("pod", order, vehicle_id=vid, pod="photo")
@@ -1046,7 +1442,99 @@ class Simulation:
                 "failed", order, vehicle_id=vid, attempt=attempt, reason="customer_absent"
             )
             self.customers.record_outcome(row, delivered=False, eta_error_h=eta_error_h)
-        yield self.env.timeout(_lognormal(rng, s.walk_s_mean, s.service_cv))
+            self._offer_redirect(order, vehicle, rng)
+        if vtype.stop_overhead_s is None:
+            yield self.env.timeout(_lognormal(rng, s.walk_s_mean, s.service_cv))
+
+    # -- lockers ----------------------------------------------------------------------
+    def _deposit(self, order: Order, vehicle: Vehicle, rng: np.random.Generator) -> Any:
+        """Put a parcel the customer sent to a locker into the smallest free compartment."""
+        assert order.locker is not None
+        size = self.lockers.free_size(order.locker, order.volume_m3)
+        if size is None:
+            self._order_event(
+                "failed",
+                order,
+                vehicle_id=vehicle.id,
+                attempt=self.attempts[order.id],
+                reason="locker_full",
+            )
+            self.customers.record_outcome(order.customer, delivered=False)
+            return
+        yield self.env.timeout(
+            _lognormal(rng, self.scenario.lockers.deposit_s, self.scenario.service.service_cv)
+        )
+        self.lockers.take(order.locker, size)
+        self._put_in_locker(order, vehicle, order.locker, size)
+
+    def _offer_redirect(self, order: Order, vehicle: Vehicle, rng: np.random.Generator) -> None:
+        """Nobody answered: offer the customer the nearest locker with room (reserved now)."""
+        settings = self.scenario.lockers
+        if not self.lockers or vehicle.type.mode not in ("van", "cargo_bike", "autonomous_van"):
+            return
+        if rng.random() >= settings.redirect_share:
+            return  # the customer prefers another attempt at home
+        xy = self.network.node_xy[self.network.index(order.node)[0]]
+        mover = self._mover(vehicle)
+        for _, site in self.lockers.nearest(xy, settings.redirect_radius_km):
+            size = self.lockers.free_size(site, order.volume_m3)
+            node = self.lockers.node[site]
+            if size is None:
+                continue
+            there = mover.matrix([order.node], [node], depart_s=self._now(), with_length=False)
+            if not np.isfinite(there.time_s[0, 0]):
+                continue
+            self.lockers.take(site, size)
+            self._order_event("redirected", order, vehicle_id=vehicle.id, locker=site)
+            self.vs[vehicle.id].to_locker.append((order, site, size))
+            return
+
+    def _deposit_redirected(
+        self, vehicle: Vehicle, vs: _VehicleDay, day_log: dict[str, Any], nodes: list[int]
+    ) -> Any:
+        """On the way back, drop redirected parcels at their lockers (compartments reserved)."""
+        while vs.to_locker:
+            site = vs.to_locker[0][1]
+            here = [item for item in vs.to_locker if item[1] == site]
+            node = self.lockers.node[site]
+            if vs.here != node:
+                yield from self._drive(vehicle, vs.here, node, day_log)
+                vs.here = node
+                nodes.append(node)
+            for order, _, size in here:
+                yield self.env.timeout(self.scenario.lockers.deposit_s)
+                self._put_in_locker(order, vehicle, site, size)
+            vs.to_locker = [item for item in vs.to_locker if item[1] != site]
+
+    def _put_in_locker(self, order: Order, vehicle: Vehicle, site: str, size: str) -> None:
+        self._order_event(
+            "in_locker",
+            order,
+            vehicle_id=vehicle.id,
+            locker=site,
+            compartment=size,
+            used=self.lockers.used[site][size],  # type: ignore[index]
+        )
+        now = self._now()
+        self.delivered_s[order.id] = now
+        self.customers.record_outcome(
+            order.customer, delivered=True, lateness_h=max(0.0, now - order.window_end_s) / H
+        )
+        self.env.process(self._locker_dwell(order, site, size))
+
+    def _locker_dwell(self, order: Order, site: str, size: str) -> Any:
+        """The customer collects the parcel after a while, or it expires and goes back."""
+        settings = self.scenario.lockers
+        delay = self.lockers.pickup_delay_s(self._order_rng(order.id, 0, purpose="pickup"))
+        expiry = settings.expiry_h * H
+        yield self.env.timeout(min(delay, expiry))
+        self.lockers.free(site, size)  # type: ignore[arg-type]
+        if delay < expiry:
+            self._order_event("picked_up", order, locker=site)
+            return
+        self._order_event("expired", order, locker=site)
+        self._order_event("returned_to_hub", order, reason="locker_expired")
+        self._order_event("returned_to_sender", order, attempts=self.attempts[order.id])
 
     # -- run ------------------------------------------------------------------------
     def run(self) -> SimResult:
