@@ -27,12 +27,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import shapely
+from pydantic import BaseModel, ConfigDict, Field
 from shapely.geometry import LineString, Polygon
 from shapely.prepared import prep
 
 from twin.maps.network import MapMeta
 
-__all__ = ["Airspace", "FlightPath", "NoFlyZone"]
+__all__ = ["Airspace", "AirspaceSettings", "FlightPath", "NoFlyArea", "NoFlyZone"]
 
 _M_PER_DEG_LAT = 110_540.0
 _M_PER_DEG_LON = 111_320.0
@@ -61,6 +62,28 @@ class FlightPath:
     @property
     def straight(self) -> bool:
         return len(self.waypoints) == 2
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoFlyArea(_Settings):
+    """A user-given no-fly polygon (a prison, a stadium, a hospital's helipad)."""
+
+    name: str
+    #: Corners as ``[lat, lon]`` pairs, at least three.
+    points: tuple[tuple[float, float], ...] = Field(min_length=3)
+
+
+class AirspaceSettings(_Settings):
+    """Where the scenario's drones may not fly, beyond the map's border."""
+
+    #: Map zones of these kinds are no-fly (the synthetic Laredo map has its airport).
+    avoid_kinds: tuple[str, ...] = ("airport",)
+    no_fly: tuple[NoFlyArea, ...] = ()
+    #: Distance a flight keeps from every no-fly polygon.
+    clearance_m: float = Field(default=50.0, ge=0)
 
 
 class Airspace:
@@ -130,8 +153,15 @@ class Airspace:
         extra: Sequence[NoFlyZone] = (),
         clearance_m: float = 50.0,
         avoid_kinds: Sequence[str] = ("airport",),
+        settings: AirspaceSettings | None = None,
     ) -> Airspace:
         """The airspace of a map: its border (a barrier), its airports, and ``extra`` zones."""
+        if settings is not None:
+            extra = [
+                *extra,
+                *(NoFlyZone(a.name, "user", tuple(a.points)) for a in settings.no_fly),
+            ]
+            clearance_m, avoid_kinds = settings.clearance_m, settings.avoid_kinds
         zones = [
             NoFlyZone(z.name, z.kind, tuple(z.ring)) for z in meta.zones if z.kind in avoid_kinds
         ]

@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from twin.airspace import AirspaceSettings
 from twin.errors import ScenarioError
 from twin.lockers import LockerSettings
 from twin.maps.network import ROAD_CLASSES
@@ -405,6 +406,7 @@ class Scenario(_Model):
     disruptions: DisruptionSettings = DisruptionSettings()
     weather: WeatherSettings = WeatherSettings()
     lockers: LockerSettings = LockerSettings()
+    airspace: AirspaceSettings = AirspaceSettings()
     policy: PolicySettings = PolicySettings()
     outputs: OutputSettings = OutputSettings()
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)

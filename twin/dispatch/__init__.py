@@ -18,6 +18,7 @@ from twin.dispatch.base import (
     validate_plan,
 )
 from twin.dispatch.insertion import InsertionPolicy
+from twin.dispatch.mixed_fleet import MixedFleetPolicy
 from twin.dispatch.nearest_vehicle import NearestVehiclePolicy
 from twin.dispatch.planning import PlanningSettings
 from twin.dispatch.rolling_horizon import RollingHorizonPolicy
@@ -55,6 +56,7 @@ POLICIES: dict[str, type] = {
     "insertion": InsertionPolicy,
     "zones": ZonesPolicy,
     "nearest_vehicle": NearestVehiclePolicy,
+    "mixed_fleet": MixedFleetPolicy,
 }
 
 

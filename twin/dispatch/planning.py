@@ -12,7 +12,7 @@ attempts and lateness, so the solver leaves the cheapest ones for later.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy as np
 from twin.dispatch.base import DispatchState, OrderView, Plan, VehicleView, new_trips
 from twin.routing import RELOAD as ROUTE_RELOAD
 from twin.routing import Job, RoutingProblem, RoutingSolution, VehicleSpec, solve
+from twin.traveltime import TravelMatrix
 
 __all__ = [
     "PlanningSettings",
@@ -136,6 +137,7 @@ def plan_routes(
     reproducible. Vehicles that get nothing are part of the plan with their
     committed stops only, so their old plan is replaced, not kept.
     """
+    vehicles, travel = _one_profile(state, vehicles)
     specs_of = {v.id: _vehicle_spec(v, 0, settings) for v in vehicles}
     # Vehicles with no trip or a quarter of an hour left can only keep their committed stops.
     idle = [
@@ -149,7 +151,7 @@ def plan_routes(
     nodes = hub_nodes + [o.node for o in orders]
     unique = np.unique(np.asarray(nodes))
     depart = min(max(v.shift_start_s, v.available_s) for v in vehicles)
-    m = state.travel(unique.tolist(), unique.tolist(), depart + settings.depart_offset_s)
+    m = travel(unique.tolist(), unique.tolist(), depart + settings.depart_offset_s)
     assert m.length_m is not None
     where = {int(n): int(i) for i, n in enumerate(unique)}
     # Loading happens before departure and grows with the parcels on board; charging
@@ -202,6 +204,25 @@ def plan_routes(
         solution = min((warm, solution), key=lambda sol: sol.cost)
     plan = _to_plan(vehicles, jobs, solution)
     return replace(plan, routes={**plan.routes, **{v.id: v.route([]) for v in idle}})
+
+
+def _one_profile(
+    state: DispatchState, vehicles: Sequence[VehicleView]
+) -> tuple[list[VehicleView], Callable[[list[int], list[int], float], TravelMatrix]]:
+    """The vehicles one routing problem can hold: one travel profile, no drones.
+
+    A routing problem has one travel matrix, so vehicles that move differently
+    (bikes, robots, autonomous vans on their own road classes) are planned in
+    problems of their own (:mod:`twin.dispatch.modal`); drones fly sorties.
+    Given a mix, the road's own vehicles (vans) are kept, the others are left
+    out of the plan, so a policy that knows nothing of modes plans the vans.
+    """
+    ground = [v for v in vehicles if v.mode != "drone"]
+    if not ground:
+        return [], state.travel
+    road = any(state.travel_for(v) is state.travel for v in ground)
+    travel = state.travel if road else state.travel_for(ground[0])
+    return [v for v in ground if state.travel_for(v) is travel], travel
 
 
 def reoptimise_next_trips(state: DispatchState, settings: PlanningSettings) -> Plan:

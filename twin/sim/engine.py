@@ -250,8 +250,10 @@ class Simulation:
         self.busy_until = {v.id: -math.inf for v in self.fleet}
         self._vehicle_by_id = {v.id: v for v in self.fleet}
         # Policies see each type's own travel where it differs from the road's.
+        # (one function per mover: policies group vehicles that move alike by it).
+        functions = {id(m): _travel_function(m) for m in self.movers.values()}
         self._mode_travel: dict[str, Callable[..., TravelMatrix]] = {
-            name: _travel_function(mover)
+            name: functions[id(mover)]
             for name, mover in self.movers.items()
             if mover is not self.travel
         }
@@ -323,7 +325,7 @@ class Simulation:
     def _make_airspace(self) -> Airspace | None:
         if not any(t.mode == "drone" for t in self.scenario.vehicle_types.values()):
             return None
-        return Airspace.from_map(self.network.meta)
+        return Airspace.from_map(self.network.meta, settings=self.scenario.airspace)
 
     def _make_lockers(self) -> LockerBank:
         settings = self.scenario.lockers
@@ -921,6 +923,12 @@ class Simulation:
                     break
                 vs.status = "working"
             if vehicle.type.mode == "drone":
+                hold = self._launch_at(vehicle, vs.trips[0]) - self._now()
+                if hold > 0:  # a drop before the window opens is not a delivery: wait
+                    yield self.env.timeout(min(hold, max(shift_end - self._now(), 0.0)))
+                    if self._now() >= shift_end:
+                        break
+                    continue
                 clear = self._clear_sky_from(vehicle, self._now())
                 if clear > self._now():
                     # Grounded: hold the launch until the weather allows, if still today.
@@ -1090,6 +1098,13 @@ class Simulation:
                 return math.inf
             total += path.length_m
         return total
+
+    def _launch_at(self, vehicle: Vehicle, trip: list[Order]) -> float:
+        """The latest launch that still reaches the first drop no earlier than its window."""
+        first = trip[0]
+        _, out_s = self._flight(vehicle, vehicle.hub_node, first.node)
+        lead = self._load_time_s(vehicle, len(trip)) + vehicle.type.takeoff_landing_s / 2
+        return first.window_start_s - lead - out_s
 
     def _clear_sky_from(self, vehicle: Vehicle, t_s: float) -> float:
         """The first time from ``t_s`` this drone may fly (inf if not within the run)."""
@@ -1461,10 +1476,10 @@ class Simulation:
             )
             self.customers.record_outcome(order.customer, delivered=False)
             return
+        self.lockers.take(order.locker, size)  # the door opens: the compartment is ours
         yield self.env.timeout(
             _lognormal(rng, self.scenario.lockers.deposit_s, self.scenario.service.service_cv)
         )
-        self.lockers.take(order.locker, size)
         self._put_in_locker(order, vehicle, order.locker, size)
 
     def _offer_redirect(self, order: Order, vehicle: Vehicle, rng: np.random.Generator) -> None:
