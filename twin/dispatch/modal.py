@@ -139,7 +139,7 @@ def _within_reach(
     nodes = [o.node for o in orders]
     out = travel(hubs, nodes, state.now_s)
     back = travel(nodes, hubs, state.now_s)
-    assert out.length_m is not None and back.length_m is not None
+    assert out.length_m is not None
     ok = ((out.length_m <= reach) & np.isfinite(out.time_s) & np.isfinite(back.time_s.T)).any(
         axis=0
     )
@@ -177,7 +177,8 @@ def schedule_sorties(
     by the end of its window (plus the cascade's tolerance) and the drone back
     by the end of its shift.
     """
-    assert state.flight_m is not None and state.clear_sky_from is not None
+    assert state.flight_m is not None
+    assert state.clear_sky_from is not None
     clock = {d.id: max(d.available_s, d.shift_start_s, state.now_s) for d in drones}
     trips: dict[str, list[list[str]]] = {d.id: [] for d in drones}
     room = {d.id: d.max_trips - (1 if d.committed else 0) for d in drones}
