@@ -1,0 +1,269 @@
+"""Every mode in one run: the modes' limits hold in the event log, checked independently.
+
+The checks read the event log and the scenario only (the geometry with
+shapely directly, not through :mod:`twin.airspace`), so an engine that broke
+a rule would be caught even if the airspace code agreed with it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import LineString, Polygon
+
+from twin.dispatch import Plan, PlanError
+from twin.dispatch.planning import servable_today
+from twin.maps.registry import load_network
+from twin.metrics import conservation, kpis
+from twin.scenario import Scenario, load_scenario
+from twin.sim.engine import Simulation
+from twin.weather import Weather
+
+SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "small_modes.yaml"
+H = 3600.0
+
+
+def _run(scenario: Scenario, **kw: object) -> object:
+    return Simulation(scenario, load_network(scenario.map.ref), **kw).run()  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def clear() -> object:
+    return _run(load_scenario(SCENARIO))
+
+
+@pytest.fixture(scope="module")
+def storm() -> object:
+    return _run(load_scenario(SCENARIO, variant="storm"))
+
+
+def _details(frame: pd.DataFrame) -> list[dict]:
+    return [json.loads(d) if d else {} for d in frame["details"]]
+
+
+def _modes(result: object) -> dict[str, str]:
+    vehicles = result.vehicles  # type: ignore[attr-defined]
+    return dict(zip(vehicles["vehicle_id"], vehicles["mode"], strict=False))
+
+
+def _xy(lat: np.ndarray, lon: np.ndarray, origin: tuple[float, float]) -> np.ndarray:
+    kx = 111_320.0 * math.cos(math.radians(origin[0]))
+    return np.column_stack(((lon - origin[1]) * kx, (lat - origin[0]) * 110_540.0))
+
+
+def test_every_mode_delivers(clear: object) -> None:
+    events = clear.events  # type: ignore[attr-defined]
+    modes = _modes(clear)
+    handed = events[events["kind"].isin(["delivered", "in_locker"])]
+    by_mode = handed["vehicle_id"].map(modes).value_counts()
+    for mode in ("van", "autonomous_van", "cargo_bike", "robot", "drone"):
+        assert by_mode.get(mode, 0) > 0, f"no {mode} delivered anything: {by_mode.to_dict()}"
+    assert (events["kind"] == "in_locker").sum() > 0
+    assert (events["kind"] == "redirected").sum() > 0
+
+
+def test_no_flight_crosses_a_no_fly_polygon(clear: object) -> None:
+    scenario = load_scenario(SCENARIO)
+    events = clear.events  # type: ignore[attr-defined]
+    flights = events[events["kind"] == "flight"]
+    assert len(flights) > 20
+    zone = scenario.airspace.no_fly[0]
+    pts = np.array(zone.points)
+    origin = (float(pts[:, 0].mean()), float(pts[:, 1].mean()))
+    polygon = Polygon(_xy(pts[:, 0], pts[:, 1], origin))
+    detours = 0
+    for d in _details(flights):
+        path = np.array(d["path"])
+        line = LineString(_xy(path[:, 0], path[:, 1], origin))
+        assert not line.intersects(polygon), d["path"]
+        # The clearance ring is a polygon (chords at the corners): within 10 %.
+        assert line.distance(polygon) >= 0.9 * scenario.airspace.clearance_m, d["path"]
+        detours += len(path) > 2
+    assert detours > 0, "no flight needed to go around the zone: the test checks nothing"
+
+
+def test_no_drone_carries_more_than_its_payload(clear: object) -> None:
+    scenario = load_scenario(SCENARIO)
+    payload = scenario.vehicle_types["drone"].capacity_weight_kg
+    events = clear.events  # type: ignore[attr-defined]
+    weight = clear.orders.set_index("order_id")["weight_kg"]  # type: ignore[attr-defined]
+    modes = _modes(clear)
+    drone_events = events[events["vehicle_id"].map(modes) == "drone"]
+    launches = 0
+    loaded: dict[str, list[str]] = defaultdict(list)
+    for (_, row), d in zip(drone_events.iterrows(), _details(drone_events), strict=True):
+        vid = row["vehicle_id"]
+        if row["kind"] == "load_start":
+            loaded[vid] = []
+        elif row["kind"] == "loaded":
+            loaded[vid].append(row["order_id"])
+        elif row["kind"] == "launch":
+            launches += 1
+            carried = float(weight[loaded[vid]].sum())
+            assert carried <= payload + 1e-9
+            assert d["payload_kg"] == pytest.approx(carried, abs=1e-3)
+    assert launches > 10
+
+
+def test_no_robot_or_autonomous_van_leaves_a_parcel_without_someone_present(
+    clear: object,
+) -> None:
+    events = clear.events  # type: ignore[attr-defined]
+    modes = _modes(clear)
+    mode = events["vehicle_id"].map(modes)
+    needs_presence = mode.isin(["robot", "autonomous_van"])
+    assert (needs_presence & (events["kind"] == "delivered")).sum() > 20
+    assert not (needs_presence & (events["kind"] == "safe_drop")).any()
+    pods = _details(events[needs_presence & (events["kind"] == "pod")])
+    assert {d["pod"] for d in pods} <= {"scan", "signature"}
+    # and they did meet absent customers, and brought those parcels back
+    absent = events[needs_presence & (events["kind"] == "customer_absent")]
+    assert len(absent) > 0
+
+
+def test_no_locker_holds_more_than_its_compartments(clear: object) -> None:
+    scenario = load_scenario(SCENARIO)
+    capacity = {s.id: s.compartments for s in scenario.lockers.sites}
+    events = clear.events  # type: ignore[attr-defined]
+    held: dict[tuple[str, str], int] = defaultdict(int)
+    where: dict[str, tuple[str, str]] = {}
+    peak = 0
+    for (_, row), d in zip(events.iterrows(), _details(events), strict=True):
+        if row["kind"] == "in_locker":
+            key = (d["locker"], d["compartment"])
+            held[key] += 1
+            where[row["order_id"]] = key
+            assert held[key] <= capacity[key[0]][key[1]], key
+            peak = max(peak, held[key])
+        elif row["kind"] in ("picked_up", "expired"):
+            held[where.pop(row["order_id"])] -= 1
+    assert peak > 0
+
+
+def test_locker_full_is_a_failed_attempt_not_an_overflow() -> None:
+    base = load_scenario(SCENARIO)
+    site = base.lockers.sites[0].model_copy(update={"compartments": {"small": 1, "medium": 1}})
+    tight = base.model_copy(update={"lockers": base.lockers.model_copy(update={"sites": (site,)})})
+    result = _run(tight)
+    events = result.events  # type: ignore[attr-defined]
+    failed = _details(events[events["kind"] == "failed"])
+    assert any(d.get("reason") == "locker_full" for d in failed)
+
+
+def test_grounded_drones_fly_no_sorties() -> None:
+    base = load_scenario(SCENARIO)
+    # Clear morning, storm from 11:00 to 15:00 on day 0, clear again after.
+    series = ("clear",) * 11 + ("storm",) * 4 + ("clear",)
+    scenario = base.model_copy(
+        update={"weather": base.weather.model_copy(update={"series": series})}
+    )
+    result = _run(scenario)
+    events = result.events  # type: ignore[attr-defined]
+    weather = Weather(scenario.weather, days=scenario.days, rng=np.random.default_rng(0))
+    drone = scenario.vehicle_types["drone"]
+    launches = events[events["kind"] == "launch"]["time_s"].to_numpy()
+    assert len(launches) > 5
+    for t in launches:
+        assert not weather.grounded(
+            t, max_wind_kph=drone.max_wind_kph, max_rain_mm_h=drone.max_rain_mm_h
+        ), f"launch at {t / H:.2f} h in {weather.state_name(t)}"
+    day0 = launches[launches < 24 * H]
+    assert ((day0 < 11 * H) | (day0 >= 15 * H)).all()
+    assert (day0 >= 15 * H).any(), "drones should fly again after the storm"
+
+
+def test_a_storm_day_changes_drone_share_and_on_time(clear: object, storm: object) -> None:
+    k_clear = kpis(clear.orders, clear.vehicles, clear.events)  # type: ignore[attr-defined]
+    k_storm = kpis(storm.orders, storm.vehicles, storm.events)  # type: ignore[attr-defined]
+    assert k_clear["share_drone"] > 0.15
+    assert k_storm.get("share_drone", 0.0) == 0.0
+    assert k_storm["on_time_rate"] < k_clear["on_time_rate"] - 0.01
+
+
+def test_orders_are_conserved_and_runs_repeat_exactly(clear: object) -> None:
+    orders = clear.orders  # type: ignore[attr-defined]
+    events = clear.events  # type: ignore[attr-defined]
+    created = events[events["kind"] == "created"]["order_id"]
+    assert created.is_unique
+    assert set(created) == set(orders[orders["released"]]["order_id"])
+    assert sum(conservation(orders).values()) == len(created)
+    finals = orders[orders["released"]]["final_state"]
+    ok = {"delivered", "picked_up", "returned_to_sender", "cancelled", "unreachable"}
+    assert finals.isin(ok | {"open_at_horizon"}).all(), finals.value_counts()
+    again = _run(load_scenario(SCENARIO))
+    assert again.log.digest() == clear.log.digest()  # type: ignore[attr-defined]
+
+
+class _GreedyDronePolicy:
+    """A bad policy: every pending order to the first drone, heaviest first."""
+
+    name = "greedy_drone"
+    triggers = frozenset({"cutoff"})
+
+    def decide(self, state):  # type: ignore[no-untyped-def]
+        drone = next(v for v in state.vehicles if v.mode == "drone")
+        heavy = max(servable_today(state), key=lambda o: o.demand[2])
+        return Plan(routes={drone.id: (heavy.id,)})
+
+
+def test_the_engine_rejects_a_parcel_over_a_drones_payload() -> None:
+    scenario = load_scenario(SCENARIO)
+    with pytest.raises(PlanError, match=r"greedy_drone.*drone.*payload"):
+        _run(scenario, policy=_GreedyDronePolicy())
+
+
+class _RobotFarAway:
+    """A bad policy: the farthest order on a robot."""
+
+    name = "robot_far_away"
+    triggers = frozenset({"cutoff"})
+
+    def decide(self, state):  # type: ignore[no-untyped-def]
+        robot = next(v for v in state.vehicles if v.mode == "robot")
+        small = [o for o in servable_today(state) if o.demand[1] <= 0.04 and o.demand[2] <= 25]
+        m = state.travel_for(robot)([robot.hub_node], [o.node for o in small], state.now_s)
+        far = small[int(np.argmax(np.where(np.isfinite(m.length_m[0]), m.length_m[0], 0)))]
+        return Plan(routes={robot.id: tuple(o.id for o in small if o.node == far.node)[:1]})
+
+
+def test_the_engine_rejects_a_robot_trip_beyond_its_range() -> None:
+    base = load_scenario(SCENARIO)
+    robot = base.vehicle_types["robot"].model_copy(update={"range_km": 0.5})
+    scenario = base.model_copy(update={"vehicle_types": {**base.vehicle_types, "robot": robot}})
+    with pytest.raises(PlanError, match=r"robot_far_away.*range is 0.5 km"):
+        _run(scenario, policy=_RobotFarAway())
+
+
+def test_laredo_drones_stay_out_of_the_airport_and_mexico() -> None:
+    """On the Laredo map: the airport is avoided and no flight crosses the Rio Grande."""
+    scenario = load_scenario(SCENARIO).model_copy(
+        update={
+            "name": "laredo_drones_small",
+            "days": 1,
+            "map": load_scenario(SCENARIO).map.model_copy(update={"ref": "laredo"}),
+            "lockers": load_scenario(SCENARIO).lockers.model_copy(update={"sites": ()}),
+        }
+    )
+    net = load_network("laredo")
+    result = Simulation(scenario, net).run()
+    events = result.events
+    flights = _details(events[events["kind"] == "flight"])
+    assert len(flights) > 10
+    airport = next(z for z in net.meta.zones if z.kind == "airport")
+    ring = np.array(airport.ring)
+    origin = (float(ring[:, 0].mean()), float(ring[:, 1].mean()))
+    airport_poly = Polygon(_xy(ring[:, 0], ring[:, 1], origin))
+    border = np.array(net.meta.border)
+    river = LineString(_xy(border[:, 0], border[:, 1], origin))
+    for d in flights:
+        path = np.array(d["path"])
+        line = LineString(_xy(path[:, 0], path[:, 1], origin))
+        assert not line.intersects(airport_poly)
+        assert not line.intersects(river)
+    assert sum(conservation(result.orders).values()) == (events["kind"] == "created").sum()
