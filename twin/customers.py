@@ -1,10 +1,11 @@
 """Customers as Mesa agents: who is at home, who answers the door, how satisfied they are.
 
-This is the only module that imports mesa. The SimPy engine owns the clock; it
-calls :meth:`CustomerModel.start_day` each morning and :meth:`CustomerModel.step`
-every simulated hour, and asks :meth:`CustomerModel.attempt` whether a delivery
-attempt meets someone. Agent state lives in NumPy arrays on the model (one row
-per customer) so a city of tens of thousands of households steps in
+Customers and crowd couriers (:mod:`twin.crowd`) are the Mesa agents. The
+SimPy engine owns the clock; it calls :meth:`CustomerModel.start_day` each
+morning and :meth:`CustomerModel.step` every simulated hour, and asks
+:meth:`CustomerModel.attempt` whether a delivery attempt meets someone. Agent
+state lives in NumPy arrays on the model (one row per customer) so a city of
+tens of thousands of households steps in
 milliseconds; each :class:`Customer` agent reads and writes its own row.
 
 Presence is a two-state Markov chain per hour: a household keeps its state from

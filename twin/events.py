@@ -88,6 +88,8 @@ INFO_KINDS = frozenset(
         "launch",
         "flight",
         "grounded",
+        "crowd_offer",
+        "courier_skipped",
     }
 )
 

@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from twin.airspace import AirspaceSettings
+from twin.crowd import CrowdSettings
 from twin.errors import ScenarioError
 from twin.lockers import LockerSettings
 from twin.maps.network import ROAD_CLASSES
@@ -407,6 +408,7 @@ class Scenario(_Model):
     weather: WeatherSettings = WeatherSettings()
     lockers: LockerSettings = LockerSettings()
     airspace: AirspaceSettings = AirspaceSettings()
+    crowd: CrowdSettings = CrowdSettings()
     policy: PolicySettings = PolicySettings()
     outputs: OutputSettings = OutputSettings()
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)

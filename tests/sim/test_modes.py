@@ -267,3 +267,31 @@ def test_laredo_drones_stay_out_of_the_airport_and_mexico() -> None:
         assert not line.intersects(airport_poly)
         assert not line.intersects(river)
     assert sum(conservation(result.orders).values()) == (events["kind"] == "created").sum()
+
+
+def test_crowd_couriers_take_the_overflow_and_are_paid_per_delivery() -> None:
+    scenario = load_scenario(SCENARIO, variant="short_handed")
+    result = _run(scenario)
+    events = result.events  # type: ignore[attr-defined]
+    offers = events[events["kind"] == "crowd_offer"]
+    answers = [d["accepted"] for d in _details(offers)]
+    assert any(answers), "no courier accepted anything"
+    assert not all(answers), "every offer accepted: the couriers' choice is not exercised"
+    vehicles = result.vehicles  # type: ignore[attr-defined]
+    crowd = vehicles[vehicles["mode"] == "crowd"]
+    assert len(crowd) == sum(answers)
+    delivered = events[events["kind"].isin(["delivered", "in_locker"])]
+    n = int(delivered["vehicle_id"].isin(set(crowd["vehicle_id"])).sum())
+    assert n > 0
+    # paid per delivery plus per km of each offered route
+    pay = scenario.crowd.pay_per_delivery * n
+    assert pay <= crowd["operating_cost"].sum() <= pay + scenario.crowd.pay_per_km * 50 * len(crowd)
+    assert (crowd["driver_cost"] == 0).all()
+    assert (crowd["stops_attempted"] <= scenario.crowd.max_parcels).all()
+    # a courier who does not attempt a parcel brings it back; it is not lost
+    skipped = set(events[events["kind"] == "courier_skipped"]["order_id"])
+    assert skipped
+    finals = result.orders.set_index("order_id")["final_state"]  # type: ignore[attr-defined]
+    assert finals[list(skipped)].isin(["delivered", "picked_up", "open_at_horizon"]).all()
+    again = _run(scenario)
+    assert again.log.digest() == result.log.digest()  # type: ignore[attr-defined]

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from twin.crowd import CourierView
 from twin.modes import parcel_misfit
 from twin.scenario import VehicleType
 from twin.traveltime import TravelMatrix
@@ -154,6 +155,8 @@ class DispatchState:
     flight_m: Callable[[str, Sequence[int]], float] | None = None
     #: ``clear_sky_from(vehicle_id, t_s)``: first time from ``t_s`` the drone may fly.
     clear_sky_from: Callable[[str, float], float] | None = None
+    #: Crowdsourced couriers online now and free: a plan may offer them bundles.
+    couriers: tuple[CourierView, ...] = ()
 
     def travel_for(
         self, vehicle: VehicleView
@@ -181,6 +184,9 @@ class Plan:
     eta_s: Mapping[str, float] = field(default_factory=dict)
     stats: Mapping[str, float] = field(default_factory=dict)
     breaks_s: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    #: Bundles offered to crowdsourced couriers (courier id -> order ids, in stop
+    #: order). Each courier accepts or declines; declined orders stay open.
+    offers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -273,6 +279,26 @@ def validate_plan(policy_name: str, state: DispatchState, plan: Plan) -> None:
                             f"{vid!r}: {why}"
                         )
             _check_load(policy_name, vid, vehicle, load)
+    online = {c.id: c for c in state.couriers}
+    for cid, bundle in plan.offers.items():
+        if cid not in online:
+            raise PlanError(f"policy {policy_name!r} offered a bundle to {cid!r}, not online")
+        if not bundle or len(bundle) > online[cid].max_parcels:
+            raise PlanError(
+                f"policy {policy_name!r} offered {cid!r} {len(bundle)} parcels; "
+                f"between 1 and {online[cid].max_parcels} may be offered"
+            )
+        for oid in bundle:
+            if oid in seen:
+                raise PlanError(
+                    f"policy {policy_name!r} gave order {oid!r} to both {seen[oid]!r} and {cid!r}"
+                )
+            if oid not in orders or orders[oid].vehicle_id is not None:
+                raise PlanError(
+                    f"policy {policy_name!r} offered {cid!r} order {oid!r}, which is not open "
+                    "or is planned on a vehicle"
+                )
+            seen[oid] = cid
 
 
 def _check_load(policy_name: str, vid: str, vehicle: VehicleView, load: list[float]) -> None:

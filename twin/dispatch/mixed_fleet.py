@@ -14,9 +14,11 @@ their hubs. Plans in force on the road are kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from twin.dispatch.base import DispatchState, Plan
+import numpy as np
+
+from twin.dispatch.base import DispatchState, OrderView, Plan
 from twin.dispatch.modal import Cascade, plan_cascade
 from twin.dispatch.planning import PlanningSettings, servable_today
 
@@ -35,6 +37,9 @@ class MixedFleetPolicy(PlanningSettings):
         Road reach per ground mode from its hub (defaults: robot 2.5, cargo_bike 4).
     every_min : float
         Minutes between in-day re-plans of the free orders (default 30).
+    crowd_bundle : int
+        Most parcels offered to one crowdsourced courier (default 5). Orders due
+        today that no vehicle can take are offered to the couriers online.
     Other parameters: see :class:`~twin.dispatch.planning.PlanningSettings`.
     """
 
@@ -42,6 +47,8 @@ class MixedFleetPolicy(PlanningSettings):
     modes: tuple[str, ...] = Cascade().modes
     reach_km: dict[str, float] = field(default_factory=dict)
     every_min: float = 30.0
+    #: Most parcels offered to one crowd courier at a time.
+    crowd_bundle: int = 5
     triggers = frozenset({"cutoff", "tick", "vehicle_idle", "disruption"})
     #: Vehicles wait at their hubs for in-day work.
     dynamic = True
@@ -69,6 +76,32 @@ class MixedFleetPolicy(PlanningSettings):
         idle = [v for v in idle if not v.committed]
         on_drones = {v.id for v in drones}
         free = [o for o in orders if o.vehicle_id is None or o.vehicle_id in on_drones]
-        if not free or not (drones or idle):
+        if not free:
             return Plan(routes={})
-        return plan_cascade(state, [*drones, *idle], free, self, cascade)
+        plan = plan_cascade(state, [*drones, *idle], free, self, cascade)
+        taken = {oid for stops in plan.routes.values() for oid in stops}
+        overflow = [o for o in free if o.id not in taken and o.vehicle_id is None]
+        return replace(plan, offers=self._bundles(state, overflow))
+
+    def _bundles(self, state: DispatchState, orders: list[OrderView]) -> dict[str, tuple[str, ...]]:
+        """Overflow for the crowd: each online courier is offered a compact bundle of
+        today's most urgent leftovers: the most urgent one, then its nearest neighbours."""
+        left = sorted(
+            (o for o in orders if o.due_day <= state.day and o.option != "locker"),
+            key=lambda o: (o.window_end_s, o.id),
+        )
+        offers: dict[str, tuple[str, ...]] = {}
+        for courier in state.couriers:
+            if not left:
+                break
+            size = min(self.crowd_bundle, courier.max_parcels)
+            # seed with the most urgent order, then grow by nearest neighbours
+            bundle = [left.pop(0)]
+            while left and len(bundle) < size:
+                m = state.travel([bundle[-1].node], [o.node for o in left], state.now_s)
+                k = int(np.argmin(m.time_s[0]))
+                if not np.isfinite(m.time_s[0, k]):
+                    break
+                bundle.append(left.pop(k))
+            offers[courier.id] = tuple(o.id for o in bundle)
+        return offers

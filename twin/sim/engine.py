@@ -43,6 +43,7 @@ import pandas as pd
 import simpy
 
 from twin.airspace import Airspace, FlightPath
+from twin.crowd import CourierView, CrowdModel
 from twin.customers import CustomerModel
 from twin.demand import Order, address_weights, generate_orders, surge_orders
 from twin.dispatch import (
@@ -69,6 +70,8 @@ from twin.weather import Weather
 __all__ = ["SimResult", "Simulation"]
 
 DAY_S = 86_400.0
+#: Vehicle type name (and mode in the vehicles table) of crowdsourced couriers.
+CROWD = "crowd"
 H = 3600.0
 DISPATCHABLE = frozenset({"created", "unassigned", "reattempt"})
 ORDER_COLUMNS = (
@@ -270,6 +273,7 @@ class Simulation:
         self.routes: list[dict[str, Any]] = []
         self.planning_s = 0.0
         self._travel_rng = self.streams["travel"]
+        self.crowd = self._make_crowd()
         self._flights: dict[tuple[int, int], FlightPath | None] = {}
 
     # -- set-up ---------------------------------------------------------------
@@ -346,6 +350,26 @@ class Simulation:
             np.array([s.lat for s in settings.sites]), np.array([s.lon for s in settings.sites])
         )
         return LockerBank(settings, xy, nodes)
+
+    def _make_crowd(self) -> CrowdModel | None:
+        """Crowd couriers (Mesa agents) start from addresses anywhere in the served area."""
+        settings = self.scenario.crowd
+        if settings.couriers_per_day <= 0:
+            return None
+        nodes = self.network.node_ids[self.serviceable].tolist()
+        self.movers[CROWD] = self.travel
+        crowd_type = VehicleType(
+            mode="van",
+            capacity_parcels=settings.max_parcels,
+            capacity_volume_m3=1.5,
+            capacity_weight_kg=300.0,
+            speed_factor=settings.speed_factor,
+            fixed_cost_per_day=0.0,
+            cost_per_km=0.0,
+            co2_kg_per_km=settings.co2_kg_per_km,
+        )
+        self._crowd_type = crowd_type
+        return CrowdModel(settings, nodes, days=self.scenario.days, rng=self.streams["crowd"])
 
     def _choose_lockers(self) -> None:
         """Each customer agent decides, order by order, whether to use a nearby locker.
@@ -740,6 +764,7 @@ class Simulation:
             mode_travel=self._mode_travel,
             flight_m=self._flight_m if self.airspace is not None else None,
             clear_sky_from=self._clear_sky_for if self.airspace is not None else None,
+            couriers=self.crowd.online(now) if self.crowd is not None else (),
         )
         started = time.perf_counter()
         plan = self.policy.decide(state)
@@ -783,11 +808,138 @@ class Simulation:
                 self.env.process(self._vehicle_day(by_id[vid], day))
             elif vs.wake is not None and not vs.wake.triggered:
                 vs.wake.succeed()
+        for cid, bundle in sorted(plan.offers.items()):
+            if self._offer(state, cid, [self.orders[oid] for oid in bundle]):
+                routed.update(dict.fromkeys(bundle, cid))
         for order in pending:
             if order.id in routed:
                 continue
             if planned_on.get(order.id) in plan.routes or self._state(order.id) == "created":
                 self._order_event("unassigned", order)
+
+    # -- crowdsourced couriers ---------------------------------------------------------
+    def _offer(self, state: DispatchState, courier_id: str, bundle: list[Order]) -> bool:
+        """Offer a bundle; the courier agent decides. Accepted: the courier's run starts."""
+        assert self.crowd is not None
+        courier = next(c for c in state.couriers if c.id == courier_id)
+        hub_id, hub_node = min(
+            self.hub_nodes.items(),
+            key=lambda h: (self._leg_estimate(courier.node, h[1])[0], h[0]),
+        )
+        pickup_s, pickup_m = self._leg_estimate(courier.node, hub_node)
+        route = [hub_node, *(o.node for o in bundle), hub_node]
+        m = self.travel.matrix(route[:-1], route[1:], depart_s=self._now())
+        assert m.length_m is not None
+        route_km = float(np.trace(m.length_m)) / 1000.0
+        route_h = (float(np.trace(m.time_s)) + sum(self.expected_service_s(o) for o in bundle)) / H
+        if not math.isfinite(route_km + pickup_s):
+            return False
+        accepted = self.crowd.offer(
+            courier_id,
+            n_parcels=len(bundle),
+            route_km=route_km,
+            route_h=route_h,
+            pickup_km=pickup_m / 1000.0,
+            t_s=self._now(),
+        )
+        self._event(
+            "crowd_offer",
+            vehicle_id=courier_id,
+            node=courier.node,
+            parcels=len(bundle),
+            pay=round(self.crowd.pay(len(bundle), route_km), 2),
+            accepted=accepted,
+        )
+        if accepted:
+            for order in bundle:
+                self._order_event("assigned", order, vehicle_id=courier_id)
+            self.env.process(self._courier_run(courier, hub_id, hub_node, bundle, route_km))
+        return accepted
+
+    def _courier_attempts(self, vehicle: Vehicle, order: Order) -> bool:
+        assert self.crowd is not None
+        rng = self._order_rng(order.id, self.attempts[order.id] + 1, purpose="crowd")
+        if self.crowd.reliable(vehicle.id, order.id, rng):
+            return True
+        self._order_event("courier_skipped", order, vehicle_id=vehicle.id)
+        return False
+
+    def _leg_estimate(self, a: int, b: int) -> tuple[float, float]:
+        m = self.travel.matrix([a], [b], depart_s=self._now())
+        assert m.length_m is not None
+        return float(m.time_s[0, 0]), float(m.length_m[0, 0])
+
+    def _courier_run(
+        self, courier: CourierView, hub_id: str, hub_node: int, bundle: list[Order], route_km: float
+    ) -> Any:
+        """Drive to the hub, pick up, deliver (skipping what the courier does not attempt),
+        bring back what was not delivered, get paid per delivery."""
+        assert self.crowd is not None
+        vehicle = Vehicle(
+            id=courier.id,
+            driver_id=courier.id,
+            type_name=CROWD,
+            type=self._crowd_type,
+            hub=hub_id,
+            hub_node=hub_node,
+        )
+        vs = self.vs[courier.id] = _VehicleDay(hub_node=hub_node)
+        vs.here = courier.node
+        vs.status = "working"
+        vs.started_s = vs.duty_from_s = self._now()
+        self._event("shift_start", vehicle_id=courier.id, driver_id=courier.id, node=courier.node)
+        day_log = {"km": 0.0, "breaks": 0, "served": 0, "planned": len(bundle)}
+        nodes = [courier.node]
+        if vs.here != hub_node:
+            yield from self._drive(vehicle, vs.here, hub_node, day_log)
+            vs.here = hub_node
+            nodes.append(hub_node)
+        where = self._hub_where(hub_node)
+        vs.onboard = list(bundle)
+        vs.on_road = True
+        yield from self._load(vehicle, bundle, where)
+        stopped = yield from self._deliver_trip(vehicle, vs, bundle, day_log, nodes)
+        yield from self._deposit_redirected(vehicle, vs, day_log, nodes)
+        if vs.back and vs.here != hub_node:  # undelivered parcels go back to the hub
+            yield from self._drive(vehicle, vs.here, hub_node, day_log)
+            vs.here = hub_node
+            nodes.append(hub_node)
+        vs.on_road = False
+        if vs.back:
+            self._back_at_hub(vehicle, where, stopped or "done")
+        delivered = sum(1 for o in bundle if o.id in self.delivered_s)
+        vs.status = "done"
+        self.crowd.release(courier.id)
+        day = self._day()
+        started, ended = vs.started_s, self._now()
+        self.vehicle_days.append(
+            {
+                "day": day,
+                "vehicle_id": courier.id,
+                "driver_id": courier.id,
+                "type": CROWD,
+                "mode": CROWD,
+                "hub": hub_id,
+                "start_s": started,
+                "end_s": ended,
+                "working_h": (ended - started) / H,
+                "shift_h": (ended - started) / H,
+                "overtime_h": 0.0,
+                "driving_h": vs.driving_s / H,
+                "km": day_log["km"],
+                "trips": 1,
+                "stops_planned": len(bundle),
+                "stops_attempted": day_log["served"],
+                "breaks": day_log["breaks"],
+                "fixed_cost": 0.0,
+                "distance_cost": 0.0,
+                "driver_cost": 0.0,
+                "operating_cost": self.crowd.pay(delivered, route_km),
+                "co2_kg": day_log["km"] * self._crowd_type.co2_kg_per_km,
+            }
+        )
+        self.routes.append({"day": day, "vehicle_id": courier.id, "nodes": nodes})
+        self._event("shift_end", vehicle_id=courier.id, driver_id=courier.id, node=vs.here)
 
     def _check_routes(self, plan: Any, views: Sequence[VehicleView]) -> None:
         """Limits that depend on the route: drone sorties legal and within range, robot
@@ -1026,6 +1178,9 @@ class Simulation:
                 return "breakdown"
             if order.id in self.cancel_requested:
                 vs.carry_back(order)
+                continue
+            if vehicle.type_name == CROWD and not self._courier_attempts(vehicle, order):
+                vs.carry_back(order)  # a less reliable courier: the parcel comes back
                 continue
             leg = mover.leg(vs.here, order.node, depart_s=self._now())
             expected_drive = leg.travel_time_s / speed
