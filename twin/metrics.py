@@ -2,10 +2,19 @@
 
 Definitions (part of the contract; units in the names):
 
-* ``on_time_rate``: delivered inside the promised window / delivered;
-* ``first_attempt_success_rate``: delivered at the first attempt / orders attempted;
+* ``delivered``: released orders *handed over*: the parcel reached the customer
+  or a parcel locker. An order counts once, when its final state is ``delivered``
+  or ``picked_up`` or when it has an ``in_locker`` event (a locker deposit is the
+  carrier's delivery even if the customer has not collected it yet, or never
+  does: the carrier's work and cost were spent on it). See :func:`handovers`;
+* ``on_time_rate``: handed over inside the promised window (``delivered_s``, the
+  door or locker hand-over time, at most ``window_end_s``) / delivered;
+* ``first_attempt_success_rate``: handed over without a failed attempt before
+  (at most one attempt) / orders attempted or handed over;
 * ``failed_delivery_rate``: failed attempts / attempts;
-* ``cost_per_delivery``: (fixed + distance + driver time incl. overtime) / delivered;
+* ``cost_per_delivery``: (fixed + distance + driver time incl. overtime +
+  operating cost: remote supervision, crowd couriers' pay; 0 when the vehicles
+  table has no ``operating_cost`` column) / delivered;
 * ``deliveries_per_driver_hour``: delivered / driver working hours;
 * ``km_per_delivery``, ``co2_kg_per_delivery``: per successful delivery;
 * ``orders_open_at_horizon``: orders released but not finished when the run ends;
@@ -13,7 +22,23 @@ Definitions (part of the contract; units in the names):
 * ``customer_satisfaction``: mean satisfaction (1-5) of customers who had an order;
 * ``driver_utilization``: working hours / shift hours of the drivers who worked;
 * ``overtime_h``: total overtime hours;
-* ``share_<mode>``: share of deliveries made by each vehicle mode.
+* ``share_<mode>``: share of deliveries made by each vehicle mode; a delivery
+  belongs to the vehicle of its first hand-over event (``delivered`` or
+  ``in_locker``).
+
+Per mode, :func:`kpis_by_mode` gives one row per vehicle mode (``mode`` is the
+index), computed from the same definitions restricted to that mode's vehicles:
+
+* ``vehicle_days``: rows of the vehicles table of that mode;
+* ``deliveries``: orders handed over by a vehicle of that mode (see ``share_<mode>``);
+* ``share``: deliveries / all deliveries of the run (``delivered`` above); a
+  hand-over without a recorded vehicle belongs to no mode;
+* ``cost``: fixed + distance + driver + operating cost of that mode's vehicles;
+* ``cost_per_delivery``, ``km_per_delivery``, ``co2_kg_per_delivery``: that
+  mode's cost, km and CO2 / its deliveries (NaN without deliveries);
+* ``on_time_rate``: of its deliveries, those with ``delivered_s <= window_end_s``;
+* ``attempts``, ``failed_attempts``: ``attempted`` and ``failed`` events of its
+  vehicles; ``failed_delivery_rate``: failed_attempts / attempts.
 
 Comparisons: :data:`KPI_DIRECTIONS` says which way each KPI is better, and
 :func:`paired_difference` / :func:`verdict` turn replications run with common
@@ -38,7 +63,9 @@ __all__ = [
     "KPI_NAMES",
     "PairedDifference",
     "conservation",
+    "handovers",
     "kpis",
+    "kpis_by_mode",
     "paired_difference",
     "summarize",
     "verdict",
@@ -63,26 +90,96 @@ KPI_NAMES = (
 )
 
 
+#: Vehicle-table cost columns every run has; ``operating_cost`` is added when present.
+COST_COLUMNS = ("fixed_cost", "distance_cost", "driver_cost")
+#: Order event kinds that hand a parcel over: at the door, or into a parcel locker.
+HANDOVER_KINDS = ("delivered", "in_locker")
+#: Final states of an order that was handed over (``picked_up``: collected from a locker).
+_HANDED_OVER_STATES = ("delivered", "picked_up")
+#: Display order of the modes; unknown modes follow, alphabetically.
+_MODE_ORDER = ("van", "cargo_bike", "autonomous_van", "robot", "drone", "crowd")
+_BY_MODE_COLUMNS = (
+    "vehicle_days",
+    "deliveries",
+    "share",
+    "cost",
+    "cost_per_delivery",
+    "km_per_delivery",
+    "co2_kg_per_delivery",
+    "on_time_rate",
+    "attempts",
+    "failed_attempts",
+    "failed_delivery_rate",
+)
+
+
 def _ratio(num: float, den: float) -> float:
     return float(num / den) if den else math.nan
+
+
+def _vehicle_costs(vehicles: pd.DataFrame) -> pd.Series:
+    """Total cost of each vehicle-day; results written before ``operating_cost`` count it 0."""
+    columns = [*COST_COLUMNS, *(["operating_cost"] if "operating_cost" in vehicles else [])]
+    return vehicles[columns].fillna(0.0).sum(axis=1).astype(float)
+
+
+def _vehicle_modes(vehicles: pd.DataFrame) -> dict[str, str]:
+    """Mode of every vehicle id (a vehicle keeps its mode on every day)."""
+    if not len(vehicles):
+        return {}
+    first = vehicles.drop_duplicates("vehicle_id")
+    return {str(v): str(m) for v, m in zip(first["vehicle_id"], first["mode"], strict=True)}
+
+
+def handovers(events: pd.DataFrame) -> pd.DataFrame:
+    """The first hand-over event of every order: who handed it over, when and where.
+
+    A parcel is handed over at the door (``delivered``) or into a locker
+    (``in_locker``). An order handed over twice (deposited, expired, delivered
+    later) keeps its first hand-over: that is when the carrier's promise was met.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``order_id``, ``vehicle_id``, ``time_s``, ``day``, ``kind``; one
+        row per order, in time order.
+    """
+    columns = ["order_id", "vehicle_id", "time_s", "day", "kind"]
+    if not len(events):
+        return pd.DataFrame(columns=columns)
+    handed = events.loc[events["kind"].isin(HANDOVER_KINDS), columns]
+    handed = handed[handed["order_id"].notna()]
+    return handed.sort_values("time_s", kind="stable").drop_duplicates("order_id")
+
+
+def _handed_over(released: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
+    """Mask of the released orders that were handed over (module docstring, ``delivered``)."""
+    in_events = set(handovers(events)["order_id"].astype(str))
+    return released["final_state"].isin(_HANDED_OVER_STATES) | released["order_id"].astype(
+        str
+    ).isin(in_events)
 
 
 def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> dict[str, float]:
     """KPIs of one run (see the module docstring for definitions)."""
     released = orders[orders["released"]] if len(orders) else orders
-    delivered = released[released["final_state"] == "delivered"]
+    handed = _handed_over(released, events) if len(released) else released["released"]
+    delivered = released[handed]
     n_del = len(delivered)
     attempts = events[events["kind"] == "attempted"]
     failed = events[events["kind"] == "failed"]
-    attempted_orders = int((released["attempts"] > 0).sum())
-    first_ok = int(((released["final_state"] == "delivered") & (released["attempts"] == 1)).sum())
+    failed_orders = set(failed["order_id"].dropna().astype(str))
+    attempted_orders = int(((released["attempts"] > 0) | handed).sum())
+    first_ok = int(
+        (
+            handed
+            & (released["attempts"] <= 1)
+            & ~released["order_id"].astype(str).isin(failed_orders)
+        ).sum()
+    )
     on_time = (delivered["delivered_s"] <= delivered["window_end_s"] + 1e-6).sum()
     eta_err = (released["arrival_s"] - released["eta_announced_s"]).abs().dropna()
-    costs = (
-        vehicles[["fixed_cost", "distance_cost", "driver_cost"]].to_numpy().sum()
-        if len(vehicles)
-        else 0.0
-    )
+    costs = float(_vehicle_costs(vehicles).sum()) if len(vehicles) else 0.0
     km = float(vehicles["km"].sum()) if len(vehicles) else 0.0
     working = float(vehicles["working_h"].sum()) if len(vehicles) else 0.0
     shift = float(vehicles["shift_h"].sum()) if len(vehicles) else 0.0
@@ -110,12 +207,102 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
         "returned_to_sender": float((released["final_state"] == "returned_to_sender").sum()),
     }
     if len(vehicles) and n_del:
-        by_vehicle = events[events["kind"] == "delivered"].groupby("vehicle_id").size()
-        modes = vehicles.drop_duplicates("vehicle_id").set_index("vehicle_id")["mode"]
-        per_mode = by_vehicle.groupby(modes.reindex(by_vehicle.index)).sum()
-        for mode, count in per_mode.items():
+        for mode, count in _deliveries_by_mode(released, vehicles, events).items():
             out[f"share_{mode}"] = float(count / n_del)
     return out
+
+
+def _attributed(
+    released: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame
+) -> pd.DataFrame:
+    """First hand-over of every released order with the mode of the vehicle that made it."""
+    first = handovers(events)
+    first = first[first["order_id"].astype(str).isin(set(released["order_id"].astype(str)))]
+    modes = _vehicle_modes(vehicles)
+    mode = first["vehicle_id"].dropna().astype(str).map(modes)
+    return first.assign(mode=mode).dropna(subset=["mode"])
+
+
+def _deliveries_by_mode(
+    released: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame
+) -> dict[str, int]:
+    counts = _attributed(released, vehicles, events)["mode"].value_counts()
+    return {str(m): int(counts[m]) for m in _sorted_modes(counts.index)}
+
+
+def _sorted_modes(modes: Any) -> list[str]:
+    known = [m for m in _MODE_ORDER if m in set(modes)]
+    return known + sorted({str(m) for m in modes} - set(_MODE_ORDER))
+
+
+def kpis_by_mode(
+    orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame
+) -> pd.DataFrame:
+    """Deliveries, cost, CO2, punctuality and failures of each vehicle mode of one run.
+
+    A mixed fleet's headline KPIs average very different vehicles (a drone's
+    sortie costs a fraction of a van-day); this table says what each mode
+    delivered and at what cost, so a mode's contribution can be judged on its own.
+
+    Parameters
+    ----------
+    orders, vehicles, events : pandas.DataFrame
+        A run's tables, as for :func:`kpis`. A vehicles table without
+        ``operating_cost`` (results from before the delivery modes) counts it 0.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per mode that has vehicles or hand-overs, indexed by ``mode``
+        (van first, then cargo bike, autonomous van, robot, drone, crowd, then
+        any other alphabetically); the columns are defined in the module
+        docstring. Empty (same columns) when the run has no vehicles.
+    """
+    released = orders[orders["released"]] if len(orders) else orders
+    n_del = int(_handed_over(released, events).sum()) if len(released) else 0
+    modes = _vehicle_modes(vehicles)
+    attributed = _attributed(released, vehicles, events)
+    ids = released["order_id"].astype(str)
+    slack = dict(zip(ids, released["window_end_s"] - released["delivered_s"], strict=True))
+    # NaN slack (no hand-over time recorded) compares False: not on time.
+    attributed = attributed.assign(on_time=attributed["order_id"].astype(str).map(slack) >= -1e-6)
+    vehicle_mode = vehicles["vehicle_id"].astype(str).map(modes) if len(vehicles) else None
+    cost = _vehicle_costs(vehicles) if len(vehicles) else pd.Series(dtype=float)
+    attempts = _events_by_mode(events, "attempted", modes)
+    failed = _events_by_mode(events, "failed", modes)
+    rows = []
+    for mode in _sorted_modes(set(modes.values()) | set(attributed["mode"])):
+        mine = vehicle_mode == mode if vehicle_mode is not None else None
+        done = attributed[attributed["mode"] == mode]
+        n = len(done)
+        mode_cost = float(cost[mine].sum()) if mine is not None else 0.0
+        km = float(vehicles.loc[mine, "km"].sum()) if mine is not None else 0.0
+        co2 = float(vehicles.loc[mine, "co2_kg"].sum()) if mine is not None else 0.0
+        rows.append(
+            {
+                "mode": mode,
+                "vehicle_days": int(mine.sum()) if mine is not None else 0,
+                "deliveries": n,
+                "share": _ratio(n, n_del),
+                "cost": mode_cost,
+                "cost_per_delivery": _ratio(mode_cost, n),
+                "km_per_delivery": _ratio(km, n),
+                "co2_kg_per_delivery": _ratio(co2, n),
+                "on_time_rate": _ratio(int(done["on_time"].sum()), n),
+                "attempts": attempts.get(mode, 0),
+                "failed_attempts": failed.get(mode, 0),
+                "failed_delivery_rate": _ratio(failed.get(mode, 0), attempts.get(mode, 0)),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=["mode", *_BY_MODE_COLUMNS])
+    return frame.set_index("mode")
+
+
+def _events_by_mode(events: pd.DataFrame, kind: str, modes: dict[str, str]) -> dict[str, int]:
+    """How many events of ``kind`` the vehicles of each mode logged."""
+    vids = events.loc[events["kind"] == kind, "vehicle_id"].dropna().astype(str)
+    counts = vids.map(modes).dropna().value_counts()
+    return {str(m): int(c) for m, c in counts.items()}
 
 
 def conservation(orders: pd.DataFrame) -> dict[str, int]:

@@ -20,8 +20,8 @@ scenario may override. The rules:
   straight lines around no-fly zones (:mod:`twin.airspace`) at cruise speed,
   lowers the parcel without anyone present (safe-drop orders only), a range
   per sortie with a battery swap between sorties, grounded by wind or rain
-  above its limits (:mod:`twin.weather`). Launched from a hub, or carried by a
-  van (``VehicleType.carries_drone``) and launched at the van's stops.
+  above its limits (:mod:`twin.weather`). Launched from a hub (launching from
+  a van, truck-and-drone, is not modelled yet).
 
 This module holds the rules as plain data and pure functions; the engine
 enforces them on every plan and every stop, and policies read them to decide

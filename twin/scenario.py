@@ -152,8 +152,6 @@ class VehicleType(_Model):
     swap_s: NonNeg = 180.0
     max_wind_kph: NonNeg = 35.0
     max_rain_mm_h: NonNeg = 2.5
-    #: Vans: name of a drone type each van carries and launches at its stops.
-    carries_drone: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -172,8 +170,6 @@ class VehicleType(_Model):
                 )
         if self.mode == "drone" and self.speed_kph is None:
             raise ValueError("a drone needs speed_kph (its cruise speed)")
-        if self.carries_drone is not None and self.mode != "van":
-            raise ValueError("only vans carry drones (carries_drone)")
         return self
 
     @property
@@ -428,15 +424,6 @@ class Scenario(_Model):
                 )
             if entry.hub not in hub_ids:
                 raise ValueError(f"fleet[{i}].hub {entry.hub!r} is not among hubs {hub_ids}")
-        for name, vtype in self.vehicle_types.items():
-            carried = vtype.carries_drone
-            if carried is not None and (
-                carried not in self.vehicle_types or self.vehicle_types[carried].mode != "drone"
-            ):
-                raise ValueError(
-                    f"vehicle_types.{name}.carries_drone {carried!r} must name a vehicle type "
-                    "with mode: drone"
-                )
         return self
 
     @property

@@ -2,8 +2,12 @@
 
 Sections: headline KPIs with 95% confidence intervals, order conservation, the
 route map on the road network, deliveries and failures by hour, the vehicle
-timeline, driver hours against shifts, and the resolved scenario. Figures are
-also written as PNG files next to the report.
+timeline, driver hours against shifts, and the resolved scenario. A run with
+more than one delivery mode, or with drone flights, also gets a "Delivery modes"
+section: KPIs per mode (:func:`twin.metrics.kpis_by_mode`), hand-overs by hour
+and mode and, with flights, the map of the drones' flight paths; a vans-only run
+gets the same report as before the modes existed. Figures are also written as
+PNG files next to the report.
 """
 
 from __future__ import annotations
@@ -11,12 +15,15 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from twin.maps.network import RoadNetwork
+from twin.metrics import kpis_by_mode
 from twin.report import plots
 
 __all__ = ["write_report"]
@@ -48,6 +55,71 @@ def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else html.escape(str(value))
 
 
+def _cell(value: Any) -> str:
+    """A table cell: counts as integers, rates and costs to 4 digits, undefined as a dash."""
+    if isinstance(value, float) and math.isnan(value):
+        return "—"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e12:
+        return str(int(value))
+    return _fmt(value)
+
+
+def _mode_table(frame: pd.DataFrame, table_id: str) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in ("mode", *frame.columns))
+    body = "".join(
+        f"<tr><td>{html.escape(str(mode))}</td>"
+        + "".join(f"<td>{_cell(float(v))}</td>" for v in row)
+        + "</tr>"
+        for mode, row in zip(frame.index, frame.to_numpy(), strict=True)
+    )
+    return f'<table id="{table_id}"><tr>{head}</tr>{body}</table>'
+
+
+def _modes_section(
+    result_set: Any, events: pd.DataFrame, network: RoadNetwork, figures: Path
+) -> str:
+    """The "Delivery modes" section, or "" for a single-mode run without flights.
+
+    Only the mixed runs get it, so that a vans-only report is unchanged and
+    carries no empty section.
+    """
+    results = result_set.results
+    first = results[0]
+    modes = {str(m) for r in results if "mode" in r.vehicles for m in r.vehicles["mode"].unique()}
+    flights = events[events["kind"] == "flight"]
+    if len(modes) <= 1 and not len(flights):
+        return ""
+    per_mode = kpis_by_mode(first.orders, first.vehicles, events)
+    parts = [
+        "<h2>Delivery modes</h2>",
+        '<p class="note">Per mode, replication 1. A delivery is a parcel handed over at the '
+        "door or into a locker, credited to the mode of the vehicle that handed it over; "
+        "cost includes fixed, distance, driver and operating cost (remote supervision, "
+        "couriers' pay) of that mode's vehicles.</p>",
+        _mode_table(per_mode, "modes"),
+    ]
+    if len(results) > 1:
+        frames = [per_mode] + [kpis_by_mode(r.orders, r.vehicles, r.events) for r in results[1:]]
+        mean = pd.concat(frames).groupby(level="mode", sort=False).mean()
+        parts += [
+            f'<p class="note">Mean over {len(results)} replications of each replication\'s '
+            "value (a rate undefined in a replication is left out of its mean).</p>",
+            _mode_table(mean, "modes-mean"),
+        ]
+    mix = _png(plots.plot_mode_mix_by_hour(events, first.vehicles).figure, figures / "mode_mix.png")
+    parts.append(f'<img alt="hand-overs by hour and mode" src="data:image/png;base64,{mix}">')
+    if len(flights):
+        day = int(flights["day"].min())
+        image = _png(
+            plots.plot_flights(events, network, day=day).figure, figures / "drone_flights.png"
+        )
+        parts += [
+            f"<h3>Drone flights, day {day}</h3>",
+            f'<img alt="drone flight map" src="data:image/png;base64,{image}">',
+        ]
+    return "\n".join(parts) + "\n"
+
+
 def write_report(result_set: Any, network: RoadNetwork, out_dir: Path) -> Path:
     """Write ``report.html`` (and figure PNGs) for a replication set; return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -63,6 +135,7 @@ def write_report(result_set: Any, network: RoadNetwork, out_dir: Path) -> Path:
         "gantt": _png(plots.plot_gantt(events).figure, figures / "gantt.png"),
         "hours": _png(plots.plot_driver_hours(first.vehicles).figure, figures / "driver_hours.png"),
     }
+    modes = _modes_section(result_set, events, network, figures)
     rows = "".join(
         f"<tr><td>{html.escape(name)}</td><td>{_fmt(s['mean'])}</td>"
         f"<td>{_fmt(s['ci'][0])} – {_fmt(s['ci'][1])}</td><td>{s['n']}</td></tr>"
@@ -102,7 +175,7 @@ def write_report(result_set: Any, network: RoadNetwork, out_dir: Path) -> Path:
 <h2>Vehicle timeline</h2><img alt="vehicle timeline" src="data:image/png;base64,{images["gantt"]}">
 <h2>Driver hours vs shift</h2>
 <img alt="driver hours" src="data:image/png;base64,{images["hours"]}">
-<h2>Resolved scenario</h2><pre>{html.escape(resolved)}</pre>
+{modes}<h2>Resolved scenario</h2><pre>{html.escape(resolved)}</pre>
 <p class="note">Map: {html.escape(meta.attribution)} — {html.escape(meta.license)}.
 Generated by twin.</p>
 </body></html>

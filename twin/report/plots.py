@@ -6,16 +6,34 @@ contributors" for OSM data, a "synthetic" label for generated maps.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from twin.airspace import Airspace
 from twin.maps.network import ROAD_CLASSES, RoadNetwork
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["add_attribution", "plot_network"]
+__all__ = [
+    "MODE_COLORS",
+    "add_attribution",
+    "plot_flights",
+    "plot_mode_mix_by_hour",
+    "plot_network",
+]
+
+#: One colour per delivery mode, the same in every chart; other modes get grey.
+MODE_COLORS = {
+    "van": "#2e86c1",
+    "cargo_bike": "#27ae60",
+    "autonomous_van": "#8e44ad",
+    "robot": "#f39c12",
+    "drone": "#d81b60",
+    "crowd": "#16a085",
+}
 
 _CLASS_STYLE = {
     "motorway": ("#c0392b", 2.2),
@@ -268,4 +286,117 @@ def plot_driver_hours(vehicles: Any, *, ax: Axes | None = None) -> Axes:
     ax.set_ylabel("hours")
     ax.legend(fontsize=7)
     ax.set_title("Driver hours vs shift (replication 1)")
+    return ax
+
+
+def plot_flights(
+    events: Any, network: RoadNetwork, *, day: int = 0, ax: Axes | None = None
+) -> Axes:
+    """Drone flights of one day over the road network, with the airspace they avoided.
+
+    Each ``flight`` event is one leg; its ``details`` hold the waypoints actually
+    flown, so a leg bent around a no-fly zone is drawn bent (a straight line from
+    launch to drop would hide exactly what the airspace rules cost). No-fly zones
+    come from :meth:`twin.airspace.Airspace.from_map`, the rules the engine flies by.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Event log of one run; ``flight`` and ``launch`` events of ``day`` are drawn.
+    network : RoadNetwork
+    day : int, optional
+        Day to draw (default 0).
+    ax : matplotlib Axes, optional
+        Axes to draw on; a new figure is made when omitted.
+
+    Returns
+    -------
+    matplotlib Axes
+        One line per flight leg, each with gid ``"flight"``.
+    """
+    ax = plot_network(network, ax=ax, show_features=False)
+    for zone in Airspace.from_map(network.meta).zones:
+        pts = np.asarray(zone.points)
+        if zone.barrier:
+            ax.plot(
+                pts[:, 1], pts[:, 0], color="#2e86c1", lw=3, alpha=0.6, zorder=1, label=zone.name
+            )
+            continue
+        ax.fill(pts[:, 1], pts[:, 0], color="#e74c3c", alpha=0.25, zorder=1, label="no-fly zone")
+        ax.annotate(
+            zone.name,
+            (float(pts[:, 1].mean()), float(pts[:, 0].mean())),
+            fontsize=7,
+            ha="center",
+            color="#922b21",
+        )
+    ev = events[events["day"] == day]
+    flights = ev[ev["kind"] == "flight"]
+    for k, details in enumerate(flights["details"]):
+        path = np.asarray(json.loads(details)["path"], dtype=float)
+        ax.plot(
+            path[:, 1],
+            path[:, 0],
+            color=MODE_COLORS["drone"],
+            lw=1.6,
+            alpha=0.9,
+            zorder=3,
+            gid="flight",
+            label="drone flight" if k == 0 else "_nolegend_",
+        )
+    launches = ev[ev["kind"] == "launch"]
+    if len(launches):
+        ax.scatter(
+            launches["lon"],
+            launches["lat"],
+            s=25,
+            marker="^",
+            color="black",
+            zorder=4,
+            label="launch",
+        )
+    # Legend entries once per label: zones and flights repeat theirs.
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    if unique:
+        ax.legend(list(unique.values()), list(unique), loc="upper right", fontsize=7)
+    ax.set_title(
+        f"Drone flights, day {day}: {len(flights)} leg(s) — {network.meta.name}"
+        + (" (synthetic map)" if network.meta.synthetic else "")
+    )
+    return ax
+
+
+def plot_mode_mix_by_hour(events: Any, vehicles: Any, *, ax: Axes | None = None) -> Axes:
+    """Parcels handed over per hour of day, stacked by the mode of the vehicle that did it.
+
+    A hand-over is an order's first ``delivered`` or ``in_locker`` event (see
+    :func:`twin.metrics.handovers`), so a locker deposit counts where the parcel
+    left the carrier's hands. Its mode is the handing vehicle's ``mode`` in the
+    vehicles table ("unknown" for a vehicle not in it). All days are summed.
+    """
+    from twin.metrics import handovers
+
+    ax = _axes(ax, (8.0, 3.5))
+    handed = handovers(events)
+    modes = (
+        {str(v): str(m) for v, m in zip(vehicles["vehicle_id"], vehicles["mode"], strict=True)}
+        if len(vehicles)
+        else {}
+    )
+    mode = handed["vehicle_id"].astype(str).map(modes).fillna("unknown")
+    hour = (handed["time_s"].to_numpy(dtype=float) % 86400 // 3600).astype(int)
+    hours = np.arange(24)
+    order = [m for m in MODE_COLORS if m in set(mode)] + sorted(set(mode) - set(MODE_COLORS))
+    bottom = np.zeros(24)
+    for m in order:
+        counts = np.bincount(hour[(mode == m).to_numpy()], minlength=24)[:24].astype(float)
+        ax.bar(hours, counts, bottom=bottom, color=MODE_COLORS.get(m, "#95a5a6"), label=m)
+        bottom += counts
+    ax.set_xlabel("hour of day")
+    ax.set_ylabel("parcels handed over")
+    ax.set_xticks(hours)
+    if order:
+        ax.legend(fontsize=7)
+    ax.set_title("Hand-overs (door or locker) by hour and mode (all days, replication 1)")
     return ax
