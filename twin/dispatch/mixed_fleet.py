@@ -72,8 +72,9 @@ class MixedFleetPolicy(PlanningSettings):
         # In the day: drones re-schedule their sorties not yet flown together with
         # the free orders; other modes take free orders only when idle at the hub.
         drones = [v for v in state.vehicles if v.mode == "drone"]
-        idle = [v for v in state.vehicles if v.mode != "drone" and not v.planned]
-        idle = [v for v in idle if not v.committed]
+        idle = [
+            v for v in state.vehicles if v.mode != "drone" and not v.planned and not v.committed
+        ]
         on_drones = {v.id for v in drones}
         free = [o for o in orders if o.vehicle_id is None or o.vehicle_id in on_drones]
         if not free:

@@ -115,7 +115,10 @@ def _plan_ground(
         for v in vehicles:
             trips = new_trips(v, plan.routes.get(v.id, v.route([])))
             if spec is not None and spec.range_km is not None:
-                trips = [_trim_to_range(state, v, trip, spec.range_km * 1000.0) for trip in trips]
+                node = {o.id: o.node for o in mine}
+                trips = [
+                    _trim_to_range(state, v, trip, node, spec.range_km * 1000.0) for trip in trips
+                ]
             routes[v.id] = v.route(trips)
         for key, value in plan.stats.items():
             stats[key] = stats.get(key, 0.0) + value
@@ -147,10 +150,13 @@ def _within_reach(
 
 
 def _trim_to_range(
-    state: DispatchState, v: VehicleView, trip: list[str], range_m: float
+    state: DispatchState,
+    v: VehicleView,
+    trip: list[str],
+    node: dict[str, int],
+    range_m: float,
 ) -> list[str]:
     """Drop stops from the end of a trip until hub -> stops -> hub fits the range."""
-    node = {o.id: o.node for o in state.orders}
     travel = state.travel_for(v)
     while trip:
         route = [v.hub_node, *(node[oid] for oid in trip), v.hub_node]

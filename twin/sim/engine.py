@@ -822,11 +822,14 @@ class Simulation:
         """Offer a bundle; the courier agent decides. Accepted: the courier's run starts."""
         assert self.crowd is not None
         courier = next(c for c in state.couriers if c.id == courier_id)
-        hub_id, hub_node = min(
-            self.hub_nodes.items(),
-            key=lambda h: (self._leg_estimate(courier.node, h[1])[0], h[0]),
+        ids = sorted(self.hub_nodes)
+        to_hubs = self.travel.matrix(
+            [courier.node], [self.hub_nodes[h] for h in ids], depart_s=self._now()
         )
-        pickup_s, pickup_m = self._leg_estimate(courier.node, hub_node)
+        assert to_hubs.length_m is not None
+        k = int(np.argmin(to_hubs.time_s[0]))
+        hub_id, hub_node = ids[k], self.hub_nodes[ids[k]]
+        pickup_s, pickup_m = float(to_hubs.time_s[0, k]), float(to_hubs.length_m[0, k])
         route = [hub_node, *(o.node for o in bundle), hub_node]
         m = self.travel.matrix(route[:-1], route[1:], depart_s=self._now())
         assert m.length_m is not None
@@ -863,11 +866,6 @@ class Simulation:
             return True
         self._order_event("courier_skipped", order, vehicle_id=vehicle.id)
         return False
-
-    def _leg_estimate(self, a: int, b: int) -> tuple[float, float]:
-        m = self.travel.matrix([a], [b], depart_s=self._now())
-        assert m.length_m is not None
-        return float(m.time_s[0, 0]), float(m.length_m[0, 0])
 
     def _courier_run(
         self, courier: CourierView, hub_id: str, hub_node: int, bundle: list[Order], route_km: float
@@ -909,37 +907,11 @@ class Simulation:
             self._back_at_hub(vehicle, where, stopped or "done")
         delivered = sum(1 for o in bundle if o.id in self.delivered_s)
         vs.status = "done"
+        vs.trips_done = 1
         self.crowd.release(courier.id)
-        day = self._day()
-        started, ended = vs.started_s, self._now()
-        self.vehicle_days.append(
-            {
-                "day": day,
-                "vehicle_id": courier.id,
-                "driver_id": courier.id,
-                "type": CROWD,
-                "mode": CROWD,
-                "hub": hub_id,
-                "start_s": started,
-                "end_s": ended,
-                "working_h": (ended - started) / H,
-                "shift_h": (ended - started) / H,
-                "overtime_h": 0.0,
-                "driving_h": vs.driving_s / H,
-                "km": day_log["km"],
-                "trips": 1,
-                "stops_planned": len(bundle),
-                "stops_attempted": day_log["served"],
-                "breaks": day_log["breaks"],
-                "fixed_cost": 0.0,
-                "distance_cost": 0.0,
-                "driver_cost": 0.0,
-                "operating_cost": self.crowd.pay(delivered, route_km),
-                "co2_kg": day_log["km"] * self._crowd_type.co2_kg_per_km,
-            }
+        self._end_shift(
+            vehicle, vs, self._day(), day_log, nodes, crowd_pay=self.crowd.pay(delivered, route_km)
         )
-        self.routes.append({"day": day, "vehicle_id": courier.id, "nodes": nodes})
-        self._event("shift_end", vehicle_id=courier.id, driver_id=courier.id, node=vs.here)
 
     def _check_routes(self, plan: Any, views: Sequence[VehicleView]) -> None:
         """Limits that depend on the route: drone sorties legal and within range, robot
@@ -1393,12 +1365,22 @@ class Simulation:
         day: int,
         day_log: dict[str, Any],
         nodes: list[int],
+        *,
+        crowd_pay: float | None = None,
     ) -> None:
+        """Log the end of a vehicle's day and its row of the vehicles table.
+
+        A crowd courier (``crowd_pay`` given) has no shift of its own beyond the
+        bundle and is paid for the bundle, not by the hour.
+        """
         d = self.scenario.drivers
         vid = vehicle.id
-        shift_start = day * DAY_S + d.shift_start_h * H
-        shift_end = day * DAY_S + d.shift_end_h * H
         started, ended = vs.started_s, self._now()
+        if crowd_pay is None:
+            shift_start = day * DAY_S + d.shift_start_h * H
+            shift_end = day * DAY_S + d.shift_end_h * H
+        else:
+            shift_start, shift_end = started, ended
         overtime = max(0.0, ended - shift_end)
         self._event(
             "shift_end",
@@ -1409,6 +1391,14 @@ class Simulation:
             overtime_s=round(overtime, 3),
             driving_s=round(vs.driving_s, 3),
         )
+        vtype = vehicle.type
+        if crowd_pay is not None:
+            driver_cost, operating_cost = 0.0, crowd_pay
+        else:
+            wages = min(ended - started, shift_end - started) / H * d.cost_per_hour
+            wages += overtime / H * d.overtime_cost_per_hour
+            driver_cost = wages if vtype.crewed else 0.0
+            operating_cost = (ended - started) / H * vtype.supervision_cost_per_h
         km = day_log["km"]
         self.vehicle_days.append(
             {
@@ -1416,7 +1406,7 @@ class Simulation:
                 "vehicle_id": vid,
                 "driver_id": vehicle.driver_id,
                 "type": vehicle.type_name,
-                "mode": vehicle.type.mode,
+                "mode": CROWD if crowd_pay is not None else vtype.mode,
                 "hub": vehicle.hub,
                 "start_s": started,
                 "end_s": ended,
@@ -1429,16 +1419,11 @@ class Simulation:
                 "stops_planned": day_log["planned"],
                 "stops_attempted": day_log["served"],
                 "breaks": day_log["breaks"],
-                "fixed_cost": vehicle.type.fixed_cost_per_day,
-                "distance_cost": km * vehicle.type.cost_per_km,
-                "driver_cost": (
-                    min(ended - started, shift_end - started) / H * d.cost_per_hour
-                    + overtime / H * d.overtime_cost_per_hour
-                )
-                if vehicle.type.crewed
-                else 0.0,
-                "operating_cost": (ended - started) / H * vehicle.type.supervision_cost_per_h,
-                "co2_kg": km * vehicle.type.co2_kg_per_km,
+                "fixed_cost": vtype.fixed_cost_per_day,
+                "distance_cost": km * vtype.cost_per_km,
+                "driver_cost": driver_cost,
+                "operating_cost": operating_cost,
+                "co2_kg": km * vtype.co2_kg_per_km,
             }
         )
         self.routes.append({"day": day, "vehicle_id": vid, "nodes": nodes})
