@@ -6,14 +6,15 @@ scenario may override. The rules:
 
 * **van**: a driver (paid by the hour, breaks and hours of service), any road.
 * **cargo_bike**: a rider (paid, breaks), small capacity, a fixed riding speed
-  unaffected by car congestion, barred from motorways and trunk roads; usually
-  based at a micro-hub.
+  unaffected by car congestion, on the bike network (:mod:`twin.maps.modal`),
+  kept off trunk roads; usually based at a micro-hub.
 * **autonomous_van**: no driver (no wage, no breaks, no hours limit) but a
   remote-supervision cost per operating hour; only on the road classes of its
   operating domain; the customer must come out to the curb (longer handover,
   someone must be present: no safe drop).
-* **robot** (sidewalk robot): no driver, walking speed on streets with
-  sidewalks (not motorways, trunk or primary roads), a few parcels, a range
+* **robot** (sidewalk robot): no driver, walking speed on the walk network
+  (sidewalks both ways, footpaths; kept off the sidewalks of trunk and primary
+  roads), a few parcels, a range
   per trip; the customer must be present to unlock the bay, otherwise the
   robot brings the parcel back.
 * **drone**: no driver, one parcel under a payload and a size limit, flies
@@ -57,6 +58,7 @@ MODE_DEFAULTS: Final[dict[str, dict[str, Any]]] = {
         "capacity_volume_m3": 1.2,
         "capacity_weight_kg": 150.0,
         "speed_kph": 15.0,
+        "network": "bike",
         "road_classes": ("primary", "secondary", "tertiary", "residential", "other"),
         "max_trips": 3,
         "fixed_cost_per_day": 18.0,
@@ -82,6 +84,7 @@ MODE_DEFAULTS: Final[dict[str, dict[str, Any]]] = {
         "capacity_weight_kg": 25.0,
         "max_parcel_volume_m3": 0.04,
         "speed_kph": 6.0,
+        "network": "walk",
         "road_classes": ("secondary", "tertiary", "residential", "other"),
         "range_km": 8.0,
         "max_trips": 12,

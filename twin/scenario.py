@@ -132,6 +132,8 @@ class VehicleType(_Model):
     speed_factor: Positive = 1.0
     #: Fixed speed, whatever the traffic: a bike's or robot's pace, a drone's cruise.
     speed_kph: Positive | None = None
+    #: The network it moves on (:mod:`twin.maps.modal`): robots walk, bikes ride.
+    network: Literal["drive", "walk", "bike"] = "drive"
     #: Road classes this vehicle may use (None: all). Robots: streets with sidewalks.
     road_classes: tuple[str, ...] | None = None
     #: Longest trip (robot) or sortie (drone), in km; None: no limit.
@@ -170,6 +172,10 @@ class VehicleType(_Model):
                 )
         if self.mode == "drone" and self.speed_kph is None:
             raise ValueError("a drone needs speed_kph (its cruise speed)")
+        if self.network != "drive" and self.speed_kph is None:
+            raise ValueError(
+                f"network {self.network!r} needs speed_kph (the pace on foot paths or bike lanes)"
+            )
         return self
 
     @property

@@ -295,6 +295,12 @@ class TravelTimes:
         Move at this fixed speed whatever the traffic (a bike, a robot): congestion
         and school zones do not apply; border waits still do. None (default):
         the road's time-dependent speeds.
+    addresses : RoadNetwork, optional
+        The network whose node ids callers pass (the drive network orders and
+        hubs are snapped to) when ``network`` is another mode's (walk, bike):
+        each address is linked to its nearest node here, and the straight
+        distance between them is covered at ``speed_kph`` at both ends of a
+        trip. None (default): ids are nodes of ``network``.
     """
 
     def __init__(
@@ -306,8 +312,18 @@ class TravelTimes:
         cache_mb: float = 256.0,
         road_classes: Collection[str] | None = None,
         speed_kph: float | None = None,
+        addresses: RoadNetwork | None = None,
     ) -> None:
         self.network = network
+        self.addresses = network if addresses is None else addresses
+        self._link_pos: np.ndarray | None = None
+        self._access_m = np.zeros(0)
+        if self.addresses is not network:
+            if speed_kph is None:
+                raise ValueError("travel on a linked network needs a fixed speed_kph")
+            snap = network.snap(self.addresses.lat, self.addresses.lon, max_distance_m=math.inf)
+            self._link_pos = network.index(snap.node)
+            self._access_m = snap.distance_m
         self.settings = settings or TrafficSettings()
         self.start_weekday = start_weekday
         self.bucket_s = self.settings.bucket_min * 60.0
@@ -586,10 +602,9 @@ class TravelTimes:
         TravelMatrix
             ``time_s[i, j]`` is ``inf`` where no path exists (closures, barred crossings).
         """
-        net = self.network
         src = np.asarray(list(sources), dtype=np.int64)
         tgt = src if targets is None else np.asarray(list(targets), dtype=np.int64)
-        si, ti = net.index(src), net.index(tgt)
+        (si, s_access), (ti, t_access) = self._positions(src), self._positions(tgt)
         # Search from whichever side is smaller (reverse searches run on the transpose);
         # on a tie, from the side whose rows are cached, e.g. "back to the hub" from
         # every stop reuses the hub's one reverse row instead of a search per stop.
@@ -605,6 +620,10 @@ class TravelTimes:
         cols = si if reverse else ti
         raw = np.stack([row[cols] for row in rows]) if rows else np.zeros((0, len(cols)))
         time_s, length_m = self._decode(raw.T if reverse else raw)
+        if self._link_pos is not None:
+            access = np.where(src[:, None] == tgt[None, :], 0.0, s_access[:, None] + t_access)
+            time_s = time_s + access / self._access_speed
+            length_m = length_m + access
         return TravelMatrix(
             sources=src,
             targets=tgt,
@@ -612,6 +631,18 @@ class TravelTimes:
             length_m=np.ascontiguousarray(length_m) if with_length else None,
             depart_s=depart_s,
         )
+
+    @property
+    def _access_speed(self) -> float:
+        """Metres per second between an address and its linked node."""
+        return (self.speed_kph or math.inf) / 3.6
+
+    def _positions(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions in ``network`` of address node ids, and the distance (m) to each."""
+        if self._link_pos is None:
+            return self.network.index(ids), np.zeros(len(ids))
+        at = self.addresses.index(ids)
+        return self._link_pos[at], self._access_m[at]
 
     def leg(self, origin: int, destination: int, *, depart_s: float) -> Leg:
         """Fastest path from ``origin`` to ``destination`` leaving at ``depart_s``.
@@ -622,7 +653,9 @@ class TravelTimes:
             If closures or crossing rules leave no path.
         """
         net = self.network
-        o, d = (int(i) for i in net.index([origin, destination]))
+        pos, access = self._positions(np.array([origin, destination], dtype=np.int64))
+        o, d = int(pos[0]), int(pos[1])
+        access_m = float(access.sum()) if origin != destination else 0.0
         state = self._state(depart_s)
         raw, preds = dijkstra(
             self._graph(state, depart_s, False), indices=[o], return_predecessors=True
@@ -659,8 +692,8 @@ class TravelTimes:
             origin=origin,
             destination=destination,
             depart_s=depart_s,
-            travel_time_s=float(time_row[d]),
-            length_m=float(length_row[d]),
+            travel_time_s=float(time_row[d]) + access_m / self._access_speed,
+            length_m=float(length_row[d]) + access_m,
             nodes=nodes,
             crossings=tuple(crossings),
         )
@@ -702,6 +735,6 @@ class TravelTimes:
                 pts = [(g.nodes[u]["y"], g.nodes[u]["x"]), (g.nodes[v]["y"], g.nodes[v]["x"])]
             coords.extend(pts if not coords else pts[1:])
         if not coords:
-            node = g.nodes[leg.origin]
+            node = g.nodes[leg.nodes[0]]
             coords.append((node["y"], node["x"]))
         return coords

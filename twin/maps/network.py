@@ -238,6 +238,9 @@ class RoadNetwork:
         self._build_arrays()
         self.projection = LocalProjection(float(self.lat.mean()), float(self.lon.mean()))
         self._kdtree: cKDTree | None = None
+        #: Networks of other modes over the same area (walk, bike), built on first
+        #: use by :func:`twin.maps.modal.mode_network` and kept with the map.
+        self.companions: dict[str, RoadNetwork] = {}
 
     # -- construction -------------------------------------------------------
     def _build_arrays(self) -> None:

@@ -61,6 +61,7 @@ from twin.errors import ScenarioError
 from twin.events import TERMINAL, EventLog
 from twin.fleet import Vehicle, build_fleet
 from twin.lockers import LockerBank
+from twin.maps.modal import mode_network
 from twin.maps.network import RoadNetwork
 from twin.rng import RandomStreams
 from twin.scenario import Scenario, VehicleType
@@ -301,9 +302,9 @@ class Simulation:
         return nodes
 
     def _make_movers(self) -> dict[str, TravelTimes]:
-        """Travel times per vehicle type: vans share the road's; bikes, robots and
-        autonomous vans move on their own road classes (and bikes and robots at
-        their own pace). Drones fly (:attr:`airspace`)."""
+        """Travel times per vehicle type: vans share the road's; robots walk and bikes
+        ride on their own networks at their own pace; autonomous vans keep to their
+        road classes. Drones fly (:attr:`airspace`)."""
         sc = self.scenario
         movers: dict[str, TravelTimes] = {}
         shared: dict[tuple[Any, ...], TravelTimes] = {}
@@ -311,17 +312,18 @@ class Simulation:
             if vtype.mode == "drone":
                 continue
             speed = vtype.speed_kph
-            profile = (vtype.road_classes, speed)
-            if profile == (None, None):
+            profile = (vtype.network, vtype.road_classes, speed)
+            if profile == ("drive", None, None):
                 movers[name] = self.travel
                 continue
             if profile not in shared:
                 shared[profile] = TravelTimes(
-                    self.network,
+                    mode_network(self.network, sc.map.ref, vtype.network),
                     sc.traffic,
                     start_weekday=sc.start_weekday,
                     road_classes=vtype.road_classes,
                     speed_kph=speed,
+                    addresses=self.network,
                 )
             movers[name] = shared[profile]
         return movers
