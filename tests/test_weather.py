@@ -92,3 +92,33 @@ def test_rain_keeps_people_at_home() -> None:
     out = 1 - model.home.mean()
     # Half of those out stay in: presence rises by about half the share that was out.
     assert wet - dry == pytest.approx(0.5 * out * 0.93, abs=0.05)
+
+
+def test_policies_plan_with_the_forecast_road_times() -> None:
+    """Dispatch sees storm-slowed travel times, so plans and ETAs allow for the weather."""
+    from twin.dispatch import DispatchState, Plan
+
+    base = load_scenario(ROOT / "scenarios" / "small_grid.yaml").model_copy(update={"days": 1})
+    data = base.model_dump(mode="json")
+    data["weather"] = {"series": ["clear"] * 12 + ["storm"]}
+    scenario = Scenario.model_validate(data)
+    network = load_network(base.map.ref)
+    seen: list[DispatchState] = []
+
+    class Watcher:
+        name = "watcher"
+
+        def decide(self, state: DispatchState) -> Plan:
+            seen.append(state)
+            return Plan(routes={})
+
+    sim = Simulation(scenario, network, policy=Watcher())
+    sim.run()
+    state = seen[0]
+    a, b = int(network.node_ids[0]), int(network.node_ids[-1])
+    morning = state.travel([a], [b], 9 * 3600.0).time_s[0, 0]
+    afternoon = state.travel([a], [b], 14 * 3600.0).time_s[0, 0]
+    road = sim.travel.matrix([a], [b], depart_s=14 * 3600.0).time_s[0, 0]
+    assert morning == pytest.approx(sim.travel.matrix([a], [b], depart_s=9 * 3600.0).time_s[0, 0])
+    storm = scenario.weather.states["storm"].road_factor
+    assert afternoon == pytest.approx(road * storm)

@@ -166,11 +166,20 @@ def _lognormal(rng: np.random.Generator, mean: float, cv: float) -> float:
     return float(mean * rng.lognormal(-sigma2 / 2.0, math.sqrt(sigma2)))
 
 
-def _travel_function(mover: TravelTimes) -> Callable[..., TravelMatrix]:
+def _travel_function(mover: TravelTimes, weather: Weather) -> Callable[..., TravelMatrix]:
+    """What policies see of a mover: expected travel times under the forecast weather."""
+
     def travel(sources: list[int], targets: list[int], depart_s: float) -> TravelMatrix:
-        return mover.matrix(sources, targets, depart_s=depart_s)
+        return _forecast(mover.matrix(sources, targets, depart_s=depart_s), weather)
 
     return travel
+
+
+def _forecast(m: TravelMatrix, weather: Weather) -> TravelMatrix:
+    """Expected times scaled by the weather's road factor at departure (the weather
+    series is the forecast everyone plans with; rain slows every ground mode)."""
+    factor = weather.road_factor(m.depart_s)
+    return m if factor == 1.0 else replace(m, time_s=m.time_s * factor)
 
 
 class Simulation:
@@ -255,7 +264,7 @@ class Simulation:
         self._vehicle_by_id = {v.id: v for v in self.fleet}
         # Policies see each type's own travel where it differs from the road's.
         # (one function per mover: policies group vehicles that move alike by it).
-        functions = {id(m): _travel_function(m) for m in self.movers.values()}
+        functions = {id(m): _travel_function(m, self.weather) for m in self.movers.values()}
         self._mode_travel: dict[str, Callable[..., TravelMatrix]] = {
             name: functions[id(mover)]
             for name, mover in self.movers.items()
@@ -519,7 +528,7 @@ class Simulation:
         return self.movers[vehicle.type_name]
 
     def _travel(self, sources: list[int], targets: list[int], depart_s: float) -> TravelMatrix:
-        return self.travel.matrix(sources, targets, depart_s=depart_s)
+        return _forecast(self.travel.matrix(sources, targets, depart_s=depart_s), self.weather)
 
     # -- processes ------------------------------------------------------------------
     def _release_orders(self) -> Any:
@@ -970,11 +979,10 @@ class Simulation:
         nodes = [start_node] + [o.node for o in stops]
         if vehicle.type.mode == "drone":
             return [self._flight(vehicle, a, b)[1] for a, b in itertools.pairwise(nodes)]
-        m = (
-            self._mover(vehicle)
-            .matrix(nodes[:-1], nodes[1:], depart_s=depart, with_length=False)
-            .time_s
-        )
+        m = _forecast(
+            self._mover(vehicle).matrix(nodes[:-1], nodes[1:], depart_s=depart, with_length=False),
+            self.weather,
+        ).time_s
         return [float(m[i, i]) / vehicle.type.speed_factor for i in range(len(stops))]
 
     def _etas(
@@ -993,7 +1001,7 @@ class Simulation:
         if vehicle.type.mode == "drone":
             return self._flight(vehicle, node, vehicle.hub_node)[1]
         m = self._mover(vehicle).matrix([node], [vehicle.hub_node], depart_s=depart_s)
-        return float(m.time_s[0, 0]) / vehicle.type.speed_factor
+        return float(_forecast(m, self.weather).time_s[0, 0]) / vehicle.type.speed_factor
 
     def _vehicle_day(self, vehicle: Vehicle, day: int) -> Any:
         """Drive one vehicle's day: load, deliver trip by trip, reload, wait for work.
@@ -1157,10 +1165,11 @@ class Simulation:
                 vs.carry_back(order)  # a less reliable courier: the parcel comes back
                 continue
             leg = mover.leg(vs.here, order.node, depart_s=self._now())
-            expected_drive = leg.travel_time_s / speed
+            weather = self.weather.road_factor(self._now())
+            expected_drive = leg.travel_time_s / speed * weather
             home = mover.matrix([order.node], [hub_node], depart_s=self._now())
             assert home.length_m is not None
-            back = home.time_s[0, 0] / speed
+            back = home.time_s[0, 0] / speed * weather
             stopped = ""
             if self._now() + expected_drive + self.expected_service_s(order, vtype) + back > limit:
                 stopped = "working_day_limit"
