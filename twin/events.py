@@ -86,6 +86,7 @@ INFO_KINDS = frozenset(
         "road_closed",
         "road_reopened",
         "launch",
+        "recovered",
         "flight",
         "grounded",
         "crowd_offer",

@@ -21,8 +21,9 @@ scenario may override. The rules:
   straight lines around no-fly zones (:mod:`twin.airspace`) at cruise speed,
   lowers the parcel without anyone present (safe-drop orders only), a range
   per sortie with a battery swap between sorties, grounded by wind or rain
-  above its limits (:mod:`twin.weather`). Launched from a hub (launching from
-  a van, truck-and-drone, is not modelled yet).
+  above its limits (:mod:`twin.weather`). Launched from a hub, or carried by
+  a van (truck-and-drone, ``VehicleType.drone``): launched at one of the van's
+  stops to a nearby customer and recovered there before the van drives on.
 
 This module holds the rules as plain data and pure functions; the engine
 enforces them on every plan and every stop, and policies read them to decide

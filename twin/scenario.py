@@ -154,6 +154,10 @@ class VehicleType(_Model):
     swap_s: NonNeg = 180.0
     max_wind_kph: NonNeg = 35.0
     max_rain_mm_h: NonNeg = 2.5
+    #: Truck-and-drone: the drone type (a name in ``vehicle_types``) this vehicle
+    #: carries. The drone is launched at one of the vehicle's stops to a nearby
+    #: customer and recovered there before the vehicle drives on.
+    drone: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -430,6 +434,21 @@ class Scenario(_Model):
                 )
             if entry.hub not in hub_ids:
                 raise ValueError(f"fleet[{i}].hub {entry.hub!r} is not among hubs {hub_ids}")
+        for name, vtype in self.vehicle_types.items():
+            if vtype.drone is None:
+                continue
+            carried = self.vehicle_types.get(vtype.drone)
+            if carried is None or carried.mode != "drone":
+                raise ValueError(
+                    f"vehicle_types.{name}.drone {vtype.drone!r} must name a vehicle type "
+                    f"with mode: drone; drone types here: "
+                    f"{sorted(n for n, t in self.vehicle_types.items() if t.mode == 'drone')}"
+                )
+            if vtype.mode not in ("van", "autonomous_van"):
+                raise ValueError(
+                    f"vehicle_types.{name}.drone: only vans and autonomous vans carry a "
+                    f"drone, not a {vtype.mode}"
+                )
         return self
 
     @property

@@ -116,6 +116,8 @@ class VehicleView:
     #: The vehicle type's full description: mode limits (payload, parcel size,
     #: range, road classes, speed, drone weather limits). None: a plain van.
     spec: VehicleType | None = None
+    #: Truck-and-drone: the drone it carries (None: none).
+    drone: VehicleType | None = None
 
     def route(self, trips: Sequence[Sequence[str]]) -> tuple[str, ...]:
         """The plan entry for this vehicle: its committed stops, then ``trips`` from the hub."""
@@ -157,6 +159,10 @@ class DispatchState:
     clear_sky_from: Callable[[str, float], float] | None = None
     #: Crowdsourced couriers online now and free: a plan may offer them bundles.
     couriers: tuple[CourierView, ...] = ()
+    #: ``van_sortie_m(vehicle_id, launch_node, drop_node)``: legal flight length (m)
+    #: of the vehicle's carried drone from ``launch_node`` to the drop and back; inf
+    #: if there is no legal path.
+    van_sortie_m: Callable[[str, int, int], float] | None = None
 
     def travel_for(
         self, vehicle: VehicleView
@@ -187,6 +193,11 @@ class Plan:
     #: Bundles offered to crowdsourced couriers (courier id -> order ids, in stop
     #: order). Each courier accepts or declines; declined orders stay open.
     offers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Truck-and-drone: per vehicle that carries a drone, the orders of its route
+    #: the drone serves, each launched at the vehicle's stop just before it and
+    #: recovered there (the vehicle skips that order's stop). If the drone cannot
+    #: fly then (weather, an early window), the vehicle serves the order itself.
+    drone_drops: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -279,6 +290,8 @@ def validate_plan(policy_name: str, state: DispatchState, plan: Plan) -> None:
                             f"{vid!r}: {why}"
                         )
             _check_load(policy_name, vid, vehicle, load)
+    for vid, drops in plan.drone_drops.items():
+        _check_drone_drops(policy_name, vehicles.get(vid), vid, plan.routes.get(vid), drops, orders)
     online = {c.id: c for c in state.couriers}
     for cid, bundle in plan.offers.items():
         if cid not in online:
@@ -308,3 +321,43 @@ def _check_load(policy_name: str, vid: str, vehicle: VehicleView, load: list[flo
                 f"policy {policy_name!r} overloads vehicle {vid!r}: {name} "
                 f"{load[d]:g} > capacity {vehicle.capacity[d]:g} on one trip"
             )
+
+
+def _check_drone_drops(
+    policy_name: str,
+    vehicle: VehicleView | None,
+    vid: str,
+    stops: Sequence[str] | None,
+    drops: frozenset[str],
+    orders: Mapping[str, OrderView],
+) -> None:
+    """A carried drone serves orders of its vehicle's new trips, each launched at
+    the stop before it (so never a trip's first stop, and never two in a row)."""
+    if vehicle is None or vehicle.drone is None or stops is None:
+        raise PlanError(
+            f"policy {policy_name!r} gave drone drops to {vid!r}, which carries no drone "
+            "or is not routed by the plan"
+        )
+    drone = vehicle.drone
+    position = {}
+    for trip in new_trips(vehicle, stops):
+        for k, oid in enumerate(trip):
+            position[oid] = (k, trip)
+    for oid in sorted(drops):
+        if oid not in position:
+            raise PlanError(
+                f"policy {policy_name!r} drops order {oid!r} by {vid!r}'s drone, but it is "
+                "not on a new trip of that vehicle's route"
+            )
+        k, trip = position[oid]
+        if k == 0 or trip[k - 1] in drops:
+            raise PlanError(
+                f"policy {policy_name!r}: {vid!r}'s drone needs a stop of the vehicle before "
+                f"order {oid!r} to launch from"
+            )
+        order = orders[oid]
+        why = parcel_misfit(
+            drone, weight_kg=order.demand[2], volume_m3=order.demand[1], option=order.option
+        )
+        if why:
+            raise PlanError(f"policy {policy_name!r} drops order {oid!r} by {vid!r}'s drone: {why}")

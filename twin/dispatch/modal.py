@@ -8,7 +8,9 @@ reach, and for drones: a legal sortie within range, in flyable weather), plans
 them, and passes on what it could not take. Ground modes are routed by the
 routing engine (:func:`~twin.dispatch.planning.plan_routes`) on their own
 travel times, robot trips trimmed to the robot's range; drone sorties are
-scheduled earliest-deadline-first on the drones' own clocks.
+scheduled earliest-deadline-first on the drones' own clocks. Vans that carry a
+drone (truck-and-drone) are routed first and then hand the orders their drone
+serves faster to it (:func:`van_drone_drops`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from twin.dispatch.base import DispatchState, OrderView, Plan, VehicleView, new_
 from twin.dispatch.planning import PlanningSettings, plan_routes
 from twin.modes import parcel_misfit
 
-__all__ = ["Cascade", "fits", "plan_cascade", "schedule_sorties"]
+__all__ = ["Cascade", "fits", "plan_cascade", "schedule_sorties", "van_drone_drops"]
 
 H = 3600.0
 
@@ -75,6 +77,7 @@ def plan_cascade(
     left = list(orders)
     routes: dict[str, tuple[str, ...]] = {}
     stats: dict[str, float] = {}
+    drops: dict[str, frozenset[str]] = {}
     for mode in cascade.modes:
         group = [v for v in vehicles if v.mode == mode]
         if not group or not left:
@@ -84,13 +87,14 @@ def plan_cascade(
         else:
             plan = _plan_ground(state, group, left, settings, cascade)
         routes.update(plan.routes)
+        drops.update(plan.drone_drops)
         for key, value in plan.stats.items():
             stats[key] = stats.get(key, 0.0) + value
         taken = {oid for vid in plan.routes for oid in plan.routes[vid]}
         left = [o for o in left if o.id not in taken]
     for v in vehicles:
         routes.setdefault(v.id, v.route([]))
-    return Plan(routes=routes, stats=stats)
+    return Plan(routes=routes, stats=stats, drone_drops=drops)
 
 
 def _plan_ground(
@@ -103,6 +107,7 @@ def _plan_ground(
     """Route one ground mode (its types one by one: each moves its own way)."""
     routes: dict[str, tuple[str, ...]] = {}
     stats: dict[str, float] = {}
+    drops: dict[str, frozenset[str]] = {}
     left = list(orders)
     for type_name in sorted({v.type for v in group}):
         vehicles = [v for v in group if v.type == type_name]
@@ -120,11 +125,61 @@ def _plan_ground(
                     _trim_to_range(state, v, trip, node, spec.range_km * 1000.0) for trip in trips
                 ]
             routes[v.id] = v.route(trips)
+            if v.drone is not None:
+                by_id = {o.id: o for o in mine}
+                drops[v.id] = frozenset().union(
+                    *(van_drone_drops(state, v, [by_id[oid] for oid in t]) for t in trips)
+                )
+                stats["van_drone_drops"] = stats.get("van_drone_drops", 0.0) + len(drops[v.id])
         for key, value in plan.stats.items():
             stats[key] = stats.get(key, 0.0) + value
         taken = {oid for vid in routes for oid in routes[vid]}
         left = [o for o in left if o.id not in taken]
-    return Plan(routes=routes, stats=stats)
+    return Plan(routes=routes, stats=stats, drone_drops=drops)
+
+
+def van_drone_drops(
+    state: DispatchState, van: VehicleView, trip: Sequence[OrderView]
+) -> frozenset[str]:
+    """The orders of one van trip its drone should drop (route first, then fly).
+
+    An order may go by drone if the drone can carry it and fly a legal sortie
+    from the van's stop before it and back within range. Its saving is the
+    van's detour to it (previous stop -> it -> next stop, against previous ->
+    next, plus its stop time) less the time the van waits at the launch stop
+    for the drone beyond its own stop there. Orders are taken greedily by
+    saving, never a trip's first stop and never two in a row (the drone
+    launches from a stop the van serves).
+    """
+    drone = van.drone
+    if drone is None or state.van_sortie_m is None or len(trip) < 2:
+        return frozenset()
+    assert drone.speed_kph is not None
+    nodes = [van.hub_node, *(o.node for o in trip), van.hub_node]
+    t = state.travel_for(van)(nodes, nodes, state.now_s).time_s / van.speed_factor
+    range_m = drone.range_km * 1000.0 if drone.range_km is not None else math.inf
+    savings: list[tuple[float, int]] = []
+    for k in range(1, len(trip)):
+        order, before = trip[k], trip[k - 1]
+        if parcel_misfit(
+            drone, weight_kg=order.demand[2], volume_m3=order.demand[1], option=order.option
+        ):
+            continue
+        flight_m = state.van_sortie_m(van.id, before.node, order.node)
+        if not flight_m <= range_m:
+            continue
+        p, o, n = k, k + 1, k + 2  # positions in ``nodes`` (the hub is 0)
+        detour = t[p, o] + order.service_s + t[o, n] - t[p, n]
+        sortie = drone.takeoff_landing_s + flight_m / (drone.speed_kph / 3.6)
+        sortie += drone.stop_overhead_s or 0.0
+        saving = detour - max(0.0, sortie - before.service_s)
+        if saving > 0:
+            savings.append((saving, k))
+    chosen: set[int] = set()
+    for _, k in sorted(savings, key=lambda x: (-x[0], x[1])):
+        if k - 1 not in chosen and k + 1 not in chosen:
+            chosen.add(k)
+    return frozenset(trip[k].id for k in chosen)
 
 
 def _within_reach(

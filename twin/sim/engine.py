@@ -135,6 +135,10 @@ class _VehicleDay:
     no_show: bool = False
     breakdown_s: float = math.inf
     here: int = -1
+    #: Truck-and-drone: orders of the plan its drone drops (launched at the stop before).
+    drops: frozenset[str] = frozenset()
+    #: A carried drone: when its battery is swapped and it may fly again.
+    ready_s: float = -math.inf
 
     def __post_init__(self) -> None:
         self.here = self.hub_node
@@ -262,6 +266,19 @@ class Simulation:
         self.fleet = build_fleet(scenario, self.hub_nodes)
         self.busy_until = {v.id: -math.inf for v in self.fleet}
         self._vehicle_by_id = {v.id: v for v in self.fleet}
+        #: Truck-and-drone: the drone each carrier has on board (by carrier id).
+        self.drone_of = {
+            v.id: Vehicle(
+                id=f"{v.id}/drone",
+                driver_id="",
+                type_name=v.type.drone,
+                type=scenario.vehicle_types[v.type.drone],
+                hub=v.hub,
+                hub_node=v.hub_node,
+            )
+            for v in self.fleet
+            if v.type.drone is not None
+        }
         # Policies see each type's own travel where it differs from the road's.
         # (one function per mover: policies group vehicles that move alike by it).
         functions = {id(m): _travel_function(m, self.weather) for m in self.movers.values()}
@@ -285,6 +302,8 @@ class Simulation:
         self._travel_rng = self.streams["travel"]
         self.crowd = self._make_crowd()
         self._flights: dict[tuple[int, int], FlightPath | None] = {}
+        #: A carried drone's day: its log and the nodes it flew to (by drone id).
+        self._sortie_logs: dict[str, tuple[dict[str, Any], list[int]]] = {}
 
     # -- set-up ---------------------------------------------------------------
     def _place_hubs(self) -> dict[str, int]:
@@ -704,6 +723,7 @@ class Simulation:
             ),
             started=started,
             spec=v.type,
+            drone=self.drone_of[v.id].type if v.id in self.drone_of else None,
         )
 
     def _available(self, vehicle: Vehicle, vs: _VehicleDay, now: float, day: int) -> bool:
@@ -776,6 +796,7 @@ class Simulation:
             flight_m=self._flight_m if self.airspace is not None else None,
             clear_sky_from=self._clear_sky_for if self.airspace is not None else None,
             couriers=self.crowd.online(now) if self.crowd is not None else (),
+            van_sortie_m=self._van_sortie_m if self.drone_of else None,
         )
         started = time.perf_counter()
         plan = self.policy.decide(state)
@@ -810,6 +831,8 @@ class Simulation:
                     if planned_on.get(oid) != vid:
                         self._order_event("assigned", self.orders[oid], vehicle_id=vid)
             vs.trips = [[self.orders[oid] for oid in trip] for trip in trips]
+            onboard = {o.id for o in vs.onboard}
+            vs.drops = frozenset(vs.drops & onboard) | plan.drone_drops.get(vid, frozenset())
             if vid in plan.breaks_s:
                 vs.planned_breaks = sorted(plan.breaks_s[vid])
             if not vs.trips:
@@ -903,7 +926,7 @@ class Simulation:
             yield from self._drive(vehicle, vs.here, hub_node, day_log)
             vs.here = hub_node
             nodes.append(hub_node)
-        where = self._hub_where(hub_node)
+        where = self._where(hub_node)
         vs.onboard = list(bundle)
         vs.on_road = True
         yield from self._load(vehicle, bundle, where)
@@ -961,6 +984,36 @@ class Simulation:
                         f"{length / 1000:.1f} km; its range is {vtype.range_km:g} km"
                     )
 
+        view_of = {v.id: v for v in views}
+        for vid, drops in plan.drone_drops.items():
+            drone = self.drone_of[vid]
+            range_m = drone.type.range_km * 1000.0 if drone.type.range_km else math.inf
+            for trip in new_trips(view_of[vid], plan.routes[vid]):
+                for launch, oid in itertools.pairwise(trip):
+                    if oid not in drops:
+                        continue
+                    length = self._van_sortie_m(
+                        vid, self.orders[launch].node, self.orders[oid].node
+                    )
+                    if not length <= range_m + 1e-6:
+                        raise PlanError(
+                            f"policy {self.policy.name!r} sends {vid!r}'s drone from the stop of "
+                            f"order {launch!r} to order {oid!r}: "
+                            + (
+                                "no legal flight path"
+                                if math.isinf(length)
+                                else f"{length / 1000:.1f} km there and back; its range is "
+                                f"{range_m / 1000:g} km"
+                            )
+                        )
+
+    def _van_sortie_m(self, vehicle_id: str, launch: int, drop: int) -> float:
+        """Legal flight length of a carried drone from ``launch`` to ``drop`` and back."""
+        drone = self.drone_of[vehicle_id]
+        out, _ = self._flight(drone, launch, drop)
+        back, _ = self._flight(drone, drop, launch)
+        return math.inf if out is None or back is None else out.length_m + back.length_m
+
     def _flight_m(self, vehicle_id: str, stops: Sequence[int]) -> float:
         return self.sortie_m(self._vehicle_by_id[vehicle_id], stops)
 
@@ -979,11 +1032,41 @@ class Simulation:
         nodes = [start_node] + [o.node for o in stops]
         if vehicle.type.mode == "drone":
             return [self._flight(vehicle, a, b)[1] for a, b in itertools.pairwise(nodes)]
+        # The van drives from the last stop it serves itself (its drone's drops are flown).
+        drops = self.vs[vehicle.id].drops if vehicle.id in self.drone_of else frozenset()
+        dropped = [o.id in drops and k > 0 for k, o in enumerate(stops)]
+        origins, last = [], start_node
+        for k, order in enumerate(stops):
+            origins.append(last)
+            if not dropped[k]:
+                last = order.node
+        targets = [o.node for o in stops]
         m = _forecast(
-            self._mover(vehicle).matrix(nodes[:-1], nodes[1:], depart_s=depart, with_length=False),
+            self._mover(vehicle).matrix(origins, targets, depart_s=depart, with_length=False),
             self.weather,
         ).time_s
-        return [float(m[i, i]) / vehicle.type.speed_factor for i in range(len(stops))]
+        legs = [float(m[i, i]) / vehicle.type.speed_factor for i in range(len(stops))]
+        for k in (k for k, flown in enumerate(dropped) if flown):
+            legs[k : k + 2] = self._drop_legs(vehicle, stops, k, legs)
+        return legs
+
+    def _drop_legs(
+        self, van: Vehicle, stops: list[Order], k: int, legs: list[float]
+    ) -> list[float]:
+        """Legs ``k`` and ``k + 1`` as :meth:`_etas` reads them when the van's drone drops
+        stop ``k``: launched on arrival at stop ``k - 1``, it drops after take-off and the
+        flight out; the van leaves ``k - 1`` when both its own stop is done and the drone
+        is back, then drives on (``legs[k + 1]`` is that drive, from ``k - 1``)."""
+        drone = self.drone_of[van.id]
+        launch, drop = stops[k - 1].node, stops[k].node
+        out = drone.type.takeoff_landing_s / 2 + self._flight(drone, launch, drop)[1]
+        back = self._flight(drone, drop, launch)[1] + drone.type.takeoff_landing_s / 2
+        served_before = self.expected_service_s(stops[k - 1], van.type)
+        dropped = self.expected_service_s(stops[k], drone.type)
+        first = out - served_before
+        if k + 1 == len(stops):
+            return [first]
+        return [first, max(served_before - out - dropped, back) + legs[k + 1]]
 
     def _etas(
         self, vehicle: Vehicle, legs: list[float], stops: list[Order], depart: float
@@ -1024,7 +1107,7 @@ class Simulation:
         shift_end = day * DAY_S + d.shift_end_h * H
         vid, drv = vehicle.id, vehicle.driver_id
         hub_node = vehicle.hub_node
-        where = self._hub_where(hub_node)
+        where = self._where(hub_node)
         if shift_start > self._now():
             yield self.env.timeout(shift_start - self._now())
         if not vs.trips:
@@ -1043,6 +1126,12 @@ class Simulation:
         vs.started_s = vs.duty_from_s = self._now()
         self._event("shift_start", vehicle_id=vid, driver_id=drv, **where)
         day_log = {"km": 0.0, "breaks": 0, "served": 0, "planned": 0}
+        drone = self.drone_of.get(vid)
+        if drone is not None:  # its drone rides along all day
+            dvs = self.vs[drone.id] = _VehicleDay(hub_node=hub_node, status="working")
+            dvs.started_s = self._now()
+            self._sortie_logs[drone.id] = ({"km": 0.0, "breaks": 0, "served": 0, "planned": 0}, [])
+            self._event("shift_start", vehicle_id=drone.id, driver_id="", carrier=vid, **where)
         nodes = [hub_node]
         stopped = ""
         while not stopped:
@@ -1113,6 +1202,8 @@ class Simulation:
         vs.status = "broken" if stopped == "breakdown" else "done"
         self._release_trips(vs)
         self._end_shift(vehicle, vs, day, day_log, nodes)
+        if drone is not None:
+            self._end_shift(drone, self.vs[drone.id], day, *self._sortie_logs[drone.id])
 
     def _announce(self, vehicle: Vehicle, vs: _VehicleDay, trip: list[Order]) -> Any:
         """Trip leaves: parcels out for delivery, ETAs sent; returns (legs, etas)."""
@@ -1153,7 +1244,10 @@ class Simulation:
         hub_node = vehicle.hub_node
         legs, etas = self._announce(vehicle, vs, trip)
         trip_m = 0.0
+        flown: set[str] = set()
         for i, order in enumerate(trip):
+            if order.id in flown:  # its drone took it from the stop before
+                continue
             if self._now() >= vs.breakdown_s:
                 self._event("breakdown", vehicle_id=vid, driver_id=drv, node=vs.here)
                 vs.carry_back()
@@ -1200,12 +1294,81 @@ class Simulation:
                 self._order_event(
                     "update_eta", trip[k], vehicle_id=vid, eta_s=round(upcoming[-1], 3)
                 )
+            sortie = self._launch_from(vehicle, vs, trip, i)
+            if sortie is not None:
+                flown.add(trip[i + 1].id)
             yield from self._attempt(order, vehicle)
             vs.onboard.remove(order)
             day_log["served"] += 1
             if self._state(order.id) == "failed":
                 vs.back.append(order)
+            if sortie is not None:
+                yield sortie  # the drone comes back to the van before it drives on
         return ""
+
+    # -- truck-and-drone --------------------------------------------------------------
+    def _launch_from(self, van: Vehicle, vs: _VehicleDay, trip: list[Order], i: int) -> Any:
+        """Launch the van's drone from stop ``i`` to the next order if the plan says so
+        and it can fly now: weather, battery swapped, range, no drop before the window.
+        Returns the sortie's process, or None (then the van serves that order itself)."""
+        if i + 1 >= len(trip) or trip[i + 1].id not in vs.drops:
+            return None
+        order = trip[i + 1]
+        drone = self.drone_of[van.id]
+        dvs = self.vs[drone.id]
+        now = self._now()
+        if order.id in self.cancel_requested or now < dvs.ready_s:
+            return None
+        clear = self._clear_sky_from(drone, now)
+        if clear > now:
+            self._event(
+                "grounded",
+                vehicle_id=drone.id,
+                carrier=van.id,
+                **self._where(vs.here),
+                weather=self.weather.state_name(now),
+                until_s=round(clear, 3) if math.isfinite(clear) else None,
+            )
+            return None
+        vtype = drone.type
+        range_m = vtype.range_km * 1000.0 if vtype.range_km is not None else math.inf
+        if not self._van_sortie_m(van.id, vs.here, order.node) <= range_m:
+            return None
+        _, out_s = self._flight(drone, vs.here, order.node)
+        if now + vtype.takeoff_landing_s / 2 + out_s < order.window_start_s:
+            return None
+        vs.onboard.remove(order)
+        return self.env.process(self._van_sortie(van, drone, order, vs.here))
+
+    def _van_sortie(self, van: Vehicle, drone: Vehicle, order: Order, launch: int) -> Any:
+        """Take off from the van, drop the parcel, fly back and land on the van; the
+        battery is swapped (``swap_s``) before the next launch."""
+        vtype = drone.type
+        dvs = self.vs[drone.id]
+        log, nodes = self._sortie_logs[drone.id]
+        dvs.trips_done += 1
+        log["planned"] += 1
+        self._event(
+            "launch",
+            vehicle_id=drone.id,
+            carrier=van.id,
+            **self._where(launch),
+            payload_kg=round(order.weight_kg, 3),
+            parcels=1,
+        )
+        yield self.env.timeout(vtype.takeoff_landing_s / 2)
+        yield from self._fly(drone, launch, order.node, order.weight_kg, log, order=order)
+        nodes.append(order.node)
+        yield from self._attempt(order, drone)
+        log["served"] += 1
+        failed = self._state(order.id) == "failed"
+        yield from self._fly(drone, order.node, launch, order.weight_kg if failed else 0.0, log)
+        nodes.append(launch)
+        yield self.env.timeout(vtype.takeoff_landing_s / 2)
+        self._event("recovered", vehicle_id=drone.id, carrier=van.id, node=launch)
+        dvs.ready_s = self._now() + vtype.swap_s
+        if failed:
+            self.vs[van.id].back.append(order)
 
     # -- drones -----------------------------------------------------------------------
     def _flight(self, vehicle: Vehicle, a: int, b: int) -> tuple[FlightPath | None, float]:
@@ -1274,7 +1437,7 @@ class Simulation:
         self._event(
             "launch",
             vehicle_id=vid,
-            **self._hub_where(vehicle.hub_node),
+            **self._where(vehicle.hub_node),
             payload_kg=round(payload, 3),
             parcels=len(trip),
         )
@@ -1354,10 +1517,10 @@ class Simulation:
             return hub.load_time_per_parcel_s * parcels
         return hub.load_setup_s + hub.load_time_per_parcel_s * parcels
 
-    def _hub_where(self, hub_node: int) -> dict[str, Any]:
-        i = self.network.index(hub_node)[0]
+    def _where(self, node: int) -> dict[str, Any]:
+        i = self.network.index(node)[0]
         return {
-            "node": hub_node,
+            "node": node,
             "lat": float(self.network.lat[i]),
             "lon": float(self.network.lon[i]),
         }
@@ -1397,7 +1560,7 @@ class Simulation:
             "shift_end",
             vehicle_id=vid,
             driver_id=vehicle.driver_id,
-            **self._hub_where(vehicle.hub_node),
+            **self._where(vehicle.hub_node),
             working_s=round(ended - started, 3),
             overtime_s=round(overtime, 3),
             driving_s=round(vs.driving_s, 3),
