@@ -21,6 +21,7 @@ from twin.metrics import paired_difference, verdict
 STORE = Path(sys.argv[1] if len(sys.argv) > 1 else "out/sweeps/modes_comparison")
 PAIRS = {
     "drones": "vans_only",
+    "truck_and_drone": "vans_only",
     "robots": "vans_only",
     "bikes": "vans_only",
     "autonomous": "vans_only",
