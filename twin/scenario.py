@@ -29,6 +29,7 @@ from twin.errors import ScenarioError
 from twin.lockers import LockerSettings
 from twin.maps.network import ROAD_CLASSES
 from twin.modes import CREWED, MODE_DEFAULTS, NEEDS_PRESENCE
+from twin.sites import SiteSettings
 from twin.traveltime import TrafficSettings
 from twin.weather import WeatherSettings
 
@@ -415,6 +416,8 @@ class Scenario(_Model):
     lockers: LockerSettings = LockerSettings()
     airspace: AirspaceSettings = AirspaceSettings()
     crowd: CrowdSettings = CrowdSettings()
+    #: A network-design study (``twin sites``): candidate sites and the model's settings.
+    sites: SiteSettings | None = None
     policy: PolicySettings = PolicySettings()
     outputs: OutputSettings = OutputSettings()
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -1,0 +1,623 @@
+"""Network design: where to put micro-fulfillment centers or micro-hubs, and what they save.
+
+A study runs in three steps:
+
+1. **Candidates**: sites from a CSV or GeoJSON file (lat/lon, fixed cost per
+   day, capacity in orders per day), or generated from the map: a grid over
+   the demand area, one site per cell at the node nearest its centre on a
+   major road (a truck must reach it). The scenario's hubs are existing sites:
+   always open, their cost already paid.
+2. **Model**: demand is the scenario's own demand model over many sampled days
+   (customers' locker choices included: a parcel sent to a locker is delivered
+   there), clustered into areas. The cost of serving an order from a site is
+   the van's stem trip there and back on the road network (time-dependent
+   travel times at ``depart_h``, driver wage and distance cost) shared by the
+   stops of a trip; the local tour between stops does not depend on the site
+   and is left out. :mod:`twin.facility` opens ``k`` new sites at least fixed
+   plus delivery cost, within capacities and a service constraint (a share of
+   demand within ``service_min`` of its site), for each ``k``: the trade-off
+   curve.
+3. **Simulation**: each recommended configuration becomes a scenario (its
+   sites as hubs, the fleet split among them by the demand they serve) and is
+   simulated with replications. Every configuration sees the same orders
+   (common random numbers: candidate sites must be reachable to and from the
+   scenario's hubs, so the customers are the same), so savings against the
+   existing network are paired differences with confidence intervals, and
+   where the static model's saving falls outside them, the two disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from twin.errors import ScenarioError
+from twin.facility import FacilityProblem, FacilitySolution, solve
+from twin.maps.network import ROAD_CLASSES, RoadNetwork
+from twin.traveltime import TravelTimes
+
+if TYPE_CHECKING:  # scenario.py imports this module for its ``sites:`` section
+    from twin.scenario import Scenario
+
+__all__ = [
+    "Candidate",
+    "Configuration",
+    "DemandAreas",
+    "GenerateSettings",
+    "SiteSettings",
+    "SiteStudy",
+    "aggregate_demand",
+    "configuration_scenario",
+    "generate_candidates",
+    "read_candidates",
+]
+
+H = 3600.0
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GenerateSettings(_Settings):
+    """Candidate sites from the map: one per grid cell, on a major road."""
+
+    spacing_m: Annotated[float, Field(gt=0)] = 1500.0
+    road_classes: tuple[str, ...] = ("primary", "secondary", "tertiary")
+
+    @model_validator(mode="after")
+    def _known(self) -> GenerateSettings:
+        unknown = sorted(set(self.road_classes) - set(ROAD_CLASSES))
+        if unknown:
+            raise ValueError(f"road_classes {unknown} unknown; use some of {ROAD_CLASSES}")
+        return self
+
+
+class SiteSettings(_Settings):
+    """The scenario's ``sites:`` section: a network-design study.
+
+    Either ``candidates`` (a file, relative to the scenario file) or
+    ``generate`` gives the candidate sites.
+    """
+
+    kind: Literal["mfc", "microhub"] = "mfc"
+    candidates: str | None = None
+    generate: GenerateSettings | None = None
+    #: Defaults for candidates without their own figures (generated ones).
+    fixed_cost_per_day: Annotated[float, Field(ge=0)] = 350.0
+    capacity_per_day: Annotated[float, Field(gt=0)] | None = None
+    #: The scenario's hubs are open in every configuration (their cost is sunk).
+    existing_hubs: bool = True
+    #: Demand: days sampled from the demand model, and most customer areas.
+    sample_days: Annotated[int, Field(ge=1, le=365)] = 20
+    max_areas: Annotated[int, Field(ge=2, le=2000)] = 250
+    #: Travel times for the model are those of a van leaving at this hour.
+    depart_h: Annotated[float, Field(ge=0, lt=24)] = 10.0
+    #: Service constraint: this share of demand within ``service_min`` of its site.
+    service_min: Annotated[float, Field(gt=0)] = 20.0
+    service_share: Annotated[float, Field(ge=0, le=1)] = 0.0
+    #: Stops sharing one stem trip (default: the day's orders per vehicle, at most
+    #: a vehicle's capacity).
+    stops_per_trip: Annotated[float, Field(gt=0)] | None = None
+    #: The vehicle type split among the open sites (default: the fleet's first).
+    fleet_type: str | None = None
+    time_limit_s: Annotated[float, Field(gt=0)] = 30.0
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SiteSettings:
+        if (self.candidates is None) == (self.generate is None):
+            raise ValueError(
+                "give the candidate sites either as a file (candidates: sites.csv) or "
+                "generated from the map (generate: {spacing_m: 1500}), not both or neither"
+            )
+        return self
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A possible (or existing) site."""
+
+    id: str
+    lat: float
+    lon: float
+    fixed_cost_per_day: float
+    capacity_per_day: float = math.inf
+    existing: bool = False
+    node: int = -1
+
+
+# -- candidates ----------------------------------------------------------------------------
+_LAT = ("lat", "latitude", "y")
+_LON = ("lon", "lng", "longitude", "x")
+_FIXED = ("fixed_cost_per_day", "fixed_cost")
+_CAPACITY = ("capacity_per_day", "capacity")
+
+
+def read_candidates(path: str | Path, settings: SiteSettings) -> list[Candidate]:
+    """Sites from a CSV (columns ``id``, ``lat``, ``lon``, optional ``fixed_cost``
+    and ``capacity``) or a GeoJSON FeatureCollection of points (the same names as
+    properties). Every problem is a :class:`ScenarioError` naming file and row."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"Sites file {path} does not exist; check sites.candidates.")
+    if path.suffix.lower() in (".geojson", ".json"):
+        rows = _geojson_rows(path)
+    elif path.suffix.lower() == ".csv":
+        try:
+            frame = pd.read_csv(path)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise ScenarioError(f"Sites file {path} is not a readable CSV ({exc}).") from None
+        frame.columns = [str(c).strip().lower() for c in frame.columns]
+        if not any(c in frame for c in _LAT) or not any(c in frame for c in _LON):
+            raise ScenarioError(
+                f"Sites file {path} has no coordinates: give each site's latitude and "
+                f"longitude in columns 'lat' and 'lon' (found {list(frame.columns)})."
+            )
+        records = frame.to_dict("records")
+        rows = [(f"row {k + 2}", {str(c): v for c, v in r.items()}) for k, r in enumerate(records)]
+    else:
+        raise ScenarioError(f"Sites file {path}: use a .csv or .geojson file.")
+    if not rows:
+        raise ScenarioError(f"Sites file {path} lists no sites.")
+    out = [_candidate(path, where, row, settings, k) for k, (where, row) in enumerate(rows)]
+    ids = [c.id for c in out]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ScenarioError(f"Sites file {path}: site ids {dupes} appear more than once.")
+    return out
+
+
+def _geojson_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"Sites file {path} is not valid GeoJSON ({exc}).") from None
+    features = data.get("features") if isinstance(data, dict) else None
+    if not isinstance(features, list):
+        raise ScenarioError(f"Sites file {path}: expected a GeoJSON FeatureCollection.")
+    rows = []
+    for k, feature in enumerate(features):
+        geometry = (feature or {}).get("geometry") or {}
+        props = dict((feature or {}).get("properties") or {})
+        coords = geometry.get("coordinates")
+        if geometry.get("type") != "Point" or not isinstance(coords, list) or len(coords) < 2:
+            raise ScenarioError(
+                f"Sites file {path}, feature {k}: needs a Point geometry with coordinates "
+                "[lon, lat]."
+            )
+        props["lon"], props["lat"] = coords[0], coords[1]
+        rows.append((f"feature {k}", props))
+    return rows
+
+
+def _pick(row: dict[str, Any], names: Sequence[str]) -> Any:
+    for name in names:
+        value = row.get(name)
+        if value is not None and not (isinstance(value, float) and math.isnan(value)):
+            return value
+    return None
+
+
+def _number(path: Path, where: str, name: str, value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ScenarioError(
+            f"Sites file {path}, {where}: {name} {value!r} is not a number."
+        ) from None
+
+
+def _candidate(
+    path: Path, where: str, row: dict[str, Any], settings: SiteSettings, k: int
+) -> Candidate:
+    site = str(_pick(row, ("id", "name")) or f"site-{k + 1}")
+    lat, lon = _pick(row, _LAT), _pick(row, _LON)
+    if lat is None or lon is None:
+        raise ScenarioError(
+            f"Sites file {path}, {where} (site {site!r}): no coordinates; give lat and lon."
+        )
+    lat_f, lon_f = _number(path, where, "lat", lat), _number(path, where, "lon", lon)
+    if not (-90 <= lat_f <= 90 and -180 <= lon_f <= 180):
+        raise ScenarioError(
+            f"Sites file {path}, {where} (site {site!r}): ({lat_f}, {lon_f}) is not a "
+            "latitude/longitude pair; check the column order."
+        )
+    fixed = _pick(row, _FIXED)
+    capacity = _pick(row, _CAPACITY)
+    fixed_f = (
+        settings.fixed_cost_per_day if fixed is None else _number(path, where, "fixed_cost", fixed)
+    )
+    cap_default = settings.capacity_per_day or math.inf
+    cap_f = cap_default if capacity is None else _number(path, where, "capacity", capacity)
+    if fixed_f < 0 or cap_f <= 0:
+        raise ScenarioError(
+            f"Sites file {path}, {where} (site {site!r}): fixed_cost must be >= 0 and "
+            "capacity > 0 orders per day."
+        )
+    return Candidate(site, lat_f, lon_f, fixed_f, cap_f)
+
+
+def generate_candidates(
+    network: RoadNetwork, areas: DemandAreas, settings: SiteSettings
+) -> list[Candidate]:
+    """One candidate per grid cell over the demand area, at the node nearest the cell
+    centre among those on the allowed road classes (within half a cell)."""
+    assert settings.generate is not None
+    spacing = settings.generate.spacing_m
+    allowed = np.isin(np.asarray(ROAD_CLASSES), list(settings.generate.road_classes))
+    on_major = np.zeros(network.n_nodes, dtype=bool)
+    major_edges = allowed[network.edge_class]
+    on_major[network.edge_u[major_edges]] = True
+    on_major[network.edge_v[major_edges]] = True
+    if not on_major.any():
+        raise ScenarioError(
+            f"sites.generate: map {network.meta.name!r} has no roads of classes "
+            f"{list(settings.generate.road_classes)}; allow other road classes."
+        )
+    xy = network.node_xy
+    pool = np.flatnonzero(on_major)
+    area_xy = network.project(areas.lat, areas.lon)
+    lo, hi = area_xy.min(axis=0), area_xy.max(axis=0)
+    nx_cells = max(1, int(np.ceil((hi[0] - lo[0]) / spacing)))
+    ny_cells = max(1, int(np.ceil((hi[1] - lo[1]) / spacing)))
+    out = []
+    for r in range(ny_cells):
+        for c in range(nx_cells):
+            centre = lo + spacing * (np.array([c, r]) + 0.5)
+            d = np.linalg.norm(xy[pool] - centre, axis=1)
+            best = int(np.argmin(d))
+            if d[best] > spacing / 2:
+                continue
+            i = int(pool[best])
+            out.append(
+                Candidate(
+                    id=f"g{r:02d}-{c:02d}",
+                    lat=float(network.lat[i]),
+                    lon=float(network.lon[i]),
+                    fixed_cost_per_day=settings.fixed_cost_per_day,
+                    capacity_per_day=settings.capacity_per_day or math.inf,
+                    node=int(network.node_ids[i]),
+                )
+            )
+    return out
+
+
+# -- demand --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DemandAreas:
+    """Customer areas: expected orders per day, where they are, and who is in them."""
+
+    lat: np.ndarray
+    lon: np.ndarray
+    orders_per_day: np.ndarray
+    #: Delivery nodes and their orders per day, and the area each belongs to.
+    nodes: np.ndarray
+    node_orders: np.ndarray
+    node_area: np.ndarray
+    sample_days: int
+
+    @property
+    def n(self) -> int:
+        return len(self.orders_per_day)
+
+
+def aggregate_demand(
+    scenario: Scenario, network: RoadNetwork, settings: SiteSettings
+) -> DemandAreas:
+    """Orders per delivery point over ``sample_days`` days of the scenario's demand
+    model (the engine's own generator, lockers included), grouped into at most
+    ``max_areas`` grid cells."""
+    from twin.sim import Simulation  # the engine imports the scenario, which imports this
+
+    days = settings.sample_days
+    sampled = Simulation(scenario.model_copy(update={"days": days}), network)
+    orders = list(sampled.orders.values())
+    if not orders:
+        raise ScenarioError("sites: the scenario's demand model places no orders to plan for.")
+    nodes, counts = np.unique(
+        np.array([o.node for o in orders], dtype=np.int64), return_counts=True
+    )
+    per_day = counts / days
+    idx = network.index(nodes)
+    xy = network.node_xy[idx]
+    span = np.ptp(xy, axis=0).max() + 1.0
+    cell = span / math.sqrt(settings.max_areas)
+    while True:
+        keys = np.floor(xy / cell).astype(np.int64)
+        _, area = np.unique(keys, axis=0, return_inverse=True)
+        area = area.ravel()
+        if area.max() + 1 <= settings.max_areas:
+            break
+        cell *= 1.15
+    n = int(area.max()) + 1
+    weight = np.bincount(area, weights=per_day, minlength=n)
+    cx = np.bincount(area, weights=per_day * xy[:, 0], minlength=n) / weight
+    cy = np.bincount(area, weights=per_day * xy[:, 1], minlength=n) / weight
+    lat, lon = network.projection.latlon(cx, cy)
+    return DemandAreas(
+        lat=np.asarray(lat),
+        lon=np.asarray(lon),
+        orders_per_day=weight,
+        nodes=nodes,
+        node_orders=per_day,
+        node_area=area,
+        sample_days=days,
+    )
+
+
+# -- the study -----------------------------------------------------------------------------------
+@dataclass
+class Configuration:
+    """The model's answer for one ``k``: sites open, areas served by each, figures."""
+
+    k: int
+    solution: FacilitySolution
+    sites: list[Candidate]
+    #: Orders per day each open site serves (by site id), per the model.
+    load: dict[str, float] = field(default_factory=dict)
+    #: Vehicles of the fleet type at each open site (simulation).
+    fleet: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.solution
+        return {
+            "k": self.k,
+            "status": s.status,
+            "sites": [
+                {
+                    "id": c.id,
+                    "lat": round(c.lat, 6),
+                    "lon": round(c.lon, 6),
+                    "existing": c.existing,
+                    "fixed_cost_per_day": c.fixed_cost_per_day,
+                    "orders_per_day": round(self.load.get(c.id, 0.0), 2),
+                    "vehicles": self.fleet.get(c.id, 0),
+                }
+                for c in self.sites
+            ],
+            "model": {
+                "fixed_cost_per_day": _round(s.fixed_cost),
+                "delivery_cost_per_day": _round(s.delivery_cost),
+                "total_cost_per_day": _round(s.total_cost),
+                "lower_bound_per_day": _round(s.bound),
+                "share_within_service_time": _round(s.service_share, 4),
+            },
+        }
+
+
+def _round(value: float, digits: int = 2) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(float(value), digits)
+
+
+@dataclass
+class SiteStudy:
+    """Candidates, demand and the facility problem of one scenario (see the module docstring)."""
+
+    scenario: Scenario
+    network: RoadNetwork
+    settings: SiteSettings
+    candidates: list[Candidate]
+    areas: DemandAreas
+    problem: FacilityProblem
+    stops_per_trip: float
+
+    @classmethod
+    def build(
+        cls,
+        scenario: Scenario,
+        network: RoadNetwork,
+        *,
+        base_dir: str | Path = ".",
+    ) -> SiteStudy:
+        """Read or generate the candidates, sample demand and cost every site-area pair."""
+        settings = scenario.sites
+        if settings is None:
+            raise ScenarioError(
+                f"Scenario {scenario.name!r} has no 'sites:' section; add one with the "
+                "candidate sites (candidates: file or generate: {...})."
+            )
+        areas = aggregate_demand(scenario, network, settings)
+        if settings.candidates is not None:
+            path = Path(settings.candidates)
+            new = read_candidates(path if path.is_absolute() else Path(base_dir) / path, settings)
+        else:
+            new = generate_candidates(network, areas, settings)
+        hubs = _snap(
+            network,
+            scenario,
+            [
+                Candidate(h.id, *_hub_latlon(network, h.lat, h.lon), 0.0, existing=True)
+                for h in scenario.hubs
+            ],
+        )
+        candidates = _snap(network, scenario, (hubs if settings.existing_hubs else []) + new)
+        travel = TravelTimes(network, scenario.traffic, start_weekday=scenario.start_weekday)
+        stops = settings.stops_per_trip or _default_stops(scenario, settings)
+        candidates = _linked_to_hubs(travel, candidates, [h.node for h in hubs], settings)
+        problem = _problem(scenario, travel, candidates, areas, settings, stops)
+        _check_capacities(candidates, areas)
+        return cls(scenario, network, settings, candidates, areas, problem, stops)
+
+    @property
+    def n_new(self) -> int:
+        return sum(not c.existing for c in self.candidates)
+
+    def solve(self, k: int) -> Configuration:
+        solution = solve(self.problem, k, time_limit_s=self.settings.time_limit_s)
+        if not solution.feasible:
+            return Configuration(k, solution, [])
+        sites = [self.candidates[j] for j in solution.open_sites]
+        load = {
+            self.candidates[j].id: float(self.areas.orders_per_day[solution.assignment == j].sum())
+            for j in solution.open_sites
+        }
+        return Configuration(k, solution, sites, load, self._split_fleet(sites, load))
+
+    def _split_fleet(self, sites: list[Candidate], load: dict[str, float]) -> dict[str, int]:
+        """The fleet type's vehicles, shared by the sites in proportion to the orders
+        they serve (largest remainders; at least one per site)."""
+        total = sum(e.count for e in self.scenario.fleet if e.type == self.fleet_type)
+        if total < len(sites):
+            raise ScenarioError(
+                f"sites: {len(sites)} sites need at least one {self.fleet_type!r} each, but "
+                f"the fleet has {total}; add vehicles or lower k."
+            )
+        demand = np.array([load[s.id] for s in sites])
+        share = demand / demand.sum() * (total - len(sites)) if demand.sum() > 0 else 0 * demand
+        count = 1 + np.floor(share).astype(int)
+        for j in np.argsort(-(share - np.floor(share)), kind="stable")[: total - int(count.sum())]:
+            count[j] += 1
+        return {s.id: int(n) for s, n in zip(sites, count, strict=True)}
+
+    @property
+    def fleet_type(self) -> str:
+        return self.settings.fleet_type or self.scenario.fleet[0].type
+
+
+def _hub_latlon(network: RoadNetwork, lat: float | None, lon: float | None) -> tuple[float, float]:
+    if lat is not None and lon is not None:
+        return lat, lon
+    site = next((p for p in network.meta.pois if p.kind == "hub_site"), None)
+    if site is not None:
+        return site.lat, site.lon
+    return float(np.median(network.lat)), float(np.median(network.lon))
+
+
+def _snap(network: RoadNetwork, scenario: Scenario, candidates: list[Candidate]) -> list[Candidate]:
+    """Each site on its nearest road node; a site off the map is an error."""
+    limit = scenario.map.max_snap_m
+    snap = network.snap(
+        [c.lat for c in candidates], [c.lon for c in candidates], max_distance_m=limit
+    )
+    out = []
+    for c, node, dist, far in zip(
+        candidates, snap.node, snap.distance_m, snap.too_far, strict=True
+    ):
+        if far:
+            raise ScenarioError(
+                f"sites: site {c.id!r} at ({c.lat:.5f}, {c.lon:.5f}) is {dist:,.0f} m from the "
+                f"nearest road of map {network.meta.name!r} (limit map.max_snap_m = {limit:g} m); "
+                "move it onto the map or remove it."
+            )
+        out.append(
+            Candidate(
+                c.id, c.lat, c.lon, c.fixed_cost_per_day, c.capacity_per_day, c.existing, int(node)
+            )
+        )
+    return out
+
+
+def _default_stops(scenario: Scenario, settings: SiteSettings) -> float:
+    vtype = scenario.vehicle_types[settings.fleet_type or scenario.fleet[0].type]
+    vehicles = sum(e.count for e in scenario.fleet) or 1
+    trips = vehicles * vtype.max_trips
+    return float(max(1.0, min(vtype.capacity_parcels, scenario.demand.orders_per_day / trips)))
+
+
+def _linked_to_hubs(
+    travel: TravelTimes, candidates: list[Candidate], hubs: list[int], settings: SiteSettings
+) -> list[Candidate]:
+    """Sites reachable to and from the scenario's hubs (at noon, as the engine decides
+    which customers are served), so every configuration serves the same customers.
+    A generated site that is not is dropped; a given one is an error."""
+    sites = [c.node for c in candidates]
+    out = travel.matrix(hubs, sites, depart_s=12 * H, with_length=False).time_s
+    back = travel.matrix(sites, hubs, depart_s=12 * H, with_length=False).time_s
+    linked = (np.isfinite(out) & np.isfinite(back.T)).any(axis=0)
+    for c, ok in zip(candidates, linked, strict=True):
+        if not ok and settings.candidates is not None:
+            raise ScenarioError(
+                f"sites: site {c.id!r} at ({c.lat:.5f}, {c.lon:.5f}) cannot be reached from "
+                "the scenario's hubs and back (across a closed border or on a cut-off road); "
+                "move it or remove it."
+            )
+    return [c for c, ok in zip(candidates, linked, strict=True) if ok]
+
+
+def _problem(
+    scenario: Scenario,
+    travel: TravelTimes,
+    candidates: list[Candidate],
+    areas: DemandAreas,
+    settings: SiteSettings,
+    stops: float,
+) -> FacilityProblem:
+    """Cost and service share of every site-area pair from road travel times."""
+    depart = settings.depart_h * H
+    sites = [c.node for c in candidates]
+    nodes = areas.nodes.tolist()
+    out = travel.matrix(sites, nodes, depart_s=depart)
+    back = travel.matrix(nodes, sites, depart_s=depart)
+    assert out.length_m is not None
+    assert back.length_m is not None
+    vtype = scenario.vehicle_types[settings.fleet_type or scenario.fleet[0].type]
+    hours = (out.time_s + back.time_s.T) / H / vtype.speed_factor
+    km = (out.length_m + back.length_m.T) / 1000.0
+    per_order = (hours * scenario.drivers.cost_per_hour + km * vtype.cost_per_km) / stops
+    w = areas.node_orders
+    n = areas.n
+    cost = np.empty((len(candidates), n))
+    within = np.empty((len(candidates), n))
+    near = (out.time_s / vtype.speed_factor <= settings.service_min * 60.0).astype(float)
+    for a in range(n):
+        members = areas.node_area == a
+        share = w[members] / w[members].sum()
+        cost[:, a] = per_order[:, members] @ share
+        within[:, a] = near[:, members] @ share
+    cost[~np.isfinite(cost)] = np.inf
+    return FacilityProblem(
+        demand=areas.orders_per_day,
+        cost=cost,
+        fixed_cost=np.array([0.0 if c.existing else c.fixed_cost_per_day for c in candidates]),
+        capacity=np.array([c.capacity_per_day for c in candidates]),
+        existing=np.array([c.existing for c in candidates]),
+        within=within,
+        service_share=settings.service_share,
+    )
+
+
+def _check_capacities(candidates: list[Candidate], areas: DemandAreas) -> None:
+    smallest = float(areas.orders_per_day.min())
+    for c in candidates:
+        if c.capacity_per_day < smallest:
+            raise ScenarioError(
+                f"sites: site {c.id!r} has capacity {c.capacity_per_day:g} orders/day, below "
+                f"the demand of every customer area (the smallest is {smallest:.1f} orders/day); "
+                "raise its capacity or remove it."
+            )
+    total = sum(c.capacity_per_day for c in candidates)
+    need = float(areas.orders_per_day.sum())
+    if total < need:
+        raise ScenarioError(
+            f"sites: all sites together handle {total:,.0f} orders/day, less than the "
+            f"expected demand of {need:,.0f}; raise capacities or add sites."
+        )
+
+
+# -- simulation ----------------------------------------------------------------------------------
+def configuration_scenario(study: SiteStudy, config: Configuration) -> Scenario:
+    """The scenario with the configuration's sites as hubs and the fleet split among them."""
+    from twin.scenario import Scenario
+
+    base = study.scenario
+    data = base.model_dump(mode="json", exclude={"variants", "sites"})
+    template = base.hubs[0].model_dump(mode="json")
+    hubs = [h.model_dump(mode="json") for h in base.hubs]  # other vehicle types stay there
+    for site in config.sites:
+        if not site.existing:
+            hubs.append({**template, "id": site.id, "lat": site.lat, "lon": site.lon})
+    data["hubs"] = hubs
+    fleet_type = study.fleet_type
+    fleet = [e.model_dump(mode="json") for e in base.fleet if e.type != fleet_type]
+    fleet += [{"type": fleet_type, "count": n, "hub": sid} for sid, n in config.fleet.items()]
+    data["fleet"] = fleet
+    data["name"] = f"{base.name}[k={config.k}]"
+    return Scenario.model_validate(data)
