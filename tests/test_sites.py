@@ -1,0 +1,114 @@
+"""Network design: candidate files, their errors, the study on a small city."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from twin.errors import ScenarioError
+from twin.maps import RoadNetwork, grid_city
+from twin.scenario import Scenario, load_scenario
+from twin.sites import SiteSettings, SiteStudy, configuration_scenario, read_candidates
+
+ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = SiteSettings(candidates="sites.csv")
+
+
+@pytest.fixture(scope="module")
+def grid() -> RoadNetwork:
+    return RoadNetwork(*grid_city(rows=12, cols=12))
+
+
+def _scenario(tmp_path: Path, csv: str, **sites: object) -> Scenario:
+    (tmp_path / "sites.csv").write_text(csv)
+    base = load_scenario(ROOT / "scenarios" / "small_grid.yaml")
+    data = base.model_dump(mode="json", exclude={"variants"})
+    data["map"]["ref"] = "grid-12x12"
+    data["sites"] = {"candidates": "sites.csv", "sample_days": 5, **sites}
+    return Scenario.model_validate(data)
+
+
+GOOD = """id,lat,lon,fixed_cost,capacity
+north,27.5680,-99.4880,60,500
+east,27.5590,-99.4800,50,500
+south,27.5520,-99.4900,55,500
+"""
+
+
+def test_csv_and_geojson_give_the_same_sites(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(GOOD)
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [-99.4880, 27.5680]},
+            "properties": {"id": "north", "fixed_cost": 60, "capacity": 500},
+        }
+    ]
+    (tmp_path / "a.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": features})
+    )
+    from_csv = read_candidates(tmp_path / "a.csv", SETTINGS)
+    from_geojson = read_candidates(tmp_path / "a.geojson", SETTINGS)
+    assert [c.id for c in from_csv] == ["north", "east", "south"]
+    assert from_geojson[0] == from_csv[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("id,fixed_cost\nA,50\n", r"no coordinates: give each site's latitude and longitude"),
+        ("id,lat,lon\nA,27.56,\n", r"row 2 \(site 'A'\): no coordinates"),
+        ("id,lat,lon\nA,-99.49,27.56\n", r"row 2 \(site 'A'\).*check the column order"),
+        ("id,lat,lon,capacity\nA,27.56,-99.49,0\n", r"row 2 \(site 'A'\).*capacity > 0"),
+        ("id,lat,lon\nA,27.56,-99.49\nA,27.55,-99.48\n", r"site ids \['A'\] appear more than once"),
+        ("id,lat,lon\nA,north,-99.49\n", r"row 2: lat 'north' is not a number"),
+    ],
+)
+def test_bad_site_files_get_one_clear_error(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "sites.csv"
+    path.write_text(content)
+    with pytest.raises(ScenarioError, match=message):
+        read_candidates(path, SETTINGS)
+
+
+def test_a_site_off_the_map_is_named(tmp_path: Path, grid: RoadNetwork) -> None:
+    scenario = _scenario(tmp_path, GOOD + "far,27.70,-99.30,50,500\n")
+    with pytest.raises(ScenarioError, match=r"site 'far' at \(27.70000, -99.30000\) is .* m from"):
+        SiteStudy.build(scenario, grid, base_dir=tmp_path)
+
+
+def test_capacity_below_any_demand_is_an_error(tmp_path: Path, grid: RoadNetwork) -> None:
+    scenario = _scenario(tmp_path, GOOD + "kiosk,27.5600,-99.4850,10,0.01\n")
+    with pytest.raises(ScenarioError, match=r"site 'kiosk' has capacity 0.01 orders/day, below"):
+        SiteStudy.build(scenario, grid, base_dir=tmp_path)
+
+
+def test_too_little_capacity_in_total_is_an_error(tmp_path: Path, grid: RoadNetwork) -> None:
+    small = GOOD.replace(",500", ",30")
+    scenario = _scenario(tmp_path, small, existing_hubs=False)
+    with pytest.raises(ScenarioError, match=r"all sites together handle 90 orders/day, less than"):
+        SiteStudy.build(scenario, grid, base_dir=tmp_path)
+
+
+def test_the_study_solves_each_k_and_splits_the_fleet(tmp_path: Path, grid: RoadNetwork) -> None:
+    scenario = _scenario(tmp_path, GOOD)
+    study = SiteStudy.build(scenario, grid, base_dir=tmp_path)
+    demand = scenario.demand.orders_per_day
+    assert study.areas.orders_per_day.sum() == pytest.approx(demand, rel=0.15)
+    assert study.n_new == 3
+    costs = []
+    for k in range(4):
+        config = study.solve(k)
+        assert config.solution.status == "optimal"
+        assert sum(not s.existing for s in config.sites) == k
+        assert sum(config.fleet.values()) == sum(e.count for e in scenario.fleet)
+        assert min(config.fleet.values()) >= 1
+        assert sum(config.load.values()) == pytest.approx(study.areas.orders_per_day.sum())
+        costs.append(config.solution.delivery_cost)
+        sim = configuration_scenario(study, config)
+        assert {h.id for h in sim.hubs} == {s.id for s in config.sites}
+    assert all(b <= a + 1e-9 for a, b in zip(costs, costs[1:], strict=False))
+    assert np.isfinite(costs).all()
