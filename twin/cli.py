@@ -403,6 +403,97 @@ def sweep_cmd(
     out.print(table)
 
 
+def _k_values(text: str) -> list[int]:
+    """``3``, ``1..4`` or ``1,2,4`` as a sorted list of positive integers."""
+    try:
+        if ".." in text:
+            low, high = (int(part) for part in text.split("..", 1))
+            values = list(range(low, high + 1))
+        else:
+            values = [int(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise typer.BadParameter(
+            f"{text!r}: give the numbers of new sites as 3, a range 1..4 or a list 1,2,4 "
+            "(each at least 1)",
+            param_hint="--k",
+        )
+    return sorted(set(values))
+
+
+@app.command("sites")
+@user_errors
+def sites_cmd(
+    scenario_path: Annotated[
+        Path, typer.Argument(help="Scenario YAML with a 'sites:' section.", metavar="SCENARIO")
+    ],
+    k: Annotated[str, typer.Option("--k", help="New sites to open: 3, 1..4 or 1,2,4.")] = "1..3",
+    replications: Annotated[
+        int, typer.Option(help="Simulated replications per configuration (0: model only).", min=0)
+    ] = 3,
+    variant: Annotated[str | None, typer.Option(help="Scenario variant.")] = None,
+    workers: Annotated[int, typer.Option(help="Local worker processes.", min=1)] = 1,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Report folder (default out/sites/NAME).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Choose micro-fulfillment or micro-hub sites for k = 1..K and check each by simulation."""
+    from twin.maps import load_network
+    from twin.report.sites import write_sites_report
+    from twin.scenario import load_scenario
+    from twin.sites import SiteStudy, simulate, study_result
+
+    ks = _k_values(k)
+    scenario = load_scenario(scenario_path, variant=variant)
+    network = load_network(scenario.map.ref, network_type=scenario.map.network_type)
+    study = SiteStudy.build(scenario, network, base_dir=scenario_path.parent)
+    if ks[-1] > study.n_new:
+        raise typer.BadParameter(
+            f"k={ks[-1]} but there are only {study.n_new} candidate sites", param_hint="--k"
+        )
+    configs = [study.solve(n) for n in ks]
+    baseline = study.baseline()
+    to_simulate = [c for c in ([baseline] if baseline else []) + configs if c.solution.feasible]
+    evaluations = []
+    if replications:
+        with _progress(enabled=not json_out) as progress:
+            task = progress.add_task(
+                f"simulating {len(to_simulate)} configurations",
+                total=len(to_simulate) * replications,
+            )
+            evaluations = simulate(
+                study,
+                to_simulate,
+                replications=replications,
+                workers=workers,
+                on_run=lambda _: progress.advance(task),
+            )
+    result = study_result(study, configs, evaluations, baseline=baseline)
+    folder = out_dir or Path("out") / "sites" / scenario.name
+    result["report"] = str(write_sites_report(study, result, configs, baseline, folder))
+    if json_out:
+        _print_json(result)
+        return
+    table = Table(title=f"{scenario.name}: sites per k (simulated: mean ± 95% CI half-width)")
+    for column in ("k", "sites", "model $/day", "model within T", "sim $/day", "sim on-time"):
+        table.add_column(column)
+    rows = ([result["baseline"]] if result["baseline"] else []) + result["configurations"]
+    for row in rows:
+        sim = row.get("simulated") or {}
+        table.add_row(
+            "existing" if row is result["baseline"] else str(row["k"]),
+            ", ".join(site["id"] for site in row["sites"]) or row["status"],
+            _number(row["model"]["total_cost_per_day"]),
+            _number(row["model"]["share_within_service_time"]),
+            _plus_minus(sim["network_cost_per_day"]) if "network_cost_per_day" in sim else "—",
+            _plus_minus(sim["on_time_rate"]) if "on_time_rate" in sim else "—",
+        )
+    out.print(table)
+    out.print(f"report: {result['report']}")
+
+
 def _print_pairs(title: str, result: dict[str, Any]) -> None:
     """A benchmark's flat result as a two-column table."""
     table = Table(title=title, show_header=False)

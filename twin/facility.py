@@ -150,9 +150,7 @@ def solve(
             load = sum(int(demand[i]) * v for (jj, i), v in x.items() if jj == j)
             model.add(load <= math.floor(p.capacity[j] * _ORDERS))
     if p.within is not None and p.service_share > 0:
-        served = sum(
-            round(p.demand[i] * p.within[j, i] * _ORDERS) * v for (j, i), v in x.items()
-        )
+        served = sum(round(p.demand[i] * p.within[j, i] * _ORDERS) * v for (j, i), v in x.items())
         model.add(served >= math.ceil(p.service_share * int(demand.sum())))
     fixed = [round(p.fixed_cost[j] * _MONEY) for j in range(p.n_sites)]
     model.minimize(
