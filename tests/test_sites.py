@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -110,5 +111,38 @@ def test_the_study_solves_each_k_and_splits_the_fleet(tmp_path: Path, grid: Road
         costs.append(config.solution.delivery_cost)
         sim = configuration_scenario(study, config)
         assert {h.id for h in sim.hubs} == {s.id for s in config.sites}
-    assert all(b <= a + 1e-9 for a, b in zip(costs, costs[1:], strict=False))
+    assert all(b <= a + 1e-9 for a, b in itertools.pairwise(costs))
     assert np.isfinite(costs).all()
+
+
+def test_twin_sites_prints_sites_model_cost_and_simulated_kpis(tmp_path: Path) -> None:
+    """The CLI end to end on the grid city: per k the sites, the model's cost and the
+    simulated KPIs with intervals; every configuration sees the same orders."""
+    from typer.testing import CliRunner
+
+    from twin.cli import app
+    from twin.scenario import dump_scenario
+
+    scenario = _scenario(tmp_path, GOOD)
+    dump_scenario(scenario.model_copy(update={"days": 1}), tmp_path / "study.yaml")
+    args = ["sites", str(tmp_path / "study.yaml"), "--k", "1..2", "--replications", "2"]
+    result = CliRunner().invoke(app, [*args, "--json", "--out", str(tmp_path / "report")])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [c["k"] for c in data["configurations"]] == [1, 2]
+    assert data["baseline"]["simulated"]["network_cost_per_day"]["n"] == 2
+    for config in data["configurations"]:
+        assert len([s for s in config["sites"] if not s["existing"]]) == config["k"]
+        assert config["model"]["total_cost_per_day"] > 0
+        stat = config["simulated"]["on_time_rate"]
+        assert stat["ci"][0] <= stat["mean"] <= stat["ci"][1]
+        versus = config["versus_existing"]
+        assert versus["same_orders"] is True
+        assert versus["simulated_saving_per_day"]["n"] == 2
+    report = Path(data["report"])
+    assert report.is_file()
+    assert (report.parent / "tradeoff.png").is_file()
+    assert (report.parent / "catchments_k2.png").is_file()
+    bad = CliRunner().invoke(app, ["sites", str(tmp_path / "study.yaml"), "--k", "1..9"])
+    assert bad.exit_code == 2
+    assert "only 3 candidate sites" in bad.output
