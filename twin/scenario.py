@@ -519,7 +519,9 @@ def _validate(raw: Any, *, source: str) -> Scenario:
         raise ScenarioError(
             f"{source}: the file must be a YAML mapping of sections (map:, fleet:, ...)."
         )
-    raw = {k: ({} if v is None and k not in ("description",) else v) for k, v in raw.items()}
+    # An empty section means its defaults; an optional study (sites:) stays absent.
+    keep_none = ("description", "sites")
+    raw = {k: ({} if v is None and k not in keep_none else v) for k, v in raw.items()}
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
