@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -75,13 +76,7 @@ def test_cp_sat_finds_the_brute_force_optimum(seed: int, share: float) -> None:
 
 def test_p_median_without_capacities_assigns_each_point_to_its_cheapest_open_site() -> None:
     p = _instance(3)
-    p = FacilityProblem(
-        demand=p.demand,
-        cost=p.cost,
-        fixed_cost=np.zeros(p.n_sites),
-        capacity=np.full(p.n_sites, np.inf),
-        existing=p.existing,
-    )
+    p = replace(p, fixed_cost=np.zeros(p.n_sites), capacity=np.full(p.n_sites, np.inf), within=None)
     found = solve(p, 2)
     opened = list(found.open_sites)
     cheapest = np.array(opened)[np.argmin(p.cost[opened], axis=0)]
@@ -90,13 +85,7 @@ def test_p_median_without_capacities_assigns_each_point_to_its_cheapest_open_sit
 
 def test_more_sites_never_cost_more_to_deliver_from() -> None:
     p = _instance(4)
-    p = FacilityProblem(
-        demand=p.demand,
-        cost=p.cost,
-        fixed_cost=np.zeros(p.n_sites),
-        capacity=p.capacity,
-        existing=p.existing,
-    )
+    p = replace(p, fixed_cost=np.zeros(p.n_sites), within=None)
     costs = [solve(p, k).delivery_cost for k in range(p.n_sites)]
     assert all(b <= a + 1e-9 for a, b in itertools.pairwise(costs))
 

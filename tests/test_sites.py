@@ -146,3 +146,11 @@ def test_twin_sites_prints_sites_model_cost_and_simulated_kpis(tmp_path: Path) -
     bad = CliRunner().invoke(app, ["sites", str(tmp_path / "study.yaml"), "--k", "1..9"])
     assert bad.exit_code == 2
     assert "only 3 candidate sites" in bad.output
+
+
+def test_the_fleet_type_to_share_must_be_in_the_fleet(tmp_path: Path) -> None:
+    text = (ROOT / "scenarios" / "small_grid.yaml").read_text()
+    path = tmp_path / "study.yaml"
+    path.write_text(text + "sites: {candidates: sites.csv, fleet_type: bike}\n")
+    with pytest.raises(ScenarioError, match=r"sites.fleet_type 'bike' must be a type in the fleet"):
+        load_scenario(path)

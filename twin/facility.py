@@ -145,9 +145,12 @@ def solve(
             x[j, i] = model.new_bool_var(f"x{j}_{i}")
             model.add_implication(x[j, i], is_open[j])
         model.add_exactly_one(x[j, i] for j in options)
-    for j in range(p.n_sites):
+    served_by: dict[int, list[tuple[int, cp_model.IntVar]]] = {}
+    for (j, i), v in x.items():
+        served_by.setdefault(j, []).append((i, v))
+    for j, pairs in served_by.items():
         if math.isfinite(p.capacity[j]):
-            load = sum(int(demand[i]) * v for (jj, i), v in x.items() if jj == j)
+            load = sum(int(demand[i]) * v for i, v in pairs)
             model.add(load <= math.floor(p.capacity[j] * _ORDERS))
     if p.within is not None and p.service_share > 0:
         served = sum(round(p.demand[i] * p.within[j, i] * _ORDERS) * v for (j, i), v in x.items())

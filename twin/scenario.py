@@ -437,6 +437,14 @@ class Scenario(_Model):
                 )
             if entry.hub not in hub_ids:
                 raise ValueError(f"fleet[{i}].hub {entry.hub!r} is not among hubs {hub_ids}")
+        if self.sites is not None:
+            fleet_types = [e.type for e in self.fleet]
+            wanted = self.sites.fleet_type or (fleet_types[0] if fleet_types else None)
+            if wanted not in fleet_types:
+                raise ValueError(
+                    f"sites.fleet_type {wanted!r} must be a type in the fleet "
+                    f"{sorted(set(fleet_types))}: its vehicles are shared among the sites"
+                )
         for name, vtype in self.vehicle_types.items():
             if vtype.drone is None:
                 continue

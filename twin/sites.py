@@ -45,6 +45,7 @@ from twin.maps.network import ROAD_CLASSES, RoadNetwork
 from twin.traveltime import TravelTimes
 
 if TYPE_CHECKING:  # scenario.py imports this module for its ``sites:`` section
+    from twin.demand import Order
     from twin.scenario import Scenario
 
 __all__ = [
@@ -132,6 +133,18 @@ class Candidate:
     capacity_per_day: float = math.inf
     existing: bool = False
     node: int = -1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "lat": round(self.lat, 6),
+            "lon": round(self.lon, 6),
+            "existing": self.existing,
+            "fixed_cost_per_day": self.fixed_cost_per_day,
+            "capacity_per_day": None
+            if math.isinf(self.capacity_per_day)
+            else self.capacity_per_day,
+        }
 
 
 # -- candidates ----------------------------------------------------------------------------
@@ -310,16 +323,10 @@ class DemandAreas:
 
 
 def aggregate_demand(
-    scenario: Scenario, network: RoadNetwork, settings: SiteSettings
+    orders: Sequence[Order], days: int, network: RoadNetwork, settings: SiteSettings
 ) -> DemandAreas:
-    """Orders per delivery point over ``sample_days`` days of the scenario's demand
-    model (the engine's own generator, lockers included), grouped into at most
-    ``max_areas`` grid cells."""
-    from twin.sim import Simulation  # the engine imports the scenario, which imports this
-
-    days = settings.sample_days
-    sampled = Simulation(scenario.model_copy(update={"days": days}), network)
-    orders = list(sampled.orders.values())
+    """Orders per delivery point over ``days`` days (a parcel sent to a locker counts
+    at the locker), grouped into at most ``max_areas`` grid cells."""
     if not orders:
         raise ScenarioError("sites: the scenario's demand model places no orders to plan for.")
     nodes, counts = np.unique(
@@ -373,11 +380,7 @@ class Configuration:
             "status": s.status,
             "sites": [
                 {
-                    "id": c.id,
-                    "lat": round(c.lat, 6),
-                    "lon": round(c.lon, 6),
-                    "existing": c.existing,
-                    "fixed_cost_per_day": c.fixed_cost_per_day,
+                    **c.to_dict(),
                     "orders_per_day": round(self.load.get(c.id, 0.0), 2),
                     "vehicles": self.fleet.get(c.id, 0),
                 }
@@ -424,25 +427,26 @@ class SiteStudy:
                 f"Scenario {scenario.name!r} has no 'sites:' section; add one with the "
                 "candidate sites (candidates: file or generate: {...})."
             )
-        areas = aggregate_demand(scenario, network, settings)
+        from twin.sim import Simulation  # the engine imports the scenario, which imports this
+
+        # The engine's own demand (its generator, customers and locker choices), hub
+        # placement and travel times: the model plans for what the simulation will run.
+        days = settings.sample_days
+        sampled = Simulation(scenario.model_copy(update={"days": days}), network)
+        areas = aggregate_demand(list(sampled.orders.values()), days, network, settings)
         if settings.candidates is not None:
             path = Path(settings.candidates)
             new = read_candidates(path if path.is_absolute() else Path(base_dir) / path, settings)
         else:
             new = generate_candidates(network, areas, settings)
-        hubs = _snap(
-            network,
-            scenario,
-            [
-                Candidate(h.id, *_hub_latlon(network, h.lat, h.lon), 0.0, existing=True)
-                for h in scenario.hubs
-            ],
-        )
-        candidates = _snap(network, scenario, (hubs if settings.existing_hubs else []) + new)
-        travel = TravelTimes(network, scenario.traffic, start_weekday=scenario.start_weekday)
+        hubs = [
+            Candidate(hub, *_latlon(network, node), 0.0, existing=True, node=node)
+            for hub, node in sampled.hub_nodes.items()
+        ]
+        candidates = (hubs if settings.existing_hubs else []) + _snap(network, scenario, new)
         stops = settings.stops_per_trip or _default_stops(scenario, settings)
-        candidates = _linked_to_hubs(travel, candidates, [h.node for h in hubs], settings)
-        problem = _problem(scenario, travel, candidates, areas, settings, stops)
+        candidates = _linked_to_hubs(sampled.travel, candidates, [h.node for h in hubs], settings)
+        problem = _problem(scenario, sampled.travel, candidates, areas, settings, stops)
         _check_capacities(candidates, areas)
         return cls(scenario, network, settings, candidates, areas, problem, stops)
 
@@ -496,16 +500,17 @@ class SiteStudy:
 
     @property
     def fleet_type(self) -> str:
-        return self.settings.fleet_type or self.scenario.fleet[0].type
+        return _fleet_type(self.scenario, self.settings)
 
 
-def _hub_latlon(network: RoadNetwork, lat: float | None, lon: float | None) -> tuple[float, float]:
-    if lat is not None and lon is not None:
-        return lat, lon
-    site = next((p for p in network.meta.pois if p.kind == "hub_site"), None)
-    if site is not None:
-        return site.lat, site.lon
-    return float(np.median(network.lat)), float(np.median(network.lon))
+def _latlon(network: RoadNetwork, node: int) -> tuple[float, float]:
+    i = network.index(node)[0]
+    return float(network.lat[i]), float(network.lon[i])
+
+
+def _fleet_type(scenario: Scenario, settings: SiteSettings) -> str:
+    """The vehicle type split among the open sites: the study's, else the fleet's first."""
+    return settings.fleet_type or scenario.fleet[0].type
 
 
 def _snap(network: RoadNetwork, scenario: Scenario, candidates: list[Candidate]) -> list[Candidate]:
@@ -533,7 +538,7 @@ def _snap(network: RoadNetwork, scenario: Scenario, candidates: list[Candidate])
 
 
 def _default_stops(scenario: Scenario, settings: SiteSettings) -> float:
-    vtype = scenario.vehicle_types[settings.fleet_type or scenario.fleet[0].type]
+    vtype = scenario.vehicle_types[_fleet_type(scenario, settings)]
     vehicles = sum(e.count for e in scenario.fleet) or 1
     trips = vehicles * vtype.max_trips
     return float(max(1.0, min(vtype.capacity_parcels, scenario.demand.orders_per_day / trips)))
@@ -575,7 +580,7 @@ def _problem(
     back = travel.matrix(nodes, sites, depart_s=depart)
     assert out.length_m is not None
     assert back.length_m is not None
-    vtype = scenario.vehicle_types[settings.fleet_type or scenario.fleet[0].type]
+    vtype = scenario.vehicle_types[_fleet_type(scenario, settings)]
     hours = (out.time_s + back.time_s.T) / H / vtype.speed_factor
     km = (out.length_m + back.length_m.T) / 1000.0
     per_order = (hours * scenario.drivers.cost_per_hour + km * vtype.cost_per_km) / stops
@@ -786,19 +791,7 @@ def study_result(
         "kind": s.kind,
         "candidates": {
             "source": s.candidates or "generated from the map",
-            "sites": [
-                {
-                    "id": c.id,
-                    "lat": round(c.lat, 6),
-                    "lon": round(c.lon, 6),
-                    "existing": c.existing,
-                    "fixed_cost_per_day": c.fixed_cost_per_day,
-                    "capacity_per_day": None
-                    if math.isinf(c.capacity_per_day)
-                    else c.capacity_per_day,
-                }
-                for c in study.candidates
-            ],
+            "sites": [c.to_dict() for c in study.candidates],
         },
         "demand": {
             "sample_days": study.areas.sample_days,

@@ -117,16 +117,16 @@ def _plan_ground(
         own = replace(state, travel=state.travel_for(vehicles[0]))
         plan = plan_routes(own, vehicles, mine, settings)
         spec = vehicles[0].spec
+        by_id = {o.id: o for o in mine}
+        node = {o.id: o.node for o in mine}
         for v in vehicles:
             trips = new_trips(v, plan.routes.get(v.id, v.route([])))
             if spec is not None and spec.range_km is not None:
-                node = {o.id: o.node for o in mine}
                 trips = [
                     _trim_to_range(state, v, trip, node, spec.range_km * 1000.0) for trip in trips
                 ]
             routes[v.id] = v.route(trips)
             if v.drone is not None:
-                by_id = {o.id: o for o in mine}
                 drops[v.id] = frozenset().union(
                     *(van_drone_drops(state, v, [by_id[oid] for oid in t]) for t in trips)
                 )

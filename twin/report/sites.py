@@ -123,7 +123,7 @@ def plot_catchments(study: SiteStudy, config: Configuration, *, ax: Axes | None 
             zorder=5,
             label="candidate not chosen",
         )
-    west, south, east, north = _extent(network, areas, study)
+    west, south, east, north = _extent(study)
     ax.set_xlim(west, east)
     ax.set_ylim(south, north)
     title = "existing network" if config.k == 0 else f"k = {config.k} new sites"
@@ -133,9 +133,10 @@ def plot_catchments(study: SiteStudy, config: Configuration, *, ax: Axes | None 
     return ax
 
 
-def _extent(network: Any, areas: Any, study: SiteStudy) -> tuple[float, float, float, float]:
+def _extent(study: SiteStudy) -> tuple[float, float, float, float]:
     """The demand and the candidates, with a margin: the map beyond is not the question."""
-    idx = network.index(areas.nodes)
+    network = study.network
+    idx = network.index(study.areas.nodes)
     lon = np.concatenate([network.lon[idx], [c.lon for c in study.candidates]])
     lat = np.concatenate([network.lat[idx], [c.lat for c in study.candidates]])
     pad_x, pad_y = 0.08 * np.ptp(lon) + 0.005, 0.08 * np.ptp(lat) + 0.005

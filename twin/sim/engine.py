@@ -161,6 +161,11 @@ class _VehicleDay:
         self.trips = [kept for t in self.trips if (kept := [o for o in t if o.id != order_id])]
 
 
+def _day_log(planned: int = 0) -> dict[str, Any]:
+    """A vehicle's running totals for its row of the vehicles table."""
+    return {"km": 0.0, "breaks": 0, "served": 0, "planned": planned}
+
+
 def _lognormal(rng: np.random.Generator, mean: float, cv: float) -> float:
     if mean <= 0:
         return 0.0
@@ -920,7 +925,7 @@ class Simulation:
         vs.status = "working"
         vs.started_s = vs.duty_from_s = self._now()
         self._event("shift_start", vehicle_id=courier.id, driver_id=courier.id, node=courier.node)
-        day_log = {"km": 0.0, "breaks": 0, "served": 0, "planned": len(bundle)}
+        day_log = _day_log(planned=len(bundle))
         nodes = [courier.node]
         if vs.here != hub_node:
             yield from self._drive(vehicle, vs.here, hub_node, day_log)
@@ -1125,12 +1130,12 @@ class Simulation:
         vs.status = "working"
         vs.started_s = vs.duty_from_s = self._now()
         self._event("shift_start", vehicle_id=vid, driver_id=drv, **where)
-        day_log = {"km": 0.0, "breaks": 0, "served": 0, "planned": 0}
+        day_log = _day_log()
         drone = self.drone_of.get(vid)
         if drone is not None:  # its drone rides along all day
             dvs = self.vs[drone.id] = _VehicleDay(hub_node=hub_node, status="working")
             dvs.started_s = self._now()
-            self._sortie_logs[drone.id] = ({"km": 0.0, "breaks": 0, "served": 0, "planned": 0}, [])
+            self._sortie_logs[drone.id] = (_day_log(), [])
             self._event("shift_start", vehicle_id=drone.id, driver_id="", carrier=vid, **where)
         nodes = [hub_node]
         stopped = ""
