@@ -154,3 +154,76 @@ def test_the_fleet_type_to_share_must_be_in_the_fleet(tmp_path: Path) -> None:
     path.write_text(text + "sites: {candidates: sites.csv, fleet_type: bike}\n")
     with pytest.raises(ScenarioError, match=r"sites.fleet_type 'bike' must be a type in the fleet"):
         load_scenario(path)
+
+
+def _experiment(tmp_path: Path, body: str) -> Path:
+    """A study scenario on the grid with a busier variant, and an experiment file."""
+    from twin.scenario import dump_scenario
+
+    scenario = _scenario(tmp_path, GOOD).model_copy(update={"days": 1})
+    data = scenario.model_dump(mode="json")
+    data["variants"] = {"busy": {"demand": {"orders_per_day": 2 * scenario.demand.orders_per_day}}}
+    dump_scenario(Scenario.model_validate(data), tmp_path / "study.yaml")
+    path = tmp_path / "experiment.yaml"
+    path.write_text(f"name: grid_sites\nscenario: study.yaml\n{body}")
+    return path
+
+
+def test_an_experiment_file_runs_one_study_per_variant(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from twin.cli import app
+
+    path = _experiment(tmp_path, "variants: [base, busy]\nk: [1]\nreplications: 2\n")
+    out = tmp_path / "reports"
+    result = CliRunner().invoke(app, ["sites", str(path), "--json", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert list(data) == ["base", "busy"]
+    base, busy = data["base"], data["busy"]
+    assert busy["demand"]["orders_per_day"] > 1.5 * base["demand"]["orders_per_day"]
+    for study in (base, busy):
+        assert [c["k"] for c in study["configurations"]] == [1]
+        assert study["configurations"][0]["versus_existing"]["same_orders"] is True
+        assert study["baseline"]["simulated"]["delivered"]["n"] == 2
+    assert (out / "base" / "index.html").is_file()
+    assert (out / "busy" / "sites.json").is_file()
+    # --k and --replications on the command line override the file's
+    model_only = CliRunner().invoke(
+        app, ["sites", str(path), "--json", "--out", str(out), "--replications", "0"]
+    )
+    assert model_only.exit_code == 0, model_only.output
+    assert "simulated" not in json.loads(model_only.output)["busy"]["configurations"][0]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("variants: [base, rainy]\n", "variants: 'rainy' not in study.yaml; choose from 'base'"),
+        ("k: 1..x\n", "k: '1..x': give the numbers of new sites as 3, a range 1..4"),
+        ("replicatons: 2\n", "replicatons: unknown key; did you mean 'replications'?"),
+        ("replications: -1\n", "replications: Input should be greater than or equal to 0"),
+    ],
+)
+def test_a_bad_experiment_file_gets_one_clear_error(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from twin.cli import app
+
+    result = CliRunner().invoke(app, ["sites", str(_experiment(tmp_path, body))])
+    assert result.exit_code != 0
+    assert message in " ".join(result.output.split()), result.output
+    assert "Traceback" not in result.output
+
+
+def test_variant_belongs_in_the_experiment_file(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from twin.cli import app
+
+    path = _experiment(tmp_path, "")
+    result = CliRunner().invoke(app, ["sites", str(path), "--variant", "busy"])
+    assert result.exit_code == 2
+    assert "lists its variants itself" in " ".join(result.output.split())

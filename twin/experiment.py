@@ -734,14 +734,15 @@ def _load_yaml(path: Path) -> Any:
         raise ExperimentError(f"{path} is not valid YAML{where}; fix the syntax there.") from None
 
 
-def _experiment_problem(path: Path, error: Any) -> str:
+def _experiment_problem(path: Path, error: Any, top: type[BaseModel] = ExperimentFile) -> str:
+    """One validation error of an experiment file (of model ``top``) as "file: key: fix"."""
     loc = ".".join(str(p) for p in error["loc"]) or "(top level)"
     kind = error["type"]
     if kind == "extra_forbidden":
         allowed = (
             list(PolicyEntry.model_fields)
             if error["loc"][0] == "policies"
-            else list(ExperimentFile.model_fields)
+            else list(top.model_fields)
         )
         close = difflib.get_close_matches(str(error["loc"][-1]), allowed, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
