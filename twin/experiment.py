@@ -601,6 +601,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+_File = TypeVar("_File", bound=BaseModel)
+
+
 class PolicyEntry(_Strict):
     """One policy of a sweep: registered name, parameters, optional label."""
 
@@ -734,7 +737,22 @@ def _load_yaml(path: Path) -> Any:
         raise ExperimentError(f"{path} is not valid YAML{where}; fix the syntax there.") from None
 
 
-def _experiment_problem(path: Path, error: Any, top: type[BaseModel] = ExperimentFile) -> str:
+def read_experiment_file(path: Path, model: type[_File], keys: str) -> _File:
+    """The YAML file at ``path`` validated as ``model``: every problem in one
+    :class:`ExperimentError` naming the key and the fix (``keys`` lists the main
+    keys for a file that is not a mapping at all)."""
+    raw = _load_yaml(path)
+    if not isinstance(raw, dict):
+        raise ExperimentError(f"{path}: an experiment file must be a mapping ({keys}).")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ExperimentError(
+            "; ".join(_experiment_problem(path, e, model) for e in exc.errors())
+        ) from None
+
+
+def _experiment_problem(path: Path, error: Any, top: type[BaseModel]) -> str:
     """One validation error of an experiment file (of model ``top``) as "file: key: fix"."""
     loc = ".".join(str(p) for p in error["loc"]) or "(top level)"
     kind = error["type"]
@@ -761,17 +779,7 @@ def load_experiment(path: str | Path) -> Experiment:
     path, value or policy parameter fails before any run starts.
     """
     path = Path(path)
-    raw = _load_yaml(path)
-    if not isinstance(raw, dict):
-        raise ExperimentError(
-            f"{path}: an experiment file must be a mapping (name:, scenario:, policies:, ...)."
-        )
-    try:
-        spec = ExperimentFile.model_validate(raw)
-    except ValidationError as exc:
-        raise ExperimentError(
-            "; ".join(_experiment_problem(path, e) for e in exc.errors())
-        ) from None
+    spec = read_experiment_file(path, ExperimentFile, "name:, scenario:, policies:, ...")
     scenario_path = _find_scenario(path, spec.scenario)
     try:
         base = load_scenario(scenario_path)

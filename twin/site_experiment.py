@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from twin.errors import ExperimentError, ScenarioError
-from twin.experiment import _experiment_problem, _find_scenario, _load_yaml
+from twin.experiment import _find_scenario, read_experiment_file
 from twin.scenario import Scenario, load_scenario
 from twin.sites import parse_k
 
@@ -80,17 +80,7 @@ def load_site_experiment(path: str | Path) -> SiteExperiment:
     """Read and validate an experiment file; every study's scenario is built here, so a
     bad variant or a scenario without a ``sites:`` section fails before any run."""
     path = Path(path)
-    raw = _load_yaml(path)
-    if not isinstance(raw, dict):
-        raise ExperimentError(
-            f"{path}: a site-study experiment must be a mapping (name:, scenario:, k:, ...)."
-        )
-    try:
-        spec = SiteExperimentFile.model_validate(raw)
-    except ValidationError as exc:
-        raise ExperimentError(
-            "; ".join(_experiment_problem(path, e, SiteExperimentFile) for e in exc.errors())
-        ) from None
+    spec = read_experiment_file(path, SiteExperimentFile, "name:, scenario:, k:, ...")
     try:
         ks = parse_k(spec.k)
     except ValueError as exc:
