@@ -139,6 +139,8 @@ def test_twin_sites_prints_sites_model_cost_and_simulated_kpis(tmp_path: Path) -
         versus = config["versus_existing"]
         assert versus["same_orders"] is True
         assert versus["simulated_saving_per_day"]["n"] == 2
+        assert set(versus["simulated_change"]) >= {"driver_hours_per_day", "km_per_day"}
+        assert versus["simulated_change"]["km_per_day"]["n"] == 2
     report = Path(data["report"])
     assert report.is_file()
     assert (report.parent / "tradeoff.png").is_file()

@@ -658,7 +658,13 @@ STUDY_KPIS = (
     "km_per_delivery",
     "co2_kg_per_delivery",
     "overtime_h",
+    "driver_hours_per_day",
+    "km_per_day",
 )
+
+
+#: KPIs whose paired change against the existing network explains a saving or a loss.
+CHANGE_KPIS = ("driver_hours_per_day", "km_per_day", "overtime_h", "on_time_rate")
 
 
 @dataclass
@@ -688,7 +694,8 @@ def simulate(
 ) -> list[Evaluation]:
     """Simulate each configuration ``replications`` times (the same orders in each
     replication across configurations) and add the network's costs to the KPIs:
-    vehicles plus the new sites' fixed costs, per day and per delivery."""
+    vehicles plus the new sites' fixed costs, per day and per delivery; and the paid
+    driver hours and kilometres per day, where the vehicle cost comes from."""
     from twin.experiment import PolicySpec, RunSpec, execute, execute_run
 
     specs = []
@@ -724,6 +731,10 @@ def simulate(
             k["network_cost_per_delivery"] = (
                 (vehicles + sites) * days / delivered if delivered else math.nan
             )
+            # Where the cost goes: paid driver hours (vans on the road) and distance.
+            per_hour = k.get("deliveries_per_driver_hour", math.nan)
+            k["driver_hours_per_day"] = delivered / per_hour / days if per_hour else math.nan
+            k["km_per_day"] = k.get("km_per_delivery", math.nan) * delivered / days
             runs.append(k)
             digests.append(outcome.demand_digest)
         evaluations.append(Evaluation(config, runs, digests))
@@ -775,6 +786,11 @@ def study_result(
                 "simulated_saving_per_day": diff.to_dict(),
                 "model_within_simulated_ci": bool(inside),
                 "same_orders": evaluation.demand_digests == base_eval.demand_digests,
+                # Where the simulated saving comes from: paired changes (this − existing).
+                "simulated_change": {
+                    kpi: paired_difference(base_eval.values(kpi), evaluation.values(kpi)).to_dict()
+                    for kpi in CHANGE_KPIS
+                },
             }
         rows.append(row)
     feasible = [c for c in configs if c.solution.feasible]
