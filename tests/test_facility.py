@@ -43,7 +43,8 @@ def _brute_force(p: FacilityProblem, k: int) -> float:
         cost = (p.demand * p.cost[assignments, cols]).sum(axis=1)
         ok = np.isfinite(cost)
         for j in opened:
-            load = (p.demand * (assignments == j)).sum(axis=1)
+            share = p.load[j] if p.load is not None else 1.0
+            load = (p.demand * share * (assignments == j)).sum(axis=1)
             ok &= load <= p.capacity[j] + 1e-9
         if p.within is not None and p.service_share > 0:
             served = (p.demand * p.within[assignments, cols]).sum(axis=1)
@@ -72,6 +73,30 @@ def test_cp_sat_finds_the_brute_force_optimum(seed: int, share: float) -> None:
         assert set(found.assignment.tolist()) <= set(found.open_sites)
         if share:
             assert found.service_share >= share - 1e-9
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_partial_load_counts_only_that_share_against_capacity(seed: int) -> None:
+    """Locker-like sites: only a share of an assigned point's demand fills the site."""
+    rng = np.random.default_rng(100 + seed)
+    problem = _instance(seed)
+    problem = replace(
+        problem,
+        capacity=np.where(problem.existing, np.inf, rng.integers(3, 9, size=problem.n_sites)),
+        load=np.round(rng.uniform(0.2, 1.0, size=problem.cost.shape), 1),
+    )
+    for k in (1, 2):
+        expected = _brute_force(problem, k)
+        found = solve(problem, k, time_limit_s=20)
+        if math.isinf(expected):
+            assert found.status == "infeasible"
+            continue
+        assert found.total_cost == pytest.approx(expected, abs=1e-6)
+        assert problem.load is not None
+        for j in found.open_sites:
+            members = found.assignment == j
+            filled = float((problem.demand * problem.load[j])[members].sum())
+            assert filled <= problem.capacity[j] + 1e-9
 
 
 def test_p_median_without_capacities_assigns_each_point_to_its_cheapest_open_site() -> None:

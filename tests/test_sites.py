@@ -229,3 +229,81 @@ def test_variant_belongs_in_the_experiment_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["sites", str(path), "--variant", "busy"])
     assert result.exit_code == 2
     assert "lists its variants itself" in " ".join(result.output.split())
+
+
+LOCKERS = """id,lat,lon,fixed_cost,capacity
+north,27.5680,-99.4880,20,60
+east,27.5590,-99.4800,15,60
+south,27.5520,-99.4900,18,60
+"""
+
+
+def _locker_scenario(tmp_path: Path, **sites: object) -> Scenario:
+    scenario = _scenario(tmp_path, LOCKERS, kind="locker", **sites)
+    data = scenario.model_dump(mode="json")
+    data["lockers"] = {"sites": [{"id": "today", "lat": 27.5560, "lon": -99.4850}]}
+    return Scenario.model_validate(data)
+
+
+def test_locker_siting_counts_uptake_against_the_doorstep(
+    tmp_path: Path, grid: RoadNetwork
+) -> None:
+    """Lockers: the existing bank is always open, the fleet stays put, and every
+    configuration's model cost is the all-doorstep cost plus fixed costs less the
+    saving on each parcel the model sends to a locker (its load)."""
+    scenario = _locker_scenario(tmp_path)
+    study = SiteStudy.build(scenario, grid, base_dir=tmp_path)
+    s = study.settings
+    demand = float(study.areas.orders_per_day.sum())
+    base = study.baseline()
+    assert base is not None
+    assert [c.id for c in base.sites] == ["today"]
+    assert base.fleet == {}
+    for config in (base, study.solve(1), study.solve(2)):
+        parcels = sum(config.load.values())
+        assert 0 < parcels < demand
+        expected = (
+            demand * s.doorstep_cost_per_order
+            + sum(c.fixed_cost_per_day for c in config.sites if not c.existing)
+            - parcels * (s.doorstep_cost_per_order - s.locker_cost_per_order)
+        )
+        assert config.solution.total_cost == pytest.approx(expected, abs=0.05)
+        for site in config.sites:
+            assert config.load[site.id] <= site.capacity_per_day + 1e-6
+    two = study.solve(2)
+    assert sum(two.load.values()) > sum(base.load.values())
+    sim = configuration_scenario(study, two)
+    assert [site.id for site in sim.lockers.sites] == [c.id for c in two.sites]
+    assert sim.fleet == scenario.fleet
+    assert sim.hubs == scenario.hubs
+
+
+def test_no_failed_doorsteps_means_only_chosen_lockers(tmp_path: Path, grid: RoadNetwork) -> None:
+    """Redirected failures are part of a locker's uptake: without them it falls."""
+    with_redirects = SiteStudy.build(_locker_scenario(tmp_path), grid, base_dir=tmp_path)
+    without = SiteStudy.build(_locker_scenario(tmp_path, failed_share=0.0), grid, base_dir=tmp_path)
+    assert with_redirects.problem.load is not None
+    assert without.problem.load is not None
+    assert (without.problem.load <= with_redirects.problem.load + 1e-12).all()
+    assert without.problem.load.sum() < with_redirects.problem.load.sum()
+
+
+def test_twin_sites_simulates_locker_configurations(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from twin.cli import app
+    from twin.scenario import dump_scenario
+
+    dump_scenario(
+        _locker_scenario(tmp_path).model_copy(update={"days": 1}), tmp_path / "lockers.yaml"
+    )
+    args = ["sites", str(tmp_path / "lockers.yaml"), "--k", "2", "--replications", "2"]
+    result = CliRunner().invoke(app, [*args, "--json", "--out", str(tmp_path / "report")])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["kind"] == "locker"
+    config = data["configurations"][0]
+    assert config["versus_existing"]["same_orders"] is True
+    base_share = data["baseline"]["simulated"]["locker_share"]["mean"]
+    assert config["simulated"]["locker_share"]["mean"] >= base_share
+    assert (tmp_path / "report" / "catchments_k2.png").is_file()

@@ -274,10 +274,14 @@ def _network(ref: str, network_type: str) -> RoadNetwork:
 
 
 def demand_digest(events: pd.DataFrame) -> str:
-    """SHA-256 of the ``created`` events: equal digests = the same orders, times and windows.
+    """SHA-256 of the ``created`` events: equal digests = the same orders, placed at the
+    same times by the same customers for the same windows.
 
     A cheap check of common random numbers: every policy must see the same demand
-    in the same replication.
+    in the same replication. The customer, not the delivery node, identifies
+    where an order comes from: a network with other parcel lockers sends some of
+    the same orders to a locker instead of the door. (Logs without a customer
+    use the node.)
     """
     created = events[events["kind"] == "created"]
     rows = []
@@ -286,7 +290,7 @@ def demand_digest(events: pd.DataFrame) -> str:
     ):
         extra = json.loads(details) if details else {}
         rows.append(
-            f"{order_id},{float(time_s):.6f},{node},"
+            f"{order_id},{float(time_s):.6f},{extra.get('customer', node)},"
             f"{float(extra.get('window_start_s', math.nan)):.6f},"
             f"{float(extra.get('window_end_s', math.nan)):.6f}"
         )

@@ -7,7 +7,8 @@ building), so as to minimise
 
     sum_j fixed_cost[j] * open[j]  +  sum_ij demand[i] * cost[j, i] * assign[j, i]
 
-subject to each site's capacity (orders per day) and a service constraint: at
+subject to each site's capacity (orders per day; optionally only a share of a
+point's demand loads its site, as at a parcel locker) and a service constraint: at
 least ``service_share`` of all demand is assigned to a site from which it lies
 within the service time (``within[j, i]`` is the share of point ``i``'s demand
 within that time of site ``j``; demand points are usually clusters of
@@ -58,6 +59,10 @@ class FacilityProblem:
         Share of point ``i``'s demand within the service time of site ``j``.
     service_share : float
         Least share of all demand that must be served within the service time.
+    load : (m, n) array, optional
+        Share of point ``i``'s demand that counts against site ``j``'s capacity
+        when ``i`` is assigned to ``j`` (default: all of it). A parcel locker
+        holds only the parcels customers choose to send there.
     """
 
     demand: np.ndarray
@@ -67,6 +72,7 @@ class FacilityProblem:
     existing: np.ndarray
     within: np.ndarray | None = None
     service_share: float = 0.0
+    load: np.ndarray | None = None
 
     @property
     def n_sites(self) -> int:
@@ -150,7 +156,8 @@ def solve(
         served_by.setdefault(j, []).append((i, v))
     for j, pairs in served_by.items():
         if math.isfinite(p.capacity[j]):
-            load = sum(int(demand[i]) * v for i, v in pairs)
+            share = p.load[j] if p.load is not None else np.ones(p.n_points)
+            load = sum(round(p.demand[i] * share[i] * _ORDERS) * v for i, v in pairs)
             model.add(load <= math.floor(p.capacity[j] * _ORDERS))
     if p.within is not None and p.service_share > 0:
         served = sum(round(p.demand[i] * p.within[j, i] * _ORDERS) * v for (j, i), v in x.items())

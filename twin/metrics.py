@@ -22,6 +22,8 @@ Definitions (part of the contract; units in the names):
 * ``customer_satisfaction``: mean satisfaction (1-5) of customers who had an order;
 * ``driver_utilization``: working hours / shift hours of the drivers who worked;
 * ``overtime_h``: total overtime hours;
+* ``locker_share``: deliveries whose first hand-over was into a parcel locker
+  (chosen by the customer or redirected after a failed attempt) / delivered;
 * ``share_<mode>``: share of deliveries made by each vehicle mode; a delivery
   belongs to the vehicle of its first hand-over event (``delivered`` or
   ``in_locker``).
@@ -87,6 +89,7 @@ KPI_NAMES = (
     "driver_utilization",
     "overtime_h",
     "returned_to_sender",
+    "locker_share",
 )
 
 
@@ -183,6 +186,9 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
     km = float(vehicles["km"].sum()) if len(vehicles) else 0.0
     working = float(vehicles["working_h"].sum()) if len(vehicles) else 0.0
     shift = float(vehicles["shift_h"].sum()) if len(vehicles) else 0.0
+    first = handovers(events)
+    mine = first["order_id"].astype(str).isin(delivered["order_id"].astype(str))
+    in_locker = int((mine & (first["kind"] == "in_locker")).sum())
     customers = released["customer"].unique()
     satisfaction = (
         released.drop_duplicates("customer")["satisfaction"].mean() if len(customers) else math.nan
@@ -205,6 +211,7 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
         "driver_utilization": _ratio(working, shift),
         "overtime_h": float(vehicles["overtime_h"].sum()) if len(vehicles) else 0.0,
         "returned_to_sender": float((released["final_state"] == "returned_to_sender").sum()),
+        "locker_share": _ratio(in_locker, n_del),
     }
     if len(vehicles) and n_del:
         for mode, count in _deliveries_by_mode(released, vehicles, events).items():
@@ -342,7 +349,8 @@ def summarize(runs: list[dict[str, float]], *, confidence: float = 0.95) -> dict
 #: should not move at all. ``driver_utilization`` is neutral on purpose: it rises
 #: when idle drivers are cut (good) but also when the same deliveries take longer
 #: routes (bad), so its sign alone says nothing; read it with cost and km.
-#: ``share_<mode>`` KPIs are not listed and so are neutral too.
+#: ``locker_share`` is a choice of the network, not a result to maximise (read it
+#: with cost). ``share_<mode>`` KPIs are not listed and so are neutral too.
 KPI_DIRECTIONS: dict[str, int] = {
     "orders_released": 0,
     "delivered": 1,
@@ -359,6 +367,7 @@ KPI_DIRECTIONS: dict[str, int] = {
     "driver_utilization": 0,
     "overtime_h": -1,
     "returned_to_sender": -1,
+    "locker_share": 0,
 }
 
 #: The KPIs a sweep summary and a comparison's charts lead with.

@@ -1,4 +1,5 @@
-"""Network design: where to put micro-fulfillment centers or micro-hubs, and what they save.
+"""Network design: where to put micro-fulfillment centers, micro-hubs or parcel lockers,
+and what they save.
 
 A study runs in three steps:
 
@@ -24,6 +25,13 @@ A study runs in three steps:
    scenario's hubs, so the customers are the same), so savings against the
    existing network are paired differences with confidence intervals, and
    where the static model's saving falls outside them, the two disagree.
+
+Lockers (``kind: locker``) follow the same three steps with their own model:
+the scenario's locker banks are the existing sites, demand is where customers
+live, and an area's cost is the doorstep cost less the parcels its customers
+would send to the locker (the engine's choice and redirection rules) times
+what each saves; configurations change the lockers, never the hubs or fleet
+(:func:`_locker_problem`).
 """
 
 from __future__ import annotations
@@ -89,7 +97,7 @@ class SiteSettings(_Settings):
     ``generate`` gives the candidate sites.
     """
 
-    kind: Literal["mfc", "microhub"] = "mfc"
+    kind: Literal["mfc", "microhub", "locker"] = "mfc"
     candidates: str | None = None
     generate: GenerateSettings | None = None
     #: Defaults for candidates without their own figures (generated ones).
@@ -110,6 +118,14 @@ class SiteSettings(_Settings):
     stops_per_trip: Annotated[float, Field(gt=0)] | None = None
     #: The vehicle type split among the open sites (default: the fleet's first).
     fleet_type: str | None = None
+    #: Lockers: what a doorstep delivery costs (the van's stop and the drive between
+    #: stops) and what a parcel costs at a locker (deposit, the locker stop shared);
+    #: each parcel a customer sends to a locker saves the difference.
+    doorstep_cost_per_order: Annotated[float, Field(ge=0)] = 2.0
+    locker_cost_per_order: Annotated[float, Field(ge=0)] = 0.4
+    #: Lockers: share of doorstep attempts that fail (nobody home); a driver may
+    #: redirect those parcels to a locker instead of trying again another day.
+    failed_share: Annotated[float, Field(ge=0, le=1)] = 0.13
     time_limit_s: Annotated[float, Field(gt=0)] = 30.0
 
     @model_validator(mode="after")
@@ -432,8 +448,15 @@ class SiteStudy:
         # The engine's own demand (its generator, customers and locker choices), hub
         # placement and travel times: the model plans for what the simulation will run.
         days = settings.sample_days
-        sampled = Simulation(scenario.model_copy(update={"days": days}), network)
-        areas = aggregate_demand(list(sampled.orders.values()), days, network, settings)
+        lockers = settings.kind == "locker"
+        sample = scenario.model_copy(update={"days": days})
+        if lockers:  # where customers live: which lockers they use is the question
+            sample = sample.model_copy(
+                update={"lockers": scenario.lockers.model_copy(update={"sites": ()})}
+            )
+        sampled = Simulation(sample, network)
+        orders = list(sampled.orders.values())
+        areas = aggregate_demand(orders, days, network, settings)
         if settings.candidates is not None:
             path = Path(settings.candidates)
             new = read_candidates(path if path.is_absolute() else Path(base_dir) / path, settings)
@@ -443,11 +466,21 @@ class SiteStudy:
             Candidate(hub, *_latlon(network, node), 0.0, existing=True, node=node)
             for hub, node in sampled.hub_nodes.items()
         ]
-        candidates = (hubs if settings.existing_hubs else []) + _snap(network, scenario, new)
+        if lockers:
+            existing = [
+                Candidate(site.id, site.lat, site.lon, 0.0, existing=True)
+                for site in scenario.lockers.sites
+            ]
+            candidates = _snap(network, scenario, existing + new)
+        else:
+            candidates = (hubs if settings.existing_hubs else []) + _snap(network, scenario, new)
         stops = settings.stops_per_trip or _default_stops(scenario, settings)
         candidates = _linked_to_hubs(sampled.travel, candidates, [h.node for h in hubs], settings)
-        problem = _problem(scenario, sampled.travel, candidates, areas, settings, stops)
-        _check_capacities(candidates, areas)
+        if lockers:
+            problem = _locker_problem(scenario, network, candidates, areas, settings, sampled)
+        else:
+            problem = _problem(scenario, sampled.travel, candidates, areas, settings, stops)
+            _check_capacities(candidates, areas)
         return cls(scenario, network, settings, candidates, areas, problem, stops)
 
     @property
@@ -464,22 +497,30 @@ class SiteStudy:
         if not self.problem.existing.any():
             return None
         config = self._configuration(0, replace(self.problem, service_share=0.0))
-        today = {c.id: 0 for c in config.sites}
-        for entry in self.scenario.fleet:
-            if entry.type == self.fleet_type and entry.hub in today:
-                today[entry.hub] += entry.count
-        config.fleet = today
+        if self.settings.kind != "locker":
+            today = {c.id: 0 for c in config.sites}
+            for entry in self.scenario.fleet:
+                if entry.type == self.fleet_type and entry.hub in today:
+                    today[entry.hub] += entry.count
+            config.fleet = today
         return config
 
     def _configuration(self, k: int, problem: FacilityProblem) -> Configuration:
         solution = solve(problem, k, time_limit_s=self.settings.time_limit_s)
         if not solution.feasible:
             return Configuration(k, solution, [])
-        sites = [self.candidates[j] for j in solution.open_sites]
+        # Rows past the candidates are not sites (the lockers' doorstep option).
+        opened = [j for j in solution.open_sites if j < len(self.candidates)]
+        sites = [self.candidates[j] for j in opened]
+        share = problem.load if problem.load is not None else np.ones_like(problem.cost)
         load = {
-            self.candidates[j].id: float(self.areas.orders_per_day[solution.assignment == j].sum())
-            for j in solution.open_sites
+            self.candidates[j].id: float(
+                (problem.demand * share[j])[solution.assignment == j].sum()
+            )
+            for j in opened
         }
+        if self.settings.kind == "locker":  # the fleet stays where it is
+            return Configuration(k, solution, sites, load)
         return Configuration(k, solution, sites, load, self._split_fleet(sites, load))
 
     def _split_fleet(self, sites: list[Candidate], load: dict[str, float]) -> dict[str, int]:
@@ -606,6 +647,74 @@ def _problem(
     )
 
 
+def _locker_problem(
+    scenario: Scenario,
+    network: RoadNetwork,
+    candidates: list[Candidate],
+    areas: DemandAreas,
+    settings: SiteSettings,
+    sampled: Any,
+) -> FacilityProblem:
+    """Locker siting as facility location, with the engine's own locker rules.
+
+    A customer sends a parcel that fits a compartment to the nearest locker with
+    probability ``preference * 0.5 ** (d / half_distance_km)`` within
+    ``max_distance_km`` (straight line, as :mod:`twin.lockers` decides in the
+    engine); of the other parcels, ``failed_share`` fail at the door and
+    ``redirect_share`` of those go to a locker within ``redirect_radius_km``
+    instead of a second attempt. Each parcel at a locker saves the doorstep
+    cost less the locker cost. An area served by locker ``j`` costs, per order,
+    the doorstep cost less its expected uptake times that saving; a last row,
+    open and free, is the doorstep alone. A locker's capacity holds only the
+    parcels sent to it, and the service share is the share of orders within
+    walking distance.
+    """
+    lockers = scenario.lockers
+    largest = max(lockers.compartment_volume_m3.values())
+    prefs = sampled.customers.locker_preference
+    index = {int(n): i for i, n in enumerate(areas.nodes)}
+    weight = np.zeros(len(areas.nodes))
+    for order in sampled.orders.values():
+        if order.volume_m3 <= largest:
+            weight[index[int(order.node)]] += prefs[order.customer]
+    counts = areas.node_orders * areas.sample_days
+    node_pref = np.divide(weight, counts, out=np.zeros_like(weight), where=counts > 0)
+    site_xy = network.project(
+        np.array([c.lat for c in candidates]), np.array([c.lon for c in candidates])
+    )
+    node_xy = network.node_xy[network.index(areas.nodes)]
+    km = np.linalg.norm(site_xy[:, None, :] - node_xy[None, :, :], axis=2) / 1000.0
+    reach = km <= lockers.max_distance_km
+    chosen = node_pref * 0.5 ** (km / lockers.half_distance_km) * reach
+    redirect = settings.failed_share * lockers.redirect_share * (km <= lockers.redirect_radius_km)
+    uptake = chosen + (1.0 - chosen) * redirect
+    m, n = len(candidates), areas.n
+    w = areas.node_orders
+    by_area = np.zeros((m, n))
+    within = np.zeros((m + 1, n))
+    for a in range(n):
+        members = areas.node_area == a
+        share = w[members] / w[members].sum()
+        by_area[:, a] = uptake[:, members] @ share
+        within[:m, a] = reach[:, members] @ share
+    door, saving = (
+        settings.doorstep_cost_per_order,
+        (settings.doorstep_cost_per_order - settings.locker_cost_per_order),
+    )
+    return FacilityProblem(
+        demand=areas.orders_per_day,
+        cost=np.vstack([door - saving * by_area, np.full((1, n), door)]),
+        fixed_cost=np.array(
+            [0.0 if c.existing else c.fixed_cost_per_day for c in candidates] + [0.0]
+        ),
+        capacity=np.array([c.capacity_per_day for c in candidates] + [math.inf]),
+        existing=np.array([c.existing for c in candidates] + [True]),
+        within=within,
+        service_share=settings.service_share,
+        load=np.vstack([by_area, np.zeros((1, n))]),
+    )
+
+
 def _check_capacities(candidates: list[Candidate], areas: DemandAreas) -> None:
     smallest = float(areas.orders_per_day.min())
     for c in candidates:
@@ -626,11 +735,20 @@ def _check_capacities(candidates: list[Candidate], areas: DemandAreas) -> None:
 
 # -- simulation ----------------------------------------------------------------------------------
 def configuration_scenario(study: SiteStudy, config: Configuration) -> Scenario:
-    """The scenario with the configuration's sites as hubs and the fleet split among them."""
+    """The scenario with the configuration's sites as hubs and the fleet split among
+    them; for lockers, with the configuration's lockers and nothing else changed."""
     from twin.scenario import Scenario
 
     base = study.scenario
     data = base.model_dump(mode="json", exclude={"variants", "sites"})
+    data["name"] = f"{base.name}[k={config.k}]"
+    if study.settings.kind == "locker":  # the chosen lockers; hubs and fleet unchanged
+        today = {site.id: site.model_dump(mode="json") for site in base.lockers.sites}
+        data["lockers"]["sites"] = [
+            today[s.id] if s.existing else {"id": s.id, "lat": s.lat, "lon": s.lon}
+            for s in config.sites
+        ]
+        return Scenario.model_validate(data)
     template = base.hubs[0].model_dump(mode="json")
     hubs = [h.model_dump(mode="json") for h in base.hubs]  # other vehicle types stay there
     for site in config.sites:
@@ -641,7 +759,6 @@ def configuration_scenario(study: SiteStudy, config: Configuration) -> Scenario:
     fleet = [e.model_dump(mode="json") for e in base.fleet if e.type != fleet_type]
     fleet += [{"type": fleet_type, "count": n, "hub": sid} for sid, n in config.fleet.items()]
     data["fleet"] = fleet
-    data["name"] = f"{base.name}[k={config.k}]"
     return Scenario.model_validate(data)
 
 
@@ -660,6 +777,7 @@ STUDY_KPIS = (
     "overtime_h",
     "driver_hours_per_day",
     "km_per_day",
+    "locker_share",
 )
 
 

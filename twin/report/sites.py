@@ -86,6 +86,7 @@ def plot_catchments(study: SiteStudy, config: Configuration, *, ax: Axes | None 
     index = {c.id: j for j, c in enumerate(study.candidates)}
     colours = plt.get_cmap("tab10")
     site_of_area = config.solution.assignment
+    unit = "parcels/day" if study.settings.kind == "locker" else "orders/day"
     areas = study.areas
     idx = network.index(areas.nodes)
     for n, site in enumerate(config.sites):
@@ -110,7 +111,19 @@ def plot_catchments(study: SiteStudy, config: Configuration, *, ax: Axes | None 
             edgecolors="black",
             linewidths=0.8,
             zorder=6,
-            label=f"{site.id} ({config.load.get(site.id, 0):.0f} orders/day)",
+            label=f"{site.id} ({config.load.get(site.id, 0):.0f} {unit})",
+        )
+    served = np.isin(site_of_area[areas.node_area], [index[s.id] for s in config.sites])
+    if not served.all():  # lockers: customers left to the doorstep
+        ax.scatter(
+            network.lon[idx[~served]],
+            network.lat[idx[~served]],
+            s=3,
+            color="#9a9a9a",
+            alpha=0.5,
+            linewidths=0,
+            zorder=3,
+            label="doorstep only",
         )
     unused = [c for c in study.candidates if c.id not in {s.id for s in config.sites}]
     if unused:
