@@ -441,7 +441,7 @@ def sites_cmd(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Choose micro-fulfillment or micro-hub sites for k = 1..K and check each by simulation.
+    """Choose micro-fulfillment, micro-hub or locker sites for k = 1..K; simulate each answer.
 
     Given an experiment file, runs one study per listed variant (reports in
     out/sites/NAME/VARIANT); --k and --replications override the file's.

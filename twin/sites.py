@@ -110,7 +110,8 @@ class SiteSettings(_Settings):
     max_areas: Annotated[int, Field(ge=2, le=2000)] = 250
     #: Travel times for the model are those of a van leaving at this hour.
     depart_h: Annotated[float, Field(ge=0, lt=24)] = 10.0
-    #: Service constraint: this share of demand within ``service_min`` of its site.
+    #: Service constraint: this share of demand within ``service_min`` of its site
+    #: (lockers: within the customers' walking limit, ``lockers.max_distance_km``).
     service_min: Annotated[float, Field(gt=0)] = 20.0
     service_share: Annotated[float, Field(ge=0, le=1)] = 0.0
     #: Stops sharing one stem trip (default: the day's orders per vehicle, at most
