@@ -39,28 +39,38 @@ def _interval(diff: dict[str, Any] | None, digits: int = 0) -> str:
 def _table(name: str, study: dict[str, Any]) -> list[str]:
     demand = study["demand"]
     model = study["model"]
+    lockers = study["kind"] == "locker"
+    how = (
+        "Model: doorstep cost less the parcels customers would send to each locker"
+        if lockers
+        else f"Model: stem trips shared by {model['stops_per_trip']} stops, vans leaving at "
+        f"{model['depart_h']:g}:00; service constraint {model['service_share']:.0%} of orders "
+        f"within {model['service_min']:g} min"
+    )
     lines = [
         f"### `{name}`: {demand['orders_per_day']:,.0f} orders/day over {demand['areas']} areas "
         f"({demand['sample_days']} sampled days), candidates: {study['candidates']['source']}",
         "",
-        f"Model: stem trips shared by {model['stops_per_trip']} stops, vans leaving at "
-        f"{model['depart_h']:g}:00; service constraint {model['service_share']:.0%} of orders "
-        f"within {model['service_min']:g} min. Best k: model {study['best_k']['model']}, "
+        f"{how}. Best k: model {study['best_k']['model']}, "
         f"simulation {study['best_k']['simulated']}.",
         "",
-        "| configuration | sites (vans) | model $/day | model within T | sim network $/day "
-        "| sim $/delivery | on-time | driver h/day | km/day |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| configuration | sites ({'model parcels/day' if lockers else 'vans'}) | model $/day "
+        "| model within T | sim network $/day | sim $/delivery | on-time | driver h/day "
+        "| km/day |" + (" locker share |" if lockers else ""),
+        "|---|---|---|---|---|---|---|---|---|" + ("---|" if lockers else ""),
     ]
     rows = [("existing", study["baseline"])] + [
         (f"k = {c['k']}", c) for c in study["configurations"]
     ]
     for label, row in rows:
         sim = row.get("simulated") or {}
-        sites = ", ".join(
-            f"{s['id']} ({s['vehicles']})" if not s["existing"] else f"hub ({s['vehicles']})"
-            for s in row["sites"]
-        )
+        if lockers:
+            sites = ", ".join(f"{s['id']} ({s['orders_per_day']:.0f})" for s in row["sites"])
+        else:
+            sites = ", ".join(
+                f"{s['id']} ({s['vehicles']})" if not s["existing"] else f"hub ({s['vehicles']})"
+                for s in row["sites"]
+            )
         lines.append(
             f"| {label} | {sites} | {row['model']['total_cost_per_day']:,.0f} "
             f"| {row['model']['share_within_service_time']:.2f} "
@@ -68,10 +78,11 @@ def _table(name: str, study: dict[str, Any]) -> list[str]:
             f"| {_pm(sim.get('network_cost_per_delivery'), 2)} "
             f"| {_pm(sim.get('on_time_rate'), 3)} "
             f"| {_pm(sim.get('driver_hours_per_day'), 1)} | {_pm(sim.get('km_per_day'))} |"
+            + (f" {_pm(sim.get('locker_share'), 3)} |" if lockers else "")
         )
     lines += [
         "",
-        "Against the existing hub (paired, 95 % interval; saving > 0 is cheaper):",
+        "Against the existing network (paired, 95 % interval; saving > 0 is cheaper):",
         "",
         "| configuration | model saving $/day | simulated saving $/day | model inside? "
         "| Δ driver h/day | Δ km/day | Δ on-time | same orders |",
