@@ -155,9 +155,10 @@ def handovers(events: pd.DataFrame) -> pd.DataFrame:
     return handed.sort_values("time_s", kind="stable").drop_duplicates("order_id")
 
 
-def _handed_over(released: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
-    """Mask of the released orders that were handed over (module docstring, ``delivered``)."""
-    in_events = set(handovers(events)["order_id"].astype(str))
+def _handed_over(released: pd.DataFrame, first: pd.DataFrame) -> pd.Series:
+    """Mask of the released orders that were handed over (module docstring, ``delivered``);
+    ``first`` is :func:`handovers` of the run's events."""
+    in_events = set(first["order_id"].astype(str))
     return released["final_state"].isin(_HANDED_OVER_STATES) | released["order_id"].astype(
         str
     ).isin(in_events)
@@ -166,7 +167,8 @@ def _handed_over(released: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
 def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> dict[str, float]:
     """KPIs of one run (see the module docstring for definitions)."""
     released = orders[orders["released"]] if len(orders) else orders
-    handed = _handed_over(released, events) if len(released) else released["released"]
+    first = handovers(events)
+    handed = _handed_over(released, first) if len(released) else released["released"]
     delivered = released[handed]
     n_del = len(delivered)
     attempts = events[events["kind"] == "attempted"]
@@ -186,7 +188,6 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
     km = float(vehicles["km"].sum()) if len(vehicles) else 0.0
     working = float(vehicles["working_h"].sum()) if len(vehicles) else 0.0
     shift = float(vehicles["shift_h"].sum()) if len(vehicles) else 0.0
-    first = handovers(events)
     mine = first["order_id"].astype(str).isin(delivered["order_id"].astype(str))
     in_locker = int((mine & (first["kind"] == "in_locker")).sum())
     customers = released["customer"].unique()
@@ -214,16 +215,16 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
         "locker_share": _ratio(in_locker, n_del),
     }
     if len(vehicles) and n_del:
-        for mode, count in _deliveries_by_mode(released, vehicles, events).items():
+        for mode, count in _deliveries_by_mode(released, vehicles, first).items():
             out[f"share_{mode}"] = float(count / n_del)
     return out
 
 
 def _attributed(
-    released: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame
+    released: pd.DataFrame, vehicles: pd.DataFrame, first: pd.DataFrame
 ) -> pd.DataFrame:
-    """First hand-over of every released order with the mode of the vehicle that made it."""
-    first = handovers(events)
+    """First hand-over (``first``: :func:`handovers`) of every released order with the
+    mode of the vehicle that made it."""
     first = first[first["order_id"].astype(str).isin(set(released["order_id"].astype(str)))]
     modes = _vehicle_modes(vehicles)
     mode = first["vehicle_id"].dropna().astype(str).map(modes)
@@ -231,9 +232,9 @@ def _attributed(
 
 
 def _deliveries_by_mode(
-    released: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame
+    released: pd.DataFrame, vehicles: pd.DataFrame, first: pd.DataFrame
 ) -> dict[str, int]:
-    counts = _attributed(released, vehicles, events)["mode"].value_counts()
+    counts = _attributed(released, vehicles, first)["mode"].value_counts()
     return {str(m): int(counts[m]) for m in _sorted_modes(counts.index)}
 
 
@@ -266,9 +267,10 @@ def kpis_by_mode(
         docstring. Empty (same columns) when the run has no vehicles.
     """
     released = orders[orders["released"]] if len(orders) else orders
-    n_del = int(_handed_over(released, events).sum()) if len(released) else 0
+    first = handovers(events)
+    n_del = int(_handed_over(released, first).sum()) if len(released) else 0
     modes = _vehicle_modes(vehicles)
-    attributed = _attributed(released, vehicles, events)
+    attributed = _attributed(released, vehicles, first)
     ids = released["order_id"].astype(str)
     slack = dict(zip(ids, released["window_end_s"] - released["delivered_s"], strict=True))
     # NaN slack (no hand-over time recorded) compares False: not on time.

@@ -62,9 +62,6 @@ class SiteExperiment:
     replications: int
     out: Path
 
-    def folder(self, variant: str) -> Path:
-        return self.out / variant
-
 
 def is_site_experiment(path: str | Path) -> bool:
     """True when ``path`` is a site-study experiment file rather than a scenario: a

@@ -478,7 +478,15 @@ class SiteStudy:
         stops = settings.stops_per_trip or _default_stops(scenario, settings)
         candidates = _linked_to_hubs(sampled.travel, candidates, [h.node for h in hubs], settings)
         if lockers:
-            problem = _locker_problem(scenario, network, candidates, areas, settings, sampled)
+            problem = _locker_problem(
+                scenario,
+                network,
+                candidates,
+                areas,
+                settings,
+                orders,
+                sampled.customers.locker_preference,
+            )
         else:
             problem = _problem(scenario, sampled.travel, candidates, areas, settings, stops)
             _check_capacities(candidates, areas)
@@ -654,7 +662,8 @@ def _locker_problem(
     candidates: list[Candidate],
     areas: DemandAreas,
     settings: SiteSettings,
-    sampled: Any,
+    orders: Sequence[Order],
+    preference: np.ndarray,
 ) -> FacilityProblem:
     """Locker siting as facility location, with the engine's own locker rules.
 
@@ -672,12 +681,11 @@ def _locker_problem(
     """
     lockers = scenario.lockers
     largest = max(lockers.compartment_volume_m3.values())
-    prefs = sampled.customers.locker_preference
     index = {int(n): i for i, n in enumerate(areas.nodes)}
     weight = np.zeros(len(areas.nodes))
-    for order in sampled.orders.values():
+    for order in orders:
         if order.volume_m3 <= largest:
-            weight[index[int(order.node)]] += prefs[order.customer]
+            weight[index[int(order.node)]] += preference[order.customer]
     counts = areas.node_orders * areas.sample_days
     node_pref = np.divide(weight, counts, out=np.zeros_like(weight), where=counts > 0)
     site_xy = network.project(
@@ -988,8 +996,6 @@ def run_study(
     """
     from twin.report.sites import write_sites_report  # the report reads this module
 
-    if max(ks) > study.n_new:
-        raise ValueError(f"k={max(ks)} but there are only {study.n_new} candidate sites")
     configs = [study.solve(n) for n in ks]
     baseline = study.baseline()
     to_simulate = [c for c in ([baseline] if baseline else []) + configs if c.solution.feasible]
