@@ -14,7 +14,7 @@ $(VENV)/.python-ok:
 	@touch $@
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.python-ok
-	$(BIN)/python -m pip install --quiet -e ".[pyvrp]"
+	$(BIN)/python -m pip install --quiet -e ".[pyvrp,live]"
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed

@@ -1,0 +1,11 @@
+"""Digital-twin mode: calibrate from history, mirror a live day, predict forward.
+
+- :mod:`twin.live.history`: the documented history schema, its validating reader,
+  and the export of a simulated day in that schema.
+- :mod:`twin.live.calibrate`: fit a scenario to history (``twin calibrate``).
+- :mod:`twin.live.events` and :mod:`twin.live.state`: the live events and the
+  state folded from them.
+- :mod:`twin.live.store`, :mod:`twin.live.api`: the event store and the HTTP API
+  (``twin serve``); :mod:`twin.live.forecast`: Monte Carlo ETAs and risks.
+- :mod:`twin.live.replay`: feed a recorded day into the API (``twin replay``).
+"""
