@@ -32,6 +32,7 @@ from twin.live.events import (
 )
 from twin.maps.network import RoadNetwork
 from twin.scenario import Scenario
+from twin.sim.engine import place_hubs
 
 __all__ = ["ORDER_STATUSES", "LiveOrder", "LiveState", "LiveVehicle"]
 
@@ -105,8 +106,7 @@ class LiveState:
         self.vehicles: dict[str, LiveVehicle] = {}
         self.anomalies: list[dict[str, Any]] = []
         self.applied = 0
-        hubs = network.snap([h.lat for h in scenario.hubs], [h.lon for h in scenario.hubs])
-        self.hub_nodes = {h.id: int(n) for h, n in zip(scenario.hubs, hubs.node, strict=True)}
+        self.hub_nodes = place_hubs(scenario, network)
         self.default_hub = scenario.hubs[0].id
 
     # -- admission (stateless checks) -------------------------------------------------

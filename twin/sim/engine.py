@@ -68,7 +68,7 @@ from twin.scenario import Scenario, VehicleType
 from twin.traveltime import TravelMatrix, TravelTimes
 from twin.weather import Weather
 
-__all__ = ["SimResult", "Simulation"]
+__all__ = ["SimResult", "Simulation", "place_hubs"]
 
 DAY_S = 86_400.0
 #: Vehicle type name (and mode in the vehicles table) of crowdsourced couriers.
@@ -189,6 +189,32 @@ def _forecast(m: TravelMatrix, weather: Weather) -> TravelMatrix:
     series is the forecast everyone plans with; rain slows every ground mode)."""
     factor = weather.road_factor(m.depart_s)
     return m if factor == 1.0 else replace(m, time_s=m.time_s * factor)
+
+
+def place_hubs(scenario: Scenario, network: RoadNetwork) -> dict[str, int]:
+    """The network node of every hub; a hub without coordinates goes to the map's hub site
+    (or the network's centre). Raises ScenarioError for a hub off the map."""
+    net = network
+    nodes = {}
+    for hub in scenario.hubs:
+        lat, lon = hub.lat, hub.lon
+        if lat is None or lon is None:
+            site = next((p for p in net.meta.pois if p.kind == "hub_site"), None)
+            lat, lon = (
+                (site.lat, site.lon)
+                if site
+                else (float(np.median(net.lat)), float(np.median(net.lon)))
+            )
+        snap = net.snap(lat, lon, max_distance_m=scenario.map.max_snap_m)
+        if snap.too_far[0]:
+            raise ScenarioError(
+                f"hubs: hub {hub.id!r} at ({lat:.5f}, {lon:.5f}) is "
+                f"{snap.distance_m[0]:.0f} m from the nearest road of map "
+                f"{net.meta.name!r} (limit map.max_snap_m = "
+                f"{scenario.map.max_snap_m:g}); move the hub onto the map."
+            )
+        nodes[hub.id] = int(snap.node[0])
+    return nodes
 
 
 class Simulation:
@@ -312,27 +338,7 @@ class Simulation:
 
     # -- set-up ---------------------------------------------------------------
     def _place_hubs(self) -> dict[str, int]:
-        net = self.network
-        nodes = {}
-        for hub in self.scenario.hubs:
-            lat, lon = hub.lat, hub.lon
-            if lat is None or lon is None:
-                site = next((p for p in net.meta.pois if p.kind == "hub_site"), None)
-                lat, lon = (
-                    (site.lat, site.lon)
-                    if site
-                    else (float(np.median(net.lat)), float(np.median(net.lon)))
-                )
-            snap = net.snap(lat, lon, max_distance_m=self.scenario.map.max_snap_m)
-            if snap.too_far[0]:
-                raise ScenarioError(
-                    f"hubs: hub {hub.id!r} at ({lat:.5f}, {lon:.5f}) is "
-                    f"{snap.distance_m[0]:.0f} m from the nearest road of map "
-                    f"{net.meta.name!r} (limit map.max_snap_m = "
-                    f"{self.scenario.map.max_snap_m:g}); move the hub onto the map."
-                )
-            nodes[hub.id] = int(snap.node[0])
-        return nodes
+        return place_hubs(self.scenario, self.network)
 
     def _make_movers(self) -> dict[str, TravelTimes]:
         """Travel times per vehicle type: vans share the road's; robots walk and bikes
