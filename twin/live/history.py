@@ -1,0 +1,562 @@
+"""Historical operations in a documented schema: read, validate, export, replay.
+
+A history is a folder of tables, each a CSV or Parquet file (``docs/history.md``):
+
+- ``orders``: one row per order (where, when placed, the promised window);
+- ``stops``: one row per delivery attempt (vehicle, arrival, departure, outcome);
+- ``pings`` (optional): GPS positions of vehicles;
+- ``breaks`` (optional): drivers' breaks, so that a leg with a break in it is not
+  read as slow traffic.
+
+:func:`read_history` checks every cell and the links between tables, and reports
+every bad row with its file and line number: nothing is silently dropped. Times
+are ISO 8601, local wall-clock time of the operation; a time with an offset is
+converted to the history's time zone.
+
+:func:`history_from_result` writes a simulated day in the same schema. That is
+how calibration is tested against known truth (simulate under hidden
+parameters, calibrate, compare) and how a simulated day is replayed into the
+live API (:func:`history_events`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from twin.errors import TwinError
+from twin.live.events import LiveClock
+
+if TYPE_CHECKING:
+    from twin.sim.engine import SimResult
+
+__all__ = [
+    "SCHEMA",
+    "Column",
+    "History",
+    "HistoryError",
+    "history_events",
+    "history_from_result",
+    "read_history",
+    "write_history",
+]
+
+OPTIONS = ("home", "safe_drop", "signature", "locker")
+OUTCOMES = ("delivered", "failed")
+#: Problems listed in an error message; all of them are on ``HistoryError.problems``.
+_SHOWN = 25
+
+
+class HistoryError(TwinError, ValueError):
+    """A history folder has missing files or columns, or bad rows.
+
+    ``problems`` lists every problem found, each naming the file, line and column.
+    """
+
+    def __init__(self, folder: Path, problems: list[str]) -> None:
+        self.problems = problems
+        shown = "\n  ".join(problems[:_SHOWN])
+        more = f"\n  ... and {len(problems) - _SHOWN} more" if len(problems) > _SHOWN else ""
+        super().__init__(
+            f"History {folder} has {len(problems)} problem(s); fix them and retry "
+            f"(schema: docs/history.md):\n  {shown}{more}"
+        )
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a history table: its kind, whether it is required, its bounds."""
+
+    name: str
+    kind: str  # text | float | int | time | choice
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    default: Any = None
+    doc: str = ""
+
+
+SCHEMA: dict[str, tuple[Column, ...]] = {
+    "orders": (
+        Column("order_id", "text", doc="unique id of the order"),
+        Column("created_at", "time", doc="when the order was placed"),
+        Column("lat", "float", low=-90, high=90, doc="delivery address, degrees"),
+        Column("lon", "float", low=-180, high=180, doc="delivery address, degrees"),
+        Column("window_start", "time", doc="promised window: start"),
+        Column("window_end", "time", doc="promised window: end (after the start)"),
+        Column("option", "choice", False, OPTIONS, default="home", doc="delivery option"),
+        Column("area", "text", False, default="all", doc="zone name, for fits by area"),
+        Column("parcels", "int", False, low=1, high=1000, default=1),
+    ),
+    "stops": (
+        Column("vehicle_id", "text"),
+        Column("order_id", "text", doc="an order_id of the orders table"),
+        Column("attempt", "int", low=1, high=100, doc="1 for the first attempt"),
+        Column("arrived_at", "time", doc="vehicle stopped at the address"),
+        Column("departed_at", "time", doc="vehicle left (not before arrived_at)"),
+        Column("outcome", "choice", choices=OUTCOMES),
+        Column("reason", "text", False, default="", doc="why a failed attempt failed"),
+        Column("driver_id", "text", False, default=""),
+    ),
+    "pings": (
+        Column("vehicle_id", "text"),
+        Column("time", "time"),
+        Column("lat", "float", low=-90, high=90),
+        Column("lon", "float", low=-180, high=180),
+    ),
+    "breaks": (
+        Column("vehicle_id", "text"),
+        Column("start_at", "time"),
+        Column("end_at", "time", doc="not before start_at"),
+    ),
+}
+REQUIRED_TABLES = ("orders", "stops")
+
+
+@dataclass(frozen=True)
+class History:
+    """Validated history tables; times are naive local ``datetime64`` columns."""
+
+    orders: pd.DataFrame
+    stops: pd.DataFrame
+    pings: pd.DataFrame
+    breaks: pd.DataFrame
+
+    @property
+    def start_date(self) -> dt.date:
+        """Day 0: the date of the earliest promised window."""
+        return pd.Timestamp(self.orders["window_start"].min()).date()
+
+    def clock(self, timezone: str = "America/Chicago") -> LiveClock:
+        return LiveClock(self.start_date, timezone=timezone)
+
+    def seconds(self, times: pd.Series) -> np.ndarray:
+        """Seconds since midnight of day 0 (the engine's clock) of a time column."""
+        midnight = pd.Timestamp(self.start_date)
+        return ((times - midnight) / pd.Timedelta(seconds=1)).to_numpy(dtype=float)
+
+
+# -- reading ---------------------------------------------------------------------------
+def _find(folder: Path, table: str) -> Path | None:
+    for suffix in (".csv", ".parquet"):
+        path = folder / f"{table}{suffix}"
+        if path.exists():
+            return path
+    return None
+
+
+def _parse_time(text: str, zone: ZoneInfo) -> dt.datetime | None:
+    try:
+        t = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return t.astimezone(zone).replace(tzinfo=None) if t.tzinfo else t
+
+
+def _cells(raw: pd.Series) -> list[str]:
+    """Cells as text ('' for missing), whatever the file format stored."""
+    out = []
+    for v in raw.tolist():
+        if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+            out.append("")
+        elif isinstance(v, pd.Timestamp | dt.datetime):
+            out.append(v.isoformat())
+        else:
+            out.append(str(v).strip())
+    return out
+
+
+def _parse_column(
+    cells: list[str], col: Column, where: Callable[[int], str], zone: ZoneInfo
+) -> tuple[list[Any], list[str]]:
+    values: list[Any] = []
+    problems: list[str] = []
+    for i, text in enumerate(cells):
+        if text == "":
+            if col.required:
+                problems.append(f"{where(i)}: {col.name} is empty; give a value")
+            values.append(col.default)
+            continue
+        value: Any = text
+        bad = ""
+        if col.kind == "time":
+            value = _parse_time(text, zone)
+            bad = "" if value is not None else "is not an ISO 8601 time (2026-03-02T09:30:00)"
+        elif col.kind in ("float", "int"):
+            try:
+                number = float(text)
+            except ValueError:
+                number = math.nan
+            if not math.isfinite(number) or (col.kind == "int" and number != int(number)):
+                bad = f"is not {'an integer' if col.kind == 'int' else 'a number'}"
+            elif (col.low is not None and number < col.low) or (
+                col.high is not None and number > col.high
+            ):
+                bad = f"is outside [{col.low:g}, {col.high:g}]"
+            value = int(number) if col.kind == "int" and not bad else number
+        elif col.kind == "choice" and text not in col.choices:
+            bad = f"is not one of {', '.join(col.choices)}"
+        if bad:
+            problems.append(f"{where(i)}: {col.name} {text!r} {bad}")
+            value = col.default
+        values.append(value)
+    return values, problems
+
+
+def _read_table(path: Path, table: str, zone: ZoneInfo) -> tuple[pd.DataFrame, list[str]]:
+    if path.suffix == ".csv":
+        try:
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+            return pd.DataFrame(), [f"{path.name}: not a readable CSV file ({exc}); fix the file"]
+
+        def where(i: int) -> str:
+            return f"{path.name} line {i + 2}"  # line 1 is the header
+    else:
+        try:
+            raw = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several types for a broken file
+            return pd.DataFrame(), [f"{path.name}: not a readable Parquet file ({exc})"]
+
+        def where(i: int) -> str:
+            return f"{path.name} row {i + 1}"
+
+    problems: list[str] = []
+    columns: dict[str, list[Any]] = {}
+    for col in SCHEMA[table]:
+        if col.name not in raw.columns:
+            if col.required:
+                problems.append(f"{path.name}: missing column {col.name!r}; add it")
+            else:
+                columns[col.name] = [col.default] * len(raw)
+            continue
+        columns[col.name], bad = _parse_column(_cells(raw[col.name]), col, where, zone)
+        problems.extend(bad)
+    frame = pd.DataFrame(columns)
+    frame.attrs["where"] = [where(i) for i in range(len(raw))]
+    return frame, problems
+
+
+def _check_links(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """Checks across rows and tables: unique ids, ordered times, known orders."""
+    problems: list[str] = []
+    orders, stops = tables["orders"], tables["stops"]
+
+    def rows(frame: pd.DataFrame, mask: Iterable[bool]) -> list[str]:
+        return [w for w, m in zip(frame.attrs["where"], mask, strict=True) if m]
+
+    if "order_id" in orders:
+        for w in rows(orders, orders["order_id"].duplicated(keep="first")):
+            problems.append(f"{w}: order_id repeats an earlier row; give each order one row")
+    if {"window_start", "window_end"} <= set(orders):
+        ws, we = orders["window_start"], orders["window_end"]
+        late = [a is not None and b is not None and b <= a for a, b in zip(ws, we, strict=True)]
+        for w in rows(orders, late):
+            problems.append(f"{w}: window_end is not after window_start; fix the window")
+    if {"arrived_at", "departed_at"} <= set(stops):
+        a, d = stops["arrived_at"], stops["departed_at"]
+        early = [x is not None and y is not None and y < x for x, y in zip(a, d, strict=True)]
+        for w in rows(stops, early):
+            problems.append(f"{w}: departed_at is before arrived_at; fix the times")
+    if "order_id" in stops and "order_id" in orders:
+        known = set(orders["order_id"])
+        unknown = [o not in known for o in stops["order_id"]]
+        for w, oid in zip(rows(stops, unknown), stops["order_id"][unknown], strict=True):
+            problems.append(f"{w}: order_id {oid!r} is not in the orders table; add the order")
+    if {"order_id", "attempt"} <= set(stops):
+        for w in rows(stops, stops.duplicated(["order_id", "attempt"], keep="first")):
+            problems.append(f"{w}: this order_id and attempt repeat an earlier row")
+    breaks = tables.get("breaks")
+    if breaks is not None and len(breaks):
+        s, e = breaks["start_at"], breaks["end_at"]
+        bad = [x is not None and y is not None and y < x for x, y in zip(s, e, strict=True)]
+        for w in rows(breaks, bad):
+            problems.append(f"{w}: end_at is before start_at; fix the times")
+    return problems
+
+
+def read_history(folder: str | Path, *, timezone: str = "America/Chicago") -> History:
+    """Read and validate a history folder.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Holds ``orders`` and ``stops``, and optionally ``pings`` and ``breaks``,
+        each as ``.csv`` or ``.parquet``.
+    timezone : str, optional
+        IANA zone of the operation; times given with an offset are converted to it.
+
+    Raises
+    ------
+    HistoryError
+        Listing every problem, each with its file, line (CSV) or row (Parquet)
+        and column. No row is dropped.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise HistoryError(root, [f"{root} is not a folder; give the folder of the history"])
+    zone = ZoneInfo(timezone)
+    tables: dict[str, pd.DataFrame] = {}
+    problems: list[str] = []
+    for table in SCHEMA:
+        path = _find(root, table)
+        if path is None:
+            if table in REQUIRED_TABLES:
+                problems.append(f"{table}.csv (or .parquet) is missing; add it")
+            tables[table] = pd.DataFrame(
+                {c.name: pd.Series(dtype=object) for c in SCHEMA[table]}
+            ).assign()
+            tables[table].attrs["where"] = []
+            continue
+        tables[table], bad = _read_table(path, table, zone)
+        problems.extend(bad)
+    if not problems:
+        problems = _check_links(tables)
+    if problems:
+        raise HistoryError(root, problems)
+    for frame, table in ((tables[t], t) for t in SCHEMA):
+        frame.attrs.clear()
+        for col in SCHEMA[table]:
+            if col.kind == "time":
+                frame[col.name] = pd.to_datetime(frame[col.name])
+            elif col.kind == "text" or col.kind == "choice":
+                frame[col.name] = frame[col.name].astype(str)
+    return History(tables["orders"], tables["stops"], tables["pings"], tables["breaks"])
+
+
+def write_history(history: History, folder: str | Path, *, fmt: str = "csv") -> Path:
+    """Write a history folder (``fmt`` ``csv`` or ``parquet``) that :func:`read_history` reads."""
+    root = Path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    for table in SCHEMA:
+        frame: pd.DataFrame = getattr(history, table).copy()
+        for col in SCHEMA[table]:
+            if col.kind == "time":
+                frame[col.name] = pd.to_datetime(frame[col.name]).dt.strftime(
+                    "%Y-%m-%dT%H:%M:%S.%f"
+                )
+        if fmt == "csv":
+            frame.to_csv(root / f"{table}.csv", index=False)
+        else:
+            frame.to_parquet(root / f"{table}.parquet", index=False)
+    return root
+
+
+# -- a simulated day as history --------------------------------------------------------
+def _details(text: Any) -> dict[str, Any]:
+    return json.loads(text) if isinstance(text, str) and text else {}
+
+
+def history_from_result(result: SimResult) -> History:
+    """A simulated run in the history schema, as a real operation would have logged it.
+
+    Arrival is the engine's ``arrive`` at the stop; departure is when the vehicle
+    next moves (the next arrival minus its drive, or the start of a break); the
+    outcome is the attempt's (a parcel put in a locker counts as delivered).
+    Pings are the vehicle's positions at its logged moves.
+    """
+    sc = result.scenario
+    clock = LiveClock(sc.start_date)
+    to_time = np.vectorize(clock.datetime, otypes=[object])
+    o = result.orders
+    o = o[o["released"].astype(bool)] if "released" in o else o
+    orders = pd.DataFrame(
+        {
+            "order_id": o["order_id"].astype(str),
+            "created_at": pd.to_datetime(to_time(o["created_s"].to_numpy(float))),
+            "lat": o["lat"].astype(float),
+            "lon": o["lon"].astype(float),
+            "window_start": pd.to_datetime(to_time(o["window_start_s"].to_numpy(float))),
+            "window_end": pd.to_datetime(to_time(o["window_end_s"].to_numpy(float))),
+            "option": o["option"].astype(str),
+            "area": "all",
+            "parcels": 1,
+        }
+    ).reset_index(drop=True)
+    ev = result.events
+    moves = {"arrive", "break_start", "return_to_hub", "breakdown"}
+    stops: list[dict[str, Any]] = []
+    pings: list[dict[str, Any]] = []
+    breaks: list[dict[str, Any]] = []
+    open_stop: dict[str, dict[str, Any]] = {}
+    open_break: dict[str, float] = {}
+    done_kinds = {"delivered": "delivered", "in_locker": "delivered", "failed": "failed"}
+    cols = ["time_s", "kind", "order_id", "vehicle_id", "driver_id", "lat", "lon", "details"]
+    for t, kind, oid, vid, drv, lat, lon, details in ev[cols].itertuples(index=False):
+        if not isinstance(vid, str):
+            continue
+        stop = open_stop.get(vid)
+        if kind in moves and stop is not None:
+            d = _details(details)
+            left = t - float(d.get("drive_s", 0.0)) if kind == "arrive" else t
+            stop["departed_s"] = max(left, stop["arrived_s"])
+            if "outcome" in stop:
+                stops.append(stop)
+            open_stop.pop(vid)
+        if kind == "arrive" and isinstance(oid, str):
+            open_stop[vid] = {
+                "vehicle_id": vid,
+                "order_id": oid,
+                "arrived_s": t,
+                "driver_id": drv if isinstance(drv, str) else "",
+            }
+        elif kind == "attempted" and stop is not None and stop["order_id"] == oid:
+            stop["attempt"] = int(_details(details).get("attempt", 1))
+        elif kind in done_kinds and stop is not None and stop["order_id"] == oid:
+            if "outcome" not in stop:  # an attempt's first verdict (failed, then in_locker)
+                stop["outcome"] = done_kinds[kind]
+                stop["reason"] = str(_details(details).get("reason", ""))
+            stop["last_s"] = t
+        elif kind == "break_start":
+            open_break[vid] = t
+        elif kind == "break_end" and vid in open_break:
+            breaks.append({"vehicle_id": vid, "start_s": open_break.pop(vid), "end_s": t})
+        if kind in moves | {"shift_start", "depart"} and not pd.isna(lat):
+            pings.append({"vehicle_id": vid, "time_s": t, "lat": lat, "lon": lon})
+    for stop in open_stop.values():  # the horizon fell after the last stop
+        if "outcome" in stop:
+            stop["departed_s"] = stop.get("last_s", stop["arrived_s"])
+            stops.append(stop)
+    stop_frame = pd.DataFrame(stops)
+    if stop_frame.empty:
+        stop_frame = pd.DataFrame(columns=["vehicle_id", "order_id", "arrived_s", "departed_s"])
+    stops_out = pd.DataFrame(
+        {
+            "vehicle_id": stop_frame["vehicle_id"].astype(str),
+            "order_id": stop_frame["order_id"].astype(str),
+            "attempt": stop_frame.get("attempt", pd.Series(1, index=stop_frame.index))
+            .fillna(1)
+            .astype(int),
+            "arrived_at": pd.to_datetime(to_time(stop_frame["arrived_s"].to_numpy(float))),
+            "departed_at": pd.to_datetime(to_time(stop_frame["departed_s"].to_numpy(float))),
+            "outcome": stop_frame.get("outcome", pd.Series(dtype=str)).astype(str),
+            "reason": stop_frame.get("reason", pd.Series(dtype=str)).fillna("").astype(str),
+            "driver_id": stop_frame.get("driver_id", pd.Series(dtype=str)).astype(str),
+        }
+    )
+    ping_frame = pd.DataFrame(pings, columns=["vehicle_id", "time_s", "lat", "lon"])
+    break_frame = pd.DataFrame(breaks, columns=["vehicle_id", "start_s", "end_s"])
+    return History(
+        orders=orders,
+        stops=stops_out,
+        pings=pd.DataFrame(
+            {
+                "vehicle_id": ping_frame["vehicle_id"].astype(str),
+                "time": pd.to_datetime(to_time(ping_frame["time_s"].to_numpy(float))),
+                "lat": ping_frame["lat"].astype(float),
+                "lon": ping_frame["lon"].astype(float),
+            }
+        ),
+        breaks=pd.DataFrame(
+            {
+                "vehicle_id": break_frame["vehicle_id"].astype(str),
+                "start_at": pd.to_datetime(to_time(break_frame["start_s"].to_numpy(float))),
+                "end_at": pd.to_datetime(to_time(break_frame["end_s"].to_numpy(float))),
+            }
+        ),
+    )
+
+
+# -- a history as live events ----------------------------------------------------------
+#: Order of events that share a time: an order exists before a route lists it, a
+#: vehicle is on duty before it moves, it arrives before the outcome is known.
+_RANK = {
+    "order_created": 0,
+    "driver_status": 1,
+    "route_assigned": 2,
+    "gps_ping": 3,
+    "stop_outcome": 4,
+    "order_cancelled": 5,
+}
+
+
+def _iso(t: Any) -> str:
+    return pd.Timestamp(t).isoformat()
+
+
+def history_events(history: History) -> list[dict[str, Any]]:
+    """The live events an operation would have sent during this history, in time order.
+
+    Each vehicle goes on duty at its first ping (or 15 min before its first stop)
+    and off duty at its last ping. Routes are what the vehicle went on to do: a
+    ``route_assigned`` when it goes on duty, listing its stops in the order they
+    were made among the orders known then, and again whenever an order it will
+    serve is placed (a re-optimised route). Event ids are stable, so a replay
+    sent twice is applied once.
+    """
+    out: list[tuple[pd.Timestamp, int, dict[str, Any]]] = []
+
+    def add(t: Any, event: dict[str, Any]) -> None:
+        event["time"] = _iso(t)
+        out.append((pd.Timestamp(t), _RANK[event["type"]], event))
+
+    created = dict(zip(history.orders["order_id"], history.orders["created_at"], strict=True))
+    order_rows: Iterable[Any] = history.orders.itertuples(index=False)
+    for row in order_rows:
+        add(
+            row.created_at,
+            {
+                "event_id": f"order-{row.order_id}",
+                "type": "order_created",
+                "order_id": row.order_id,
+                "lat": float(row.lat),
+                "lon": float(row.lon),
+                "window_start": _iso(row.window_start),
+                "window_end": _iso(row.window_end),
+                "option": row.option if row.option != "locker" else "home",
+                "parcels": int(row.parcels),
+            },
+        )
+    stops = history.stops.sort_values(["vehicle_id", "arrived_at"], kind="stable")
+    stops = stops.assign(day=stops["arrived_at"].dt.normalize())
+    pings = history.pings.sort_values(["vehicle_id", "time"], kind="stable")
+    ping_day = pings["time"].dt.normalize()
+    for (vid, day), own in stops.groupby(["vehicle_id", "day"], sort=True):
+        seen = pings[(pings["vehicle_id"] == vid) & (ping_day == day)]["time"]
+        tag = f"{vid}-{pd.Timestamp(str(day)).date().isoformat()}"
+        first_stop = own["arrived_at"].min()
+        on = min(seen.min(), first_stop) if len(seen) else first_stop - pd.Timedelta(minutes=15)
+        off = max(seen.max(), own["departed_at"].max()) if len(seen) else own["departed_at"].max()
+        add(on, {"event_id": f"duty-{tag}-on", "type": "driver_status",
+                 "vehicle_id": vid, "status": "on_duty"})  # fmt: skip
+        add(off, {"event_id": f"duty-{tag}-off", "type": "driver_status",
+                  "vehicle_id": vid, "status": "off_duty"})  # fmt: skip
+        sequence = list(zip(own["order_id"], own["arrived_at"], strict=True))
+        moments = sorted({on, *(created[o] for o, _ in sequence if created[o] > on)})
+        for k, moment in enumerate(moments):
+            remaining = [o for o, a in sequence if a >= moment and created[o] <= moment]
+            if remaining:
+                add(moment, {"event_id": f"route-{tag}-{k}", "type": "route_assigned",
+                             "vehicle_id": vid, "order_ids": remaining})  # fmt: skip
+        stop_rows: Iterable[Any] = own.itertuples(index=False)
+        for row in stop_rows:
+            add(
+                row.departed_at,
+                {
+                    "event_id": f"outcome-{row.order_id}-{row.attempt}",
+                    "type": "stop_outcome",
+                    "vehicle_id": vid,
+                    "order_id": row.order_id,
+                    "outcome": row.outcome,
+                    "arrived_at": _iso(row.arrived_at),
+                    "reason": str(row.reason)[:200],
+                },
+            )
+    counts: defaultdict[str, int] = defaultdict(int)
+    for pvid, t, lat, lon in pings[["vehicle_id", "time", "lat", "lon"]].itertuples(index=False):
+        counts[str(pvid)] += 1
+        add(t, {"event_id": f"ping-{pvid}-{counts[str(pvid)]}", "type": "gps_ping",
+                "vehicle_id": str(pvid), "lat": float(lat), "lon": float(lon)})  # fmt: skip
+    out.sort(key=lambda x: (x[0], x[1]))
+    return [e for _, _, e in out]
