@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from twin.live.events import (
@@ -263,6 +263,21 @@ class LiveState:
             for oid in list(v.route):
                 self.orders[oid].status, self.orders[oid].vehicle_id = "open", None
             v.route = []
+
+    def copy(self) -> LiveState:
+        """An independent copy of the mutable state, sharing the scenario, network and clock.
+
+        The server forecasts on a copy taken under its lock, so events applied
+        while a forecast runs cannot change the state under it; copying the
+        network and scenario as well would cost far more and they never change.
+        """
+        twin = object.__new__(LiveState)
+        twin.__dict__.update(self.__dict__)
+        twin.orders = {k: replace(o) for k, o in self.orders.items()}
+        twin.vehicles = {k: replace(v, route=list(v.route)) for k, v in self.vehicles.items()}
+        twin.anomalies = [dict(a) for a in self.anomalies]
+        twin.hub_nodes = dict(self.hub_nodes)
+        return twin
 
     # -- views ------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
