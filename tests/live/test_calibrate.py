@@ -1,0 +1,145 @@
+"""Calibration against known truth: simulate under hidden parameters, recover them.
+
+The history comes from twin itself (``history_from_result``), run under a scenario
+whose service times, presence, congestion and demand mix differ from the base the
+calibration starts from. Tolerances are stated per parameter; they are a few
+standard errors of each estimate at this sample size (about 1,000 orders, 1,100
+attempts and 700 legs over five days).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from twin.live.calibrate import calibrate, effective_presence, observed_kpis, validate
+from twin.live.history import History, history_from_result
+from twin.maps import load_network
+from twin.maps.network import ROAD_CLASSES, RoadNetwork
+from twin.scenario import Scenario, load_scenario
+from twin.sim.engine import Simulation
+
+PEAK = (np.arange(24) >= 9) & (np.arange(24) < 13)
+
+
+def _truth(base: Scenario) -> Scenario:
+    d = base.model_dump(mode="json", exclude={"variants"})
+    d["days"] = 5
+    d["fleet"] = [{"type": "van", "count": 6, "hub": "depot"}]
+    d["demand"].update(
+        orders_per_day=200,
+        share_known_at_cutoff=0.6,
+        service_levels={"same_day": 0.5, "next_day": 0.5},
+    )
+    # Parking and walking are scaled together: only their sum is identifiable from
+    # a stop's duration (the calibration keeps the base ratio between them).
+    d["service"].update(
+        parking_s_mean=84.0,
+        walk_s_mean=63.0,
+        handover_s_mean=90.0,
+        service_cv=0.35,
+        signature_extra_s=60.0,
+    )
+    table = base.traffic.congestion.table()
+    factor = np.where(PEAK, 1.4, 1.1)
+    d["traffic"]["congestion"] = {
+        "hourly": {c: (table[i] * factor).tolist() for i, c in enumerate(ROAD_CLASSES)}
+    }
+    d["traffic"]["noise"] = {"cv": 0.25}
+    d["traffic"]["school_zones"] = {"enabled": False}  # not part of what is fitted
+    for h in d["customers"]["households"]:
+        h["at_home_by_hour"] = [min(1.0, p * 0.85) for p in h["at_home_by_hour"]]
+    return Scenario.model_validate(d)
+
+
+@pytest.fixture(scope="module")
+def setting() -> tuple[Scenario, Scenario, RoadNetwork, History]:
+    base = load_scenario("scenarios/small_grid.yaml")
+    network = load_network(base.map.ref, network_type=base.map.network_type)
+    truth = _truth(base)
+    history = history_from_result(Simulation(truth, network).run())
+    return base, truth, network, history
+
+
+def test_service_times_recovered(setting: tuple[Scenario, Scenario, RoadNetwork, History]):
+    base, truth, network, history = setting
+    fit = calibrate(history, base, network).scenario.service
+    s = truth.service
+    overhead = fit.parking_s_mean + 2 * fit.walk_s_mean
+    assert overhead == pytest.approx(s.parking_s_mean + 2 * s.walk_s_mean, rel=0.05)
+    assert fit.handover_s_mean == pytest.approx(s.handover_s_mean, rel=0.12)
+    assert fit.signature_extra_s == pytest.approx(s.signature_extra_s, abs=20.0)
+    assert fit.service_cv == pytest.approx(s.service_cv, abs=0.06)
+
+
+def test_presence_recovered(setting: tuple[Scenario, Scenario, RoadNetwork, History]):
+    base, truth, network, history = setting
+    fits = calibrate(history, base, network).fits["presence"]["by_hour"]
+    rows = [r for r in fits if not r["from_base"]]
+    assert len(rows) >= 5
+    attempts = np.array([r["attempts"] for r in rows])
+    fitted = np.array([r["rate"] for r in rows])
+    true = effective_presence(truth)[[r["hour"] for r in rows]]
+    base_rate = effective_presence(base)[[r["hour"] for r in rows]]
+    # Pooled over the hours with data, the fit lands on the truth, not on the base.
+    pooled = float((fitted * attempts).sum() / attempts.sum())
+    pooled_true = float((true * attempts).sum() / attempts.sum())
+    pooled_base = float((base_rate * attempts).sum() / attempts.sum())
+    assert pooled == pytest.approx(pooled_true, abs=0.04)
+    assert abs(pooled - pooled_true) < abs(pooled - pooled_base)
+    # Each hour's truth lies within its 99 % interval, give or take one hour in ten.
+    inside = [r["ci"][0] - 0.03 <= t <= r["ci"][1] + 0.03 for r, t in zip(rows, true, strict=True)]
+    assert sum(inside) >= len(inside) - max(1, len(inside) // 10)
+
+
+def test_travel_multipliers_recovered(setting: tuple[Scenario, Scenario, RoadNetwork, History]):
+    base, truth, network, history = setting
+    cal = calibrate(history, base, network)
+    travel = cal.fits["travel"]
+    counts = np.array(travel["legs_by_hour"])
+    fitted = cal.scenario.traffic.congestion.table()
+    true = truth.traffic.congestion.table()
+    share = np.array([travel["class_share_of_free_flow"][c] for c in ROAD_CLASSES])
+    ratio = (share[:, None] * fitted).sum(axis=0) / (share[:, None] * true).sum(axis=0)
+    for block in (PEAK, ~PEAK):
+        weight = counts * block
+        assert weight.sum() > 100
+        assert float((ratio * weight).sum() / weight.sum()) == pytest.approx(1.0, abs=0.08)
+    # The peak is found: its factor over the off-peak one, truth 1.4 / 1.1.
+    hf = np.array(travel["hour_factor"])
+    peak = (hf * counts * PEAK).sum() / (counts * PEAK).sum()
+    off = (hf * counts * ~PEAK).sum() / (counts * ~PEAK).sum()
+    assert peak / off == pytest.approx(1.4 / 1.1, rel=0.1)
+    assert travel["noise_cv"] == pytest.approx(truth.traffic.noise.cv, abs=0.07)
+
+
+def test_demand_recovered(setting: tuple[Scenario, Scenario, RoadNetwork, History]):
+    base, truth, network, history = setting
+    demand = calibrate(history, base, network).scenario.demand
+    t = truth.demand
+    assert demand.orders_per_day == pytest.approx(t.orders_per_day, rel=0.08)
+    assert demand.share_known_at_cutoff == pytest.approx(t.share_known_at_cutoff, abs=0.08)
+    # The same-day share divides by the known share's complement and inherits its error.
+    assert demand.service_levels["same_day"] == pytest.approx(0.5, abs=0.15)
+    for kind, share in t.windows.items():
+        assert demand.windows[kind] == pytest.approx(share, abs=0.05)
+    for option, share in t.options.items():
+        assert demand.options[option] == pytest.approx(share, abs=0.05)
+    w, tw = np.array(demand.arrival_weights), np.array(t.arrival_weights) * (np.arange(24) >= 7)
+    assert np.corrcoef(w, tw)[0, 1] > 0.8
+
+
+def test_validation_compares_like_with_like(
+    setting: tuple[Scenario, Scenario, RoadNetwork, History],
+):
+    base, _, network, history = setting
+    cal = calibrate(history, base, network)
+    report = validate(cal, history, network, replications=3)
+    rows = {r["kpi"]: r for r in report["kpis"]}
+    assert set(rows) == set(observed_kpis(history))
+    # The calibrated model reproduces what it was fitted to: service and leg times
+    # are close to history (within 10 %), whatever the CI width.
+    for kpi in ("mean_service_s", "mean_leg_s", "orders_per_day"):
+        assert rows[kpi]["simulated_mean"] == pytest.approx(rows[kpi]["historical"], rel=0.1)
+    lo, hi = rows["mean_service_s"]["ci"]
+    assert lo <= rows["mean_service_s"]["simulated_mean"] <= hi
