@@ -36,7 +36,7 @@
     high: "#d64541",
     routed: "#2f7de1",
     open: "#8a94a6",
-    delivered: "#7fbf95",
+    delivered: "#b4bfcc",
     failed: "#8e44ad",
     cancelled: "#5c6470",
     vehicle: "#1c8fd6",
@@ -218,15 +218,19 @@
     const kx = Math.cos((cLat * Math.PI) / 180);
     const spanX = Math.max((maxLon - minLon) * kx, 1e-6);
     const spanY = Math.max(maxLat - minLat, 1e-6);
-    const scale = 0.92 * Math.min(S.size.w / spanX, S.size.h / spanY);
-    return { cLat, cLon, kx, scale };
+    // Keep the legend (bottom left) off the roads when the panel is wide enough.
+    const legend = $("legend");
+    const inset = legend && legend.offsetWidth ? legend.offsetWidth + 24 : 0;
+    const room = S.size.w - inset >= 0.6 * S.size.w ? inset : 0;
+    const scale = 0.92 * Math.min((S.size.w - room) / spanX, S.size.h / spanY);
+    return { cLat, cLon, kx, scale, shiftX: room / 2 };
   }
 
   let frame = null;
 
   function project(lat, lon) {
     const v = S.view;
-    const x = S.size.w / 2 + v.panX + (lon - frame.cLon) * frame.kx * frame.scale * v.zoom;
+    const x = S.size.w / 2 + frame.shiftX + v.panX + (lon - frame.cLon) * frame.kx * frame.scale * v.zoom;
     const y = S.size.h / 2 + v.panY - (lat - frame.cLat) * frame.scale * v.zoom;
     return [x, y];
   }
@@ -250,9 +254,11 @@
   function zoomAt(factor, mx, my) {
     const v = S.view;
     const z = Math.min(40, Math.max(0.5, v.zoom * factor));
-    const wx = (mx - S.size.w / 2 - v.panX) / v.zoom;
+    if (!frame) return;
+    const cx = S.size.w / 2 + frame.shiftX;
+    const wx = (mx - cx - v.panX) / v.zoom;
     const wy = (my - S.size.h / 2 - v.panY) / v.zoom;
-    v.panX = mx - S.size.w / 2 - wx * z;
+    v.panX = mx - cx - wx * z;
     v.panY = my - S.size.h / 2 - wy * z;
     v.zoom = z;
     S.roadsDirty = true;
