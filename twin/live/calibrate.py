@@ -13,7 +13,7 @@ Four fits, each from the records that identify it:
   other reasons (no access, a full locker) say nothing about presence and are
   left out.
 - **Travel-time multipliers** by hour and road class: each stop-to-stop leg's
-  time against its free-flow path on the map. The base scenario's profile is
+  time against the base model's expected time on its path, class by class. The base scenario's profile is
   scaled by one factor per hour and one per road class (fitted by alternating
   least squares), so that a class or an hour with few legs keeps the base shape
   instead of a noisy guess. Legs with a driver's break in them are left out.
@@ -36,13 +36,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import optimize
-from scipy.sparse.csgraph import dijkstra
 
 from twin.live.history import History, history_from_result
 from twin.maps.network import ROAD_CLASSES, RoadNetwork
 from twin.metrics import summarize
 from twin.scenario import Scenario
 from twin.sim.engine import SimResult, Simulation
+from twin.traveltime import TravelTimes
 
 __all__ = [
     "Calibration",
@@ -263,58 +263,53 @@ def _legs(history: History) -> pd.DataFrame:
     return legs.assign(observed_s=observed.to_numpy(float)).reset_index(drop=True)
 
 
-def _free_flow_by_class(
-    network: RoadNetwork, origins: np.ndarray, targets: np.ndarray
-) -> np.ndarray:
-    """Free-flow seconds per road class along the fastest free-flow path of each leg."""
-    out = np.zeros((len(origins), len(ROAD_CLASSES)))
-    graph = network.csr(network.edge_free_flow_s)
-    o_idx, t_idx = network.index(origins), network.index(targets)
-    for source in np.unique(o_idx):
-        rows = np.flatnonzero(o_idx == source)
-        _, pred = dijkstra(graph, indices=[int(source)], return_predecessors=True)
-        for r in rows:
-            v = int(t_idx[r])
-            while v != source and v >= 0:
-                u = int(pred[0, v])
-                if u < 0:
-                    break
-                e = int(network.edge_positions(np.array([u]), np.array([v]))[0])
-                out[r, network.edge_class[e]] += network.edge_free_flow_s[e]
-                v = u
-    return out
+def _expected_by_class(
+    mover: TravelTimes, origins: np.ndarray, targets: np.ndarray, depart_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each leg's expected seconds per road class under the base model, and free-flow seconds.
 
-
-def _hourly_interp(table: np.ndarray, hour: np.ndarray) -> np.ndarray:
-    """``table`` (classes x 24, values at hour midpoints) at fractional hours: legs x classes."""
-    pos = (hour - 0.5) % 24.0
-    lo = np.floor(pos).astype(int)
-    frac = (pos - lo)[:, None]
-    result: np.ndarray = table[:, lo].T * (1 - frac) + table[:, (lo + 1) % 24].T * frac
-    return result
+    The path is the base model's fastest at the leg's departure, as the engine
+    drives it; expected times include everything the base model has (school
+    zones, bridge approaches, weather), so the fitted factors correct the model
+    rather than replace it.
+    """
+    net = mover.network
+    expected = np.zeros((len(origins), len(ROAD_CLASSES)))
+    free = np.zeros_like(expected)
+    for i, (o, d, t) in enumerate(zip(origins, targets, depart_s, strict=True)):
+        nodes = mover.leg(int(o), int(d), depart_s=float(t)).nodes
+        if len(nodes) < 2:
+            continue
+        idx = net.index(np.array(nodes))
+        edges = net.edge_positions(idx[:-1], idx[1:])
+        weights = mover.edge_times(float(t))[edges]
+        np.add.at(expected[i], net.edge_class[edges], weights)
+        np.add.at(free[i], net.edge_class[edges], net.edge_free_flow_s[edges])
+    return expected, free
 
 
 def fit_travel(history: History, base: Scenario, network: RoadNetwork) -> dict[str, Any]:
     """Travel-time multipliers by hour and road class, and the leg noise CV.
 
-    Model: a leg's time = noise x sum over classes of free-flow time x base
-    multiplier(hour, class) x hour factor x class factor. Factors are fitted by
+    Model: a leg's time = noise x sum over road classes of the base model's
+    expected time on that class x hour factor x class factor; the calibrated
+    multipliers are the base ones times both factors. Factors are fitted by
     alternating least squares; classes with too little free-flow time and hours
     with too few legs keep factor 1 (the base profile).
     """
     legs = _legs(history)
     table = base.traffic.congestion.table()
-    weather = base.traffic.weather_factor
     if len(legs) == 0:
         return {"legs": 0, "hourly": {c: table[i].tolist() for i, c in enumerate(ROAD_CLASSES)}}
     snap0 = network.snap(legs["lat0"].to_numpy(), legs["lon0"].to_numpy())
     snap1 = network.snap(legs["lat1"].to_numpy(), legs["lon1"].to_numpy())
     keep = snap0.node != snap1.node
     legs = legs[keep].reset_index(drop=True)
-    ff = _free_flow_by_class(network, snap0.node[keep], snap1.node[keep])
+    mover = TravelTimes(network, base.traffic, start_weekday=base.start_weekday)
+    depart_s = history.seconds(legs["depart"])
+    x, ff = _expected_by_class(mover, snap0.node[keep], snap1.node[keep], depart_s)
     clock_h = (legs["depart"] - legs["depart"].dt.normalize()) / pd.Timedelta(hours=1)
     hours = clock_h.to_numpy(float)
-    x = ff * _hourly_interp(table, hours) * weather  # expected seconds per class, base profile
     y = legs["observed_s"].to_numpy(float)
     ok = (x.sum(axis=1) > 0) & (y > 0)
     x, y, hours, ff = x[ok], y[ok], hours[ok], ff[ok]
@@ -485,9 +480,11 @@ def observed_kpis(history: History) -> dict[str, float]:
         ["vehicle_id", "day"]
     )
     span_h = _hours(vehicle_day["departed_at"].max() - vehicle_day["arrived_at"].min()).sum()
-    days = max(int(history.orders["window_start"].dt.normalize().nunique()), 1)
+    served = stops["arrived_at"].dt.normalize().unique()
+    days = max(len(served), 1)
+    due_served = history.orders["window_start"].dt.normalize().isin(served)
     return {
-        "orders_per_day": len(history.orders) / days,
+        "orders_per_day": int(due_served.sum()) / days,
         "attempts_per_day": len(stops) / days,
         "on_time_rate": float(np.mean(on_time)) if len(delivered) else math.nan,
         "first_attempt_success_rate": float((first["outcome"] == "delivered").mean())
