@@ -13,10 +13,11 @@ Four fits, each from the records that identify it:
   other reasons (no access, a full locker) say nothing about presence and are
   left out.
 - **Travel-time multipliers** by hour and road class: each stop-to-stop leg's
-  time against the base model's expected time on its path, class by class. The base scenario's profile is
-  scaled by one factor per hour and one per road class (fitted by alternating
-  least squares), so that a class or an hour with few legs keeps the base shape
-  instead of a noisy guess. Legs with a driver's break in them are left out.
+  time against the base model's expected time on its path, class by class. The
+  base scenario's profile is scaled by one factor per hour and one per road
+  class (fitted by alternating least squares), so that a class or an hour with
+  few legs keeps the base shape instead of a noisy guess. Legs with a driver's
+  break in them are left out.
 - **Order arrivals**: orders per day, the share known at the cutoff, the hourly
   profile of the rest, and the shares of window kinds and delivery options.
 
