@@ -104,6 +104,9 @@ class ServeSettings:
         IANA zone of the operation: event times with an offset are converted to it.
     seed : int
         Seed of the forecasts (same events and seed, same forecast).
+    forecast_interval_s : float
+        Least time between the starts of two background forecasts (ingestion
+        keeps the CPU in between); ``POST /predictions/refresh`` is not limited.
     """
 
     scenario: Path
@@ -114,6 +117,7 @@ class ServeSettings:
     samples: int = 50
     timezone: str = "America/Chicago"
     seed: int = 0
+    forecast_interval_s: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scenario", Path(self.scenario))
@@ -379,9 +383,14 @@ class _ForecastView:
 class _Predictions:
     """Runs forecasts one at a time, in a background thread, on copies of the state."""
 
-    def __init__(self, live: _LiveTwin, forecaster: ForecasterLike | None) -> None:
+    def __init__(
+        self, live: _LiveTwin, forecaster: ForecasterLike | None, *, min_interval_s: float
+    ) -> None:
         self.live = live
         self.forecaster = forecaster
+        self.min_interval_s = min_interval_s
+        self._last_start = -math.inf
+        self._last_failure: str | None = None
         self.latest: _ForecastView | None = None
         self.error: str | None = None
         self._predict_lock = threading.Lock()
@@ -416,12 +425,24 @@ class _Predictions:
                 self._cond.wait_for(lambda: self._pending or self._stopped)
                 if self._stopped:
                     return
+                # At most one forecast start per interval: under a steady feed the copy
+                # and the forecast would otherwise run back to back, taking the lock and
+                # the GIL from ingestion.
+                gap_s = self._last_start + self.min_interval_s - time.monotonic()
+                if gap_s > 0 and self._cond.wait_for(lambda: self._stopped, gap_s):
+                    return
                 # Events arriving while this forecast runs set ``_pending`` again: one more run.
                 self._pending, self._running = False, True
+                self._last_start = time.monotonic()
             try:
                 self.refresh(skip_if_current=True)
-            except Exception:
-                log.exception("background forecast failed; keeping the previous one")
+            except Exception as exc:
+                message = f"{type(exc).__name__}: {exc}"
+                if message != self._last_failure:  # a traceback once, not per event
+                    log.exception("background forecast failed; keeping the previous one")
+                self._last_failure = message
+            else:
+                self._last_failure = None
             finally:
                 with self._cond:
                     self._running = False
@@ -493,7 +514,9 @@ class _LiveTwin:
         for record in store.records():
             self.state.apply(record.event)
             self.last_seq = record.seq
-        self.predictions = _Predictions(self, forecaster)
+        self.predictions = _Predictions(
+            self, forecaster, min_interval_s=settings.forecast_interval_s
+        )
         self._network_json: bytes | None = None
 
     # writes
@@ -727,6 +750,10 @@ def create_app(settings: ServeSettings, *, forecaster: ForecasterLike | None = N
         raise ServeError("--token is empty; give the bearer token senders will use.")
     if settings.samples < 1:
         raise ServeError(f"--samples {settings.samples} must be at least 1.")
+    if not settings.forecast_interval_s >= 0:
+        raise ServeError(
+            f"forecast_interval_s {settings.forecast_interval_s} must be 0 or more seconds."
+        )
     scenario = load_scenario(settings.scenario)
     network = load_network(scenario.map.ref, network_type=scenario.map.network_type)
     try:
