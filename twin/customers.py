@@ -29,9 +29,35 @@ import numpy as np
 
 from twin.scenario import CustomerSettings
 
-__all__ = ["Customer", "CustomerModel"]
+__all__ = ["Customer", "CustomerModel", "answer_probability"]
 
 PERSISTENCE = 0.75
+
+
+def answer_probability(
+    settings: CustomerSettings,
+    hour: int | np.ndarray,
+    stay_home_share: float | np.ndarray = 0.0,
+) -> np.ndarray:
+    """Chance that an attempt at ``hour`` of the day meets someone who answers the door,
+    for a customer drawn from the household mix (households unknown).
+
+    The same rule as :meth:`CustomerModel.attempt`: at home by the type's profile
+    (or kept at home by the weather, ``stay_home_share`` of those out), then
+    answering with the type's ``answer_door``; averaged over the types by their
+    shares. The live forecast uses it: it knows addresses, not households.
+    """
+    types = settings.households
+    shares = np.array([h.share for h in types], dtype=float)
+    shares /= shares.sum()
+    at_home = np.array([h.at_home_by_hour for h in types], dtype=float)  # (types, 24)
+    answer = np.array([h.answer_door for h in types], dtype=float)
+    h = np.asarray(hour, dtype=np.int64) % 24
+    home = at_home[:, h]  # (types, *shape)
+    stay = np.asarray(stay_home_share, dtype=float)
+    present = home + (1.0 - home) * stay
+    weights = (shares * answer).reshape((-1,) + (1,) * h.ndim)
+    return np.asarray((weights * present).sum(axis=0))
 
 
 class Customer(mesa.Agent):

@@ -44,10 +44,21 @@ __all__ = [
     "TrafficSettings",
     "TravelMatrix",
     "TravelTimes",
+    "lognormal_params",
 ]
 
 DAY_S = 86_400.0
 _MIN_EDGE_S = 1e-3  # csgraph keeps explicit zeros, but a strictly positive floor is safer
+
+
+def lognormal_params(cv: float) -> tuple[float, float]:
+    """``(mu, sigma)`` of the lognormal with mean 1 and coefficient of variation ``cv``.
+
+    One definition for every multiplicative noise of the model (leg noise here,
+    service times in the engine, the forecast's samples), so that they agree.
+    """
+    sigma2 = math.log1p(cv * cv)
+    return -sigma2 / 2.0, math.sqrt(sigma2)
 
 
 def _profile(am: float, pm: float, midday: float) -> tuple[float, ...]:
@@ -708,8 +719,7 @@ class TravelTimes:
         driving = max(leg.travel_time_s - leg.wait_s, 0.0)
         cv = self.settings.noise.cv
         if cv > 0 and driving > 0:
-            sigma2 = math.log1p(cv * cv)
-            driving *= float(rng.lognormal(-sigma2 / 2.0, math.sqrt(sigma2)))
+            driving *= float(rng.lognormal(*lognormal_params(cv)))
         wait_cv = self.settings.border.wait_cv
         waits = 0.0
         for _, _, mean in leg.crossings:

@@ -65,10 +65,10 @@ from twin.maps.modal import mode_network
 from twin.maps.network import RoadNetwork
 from twin.rng import RandomStreams
 from twin.scenario import Scenario, VehicleType
-from twin.traveltime import TravelMatrix, TravelTimes
+from twin.traveltime import TravelMatrix, TravelTimes, lognormal_params
 from twin.weather import Weather
 
-__all__ = ["SimResult", "Simulation", "place_hubs"]
+__all__ = ["SimResult", "Simulation", "expected_service_s", "make_movers", "place_hubs"]
 
 DAY_S = 86_400.0
 #: Vehicle type name (and mode in the vehicles table) of crowdsourced couriers.
@@ -171,8 +171,7 @@ def _lognormal(rng: np.random.Generator, mean: float, cv: float) -> float:
         return 0.0
     if cv <= 0:
         return mean
-    sigma2 = math.log1p(cv * cv)
-    return float(mean * rng.lognormal(-sigma2 / 2.0, math.sqrt(sigma2)))
+    return float(mean * rng.lognormal(*lognormal_params(cv)))
 
 
 def _travel_function(mover: TravelTimes, weather: Weather) -> Callable[..., TravelMatrix]:
@@ -189,6 +188,63 @@ def _forecast(m: TravelMatrix, weather: Weather) -> TravelMatrix:
     series is the forecast everyone plans with; rain slows every ground mode)."""
     factor = weather.road_factor(m.depart_s)
     return m if factor == 1.0 else replace(m, time_s=m.time_s * factor)
+
+
+def make_movers(
+    scenario: Scenario, network: RoadNetwork, travel: TravelTimes
+) -> dict[str, TravelTimes]:
+    """Travel times per vehicle type: vans share the road's (``travel``); robots walk and
+    bikes ride on their own networks at their own pace; autonomous vans keep to their
+    road classes. Drones fly (no entry). Types that move alike share one object.
+
+    A function, not a method, so that the live forecast moves vehicles exactly as
+    the engine does.
+    """
+    sc = scenario
+    movers: dict[str, TravelTimes] = {}
+    shared: dict[tuple[Any, ...], TravelTimes] = {}
+    for name, vtype in sc.vehicle_types.items():
+        if vtype.mode == "drone":
+            continue
+        speed = vtype.speed_kph
+        profile = (vtype.network, vtype.road_classes, speed)
+        if profile == ("drive", None, None):
+            movers[name] = travel
+            continue
+        if profile not in shared:
+            shared[profile] = TravelTimes(
+                mode_network(network, sc.map.ref, vtype.network),
+                sc.traffic,
+                start_weekday=sc.start_weekday,
+                road_classes=vtype.road_classes,
+                speed_kph=speed,
+                addresses=network,
+            )
+        movers[name] = shared[profile]
+    return movers
+
+
+def expected_service_s(
+    scenario: Scenario, option: str, vtype: VehicleType | None = None, *, locker: bool = False
+) -> float:
+    """Expected time at a stop: getting to the door (or locker) and the handover.
+
+    A vehicle type's ``stop_overhead_s`` replaces parking and walking; its
+    ``handover_extra_s`` is added (the customer comes out to the curb). A
+    function of the scenario alone, so planners, the engine and the live
+    forecast use one definition.
+    """
+    s = scenario.service
+    if vtype is not None and vtype.stop_overhead_s is not None:
+        overhead = vtype.stop_overhead_s
+    else:
+        overhead = s.parking_s_mean + 2 * s.walk_s_mean
+    if locker:
+        return overhead + scenario.lockers.deposit_s
+    extra = s.signature_extra_s if option == "signature" else 0.0
+    if vtype is not None:
+        extra += vtype.handover_extra_s
+    return overhead + s.handover_s_mean + extra
 
 
 def place_hubs(scenario: Scenario, network: RoadNetwork) -> dict[str, int]:
@@ -341,31 +397,7 @@ class Simulation:
         return place_hubs(self.scenario, self.network)
 
     def _make_movers(self) -> dict[str, TravelTimes]:
-        """Travel times per vehicle type: vans share the road's; robots walk and bikes
-        ride on their own networks at their own pace; autonomous vans keep to their
-        road classes. Drones fly (:attr:`airspace`)."""
-        sc = self.scenario
-        movers: dict[str, TravelTimes] = {}
-        shared: dict[tuple[Any, ...], TravelTimes] = {}
-        for name, vtype in sc.vehicle_types.items():
-            if vtype.mode == "drone":
-                continue
-            speed = vtype.speed_kph
-            profile = (vtype.network, vtype.road_classes, speed)
-            if profile == ("drive", None, None):
-                movers[name] = self.travel
-                continue
-            if profile not in shared:
-                shared[profile] = TravelTimes(
-                    mode_network(self.network, sc.map.ref, vtype.network),
-                    sc.traffic,
-                    start_weekday=sc.start_weekday,
-                    road_classes=vtype.road_classes,
-                    speed_kph=speed,
-                    addresses=self.network,
-                )
-            movers[name] = shared[profile]
-        return movers
+        return make_movers(self.scenario, self.network, self.travel)
 
     def _make_airspace(self) -> Airspace | None:
         if not any(t.mode == "drone" for t in self.scenario.vehicle_types.values()):
@@ -537,22 +569,10 @@ class Simulation:
         return self.log.states.state[oid]
 
     def expected_service_s(self, order: Order, vtype: VehicleType | None = None) -> float:
-        """Expected time at a stop: getting to the door (or locker) and the handover.
-
-        A vehicle type's ``stop_overhead_s`` replaces parking and walking; its
-        ``handover_extra_s`` is added (the customer comes out to the curb).
-        """
-        s = self.scenario.service
-        if vtype is not None and vtype.stop_overhead_s is not None:
-            overhead = vtype.stop_overhead_s
-        else:
-            overhead = s.parking_s_mean + 2 * s.walk_s_mean
-        if order.locker is not None:
-            return overhead + self.scenario.lockers.deposit_s
-        extra = s.signature_extra_s if order.option == "signature" else 0.0
-        if vtype is not None:
-            extra += vtype.handover_extra_s
-        return overhead + s.handover_s_mean + extra
+        """Expected time at a stop (:func:`expected_service_s` for this order)."""
+        return expected_service_s(
+            self.scenario, order.option, vtype, locker=order.locker is not None
+        )
 
     def _mover(self, vehicle: Vehicle) -> TravelTimes:
         return self.movers[vehicle.type_name]
