@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from twin.customers import CustomerModel, answer_probability
 from twin.live.events import LiveClock, parse_event
 from twin.live.forecast import Forecast, Forecaster
 from twin.live.history import History, history_events, history_from_result
@@ -271,3 +272,57 @@ def test_forecast_agrees_with_the_engine(day: Day) -> None:
     ended = day.result.vehicles.set_index("vehicle_id")["end_s"]
     for vid, route in day.forecast.routes.items():
         assert abs(route.return_p50_s - ended[vid]) < 0.03 * (ended[vid] - CUT_S)
+
+
+# -- the model's parts -------------------------------------------------------------------
+def test_presence_is_the_household_mix_of_the_engine() -> None:
+    """The forecast's chance that someone answers, against the engine's customer agents."""
+    settings = load_scenario(ROOT / "scenarios" / "small_grid.yaml").customers
+    model = CustomerModel(settings, [0] * 6000, rng=np.random.default_rng(3))
+    model.start_day(0)
+    for _ in range(10):
+        model.step()  # 10:00
+    rng = np.random.default_rng(4)
+    answered = np.mean([model.attempt(row, rng) for row in range(len(model))])
+    assert answered == pytest.approx(float(answer_probability(settings, 10)), abs=0.02)
+    assert float(answer_probability(settings, 10)) < float(answer_probability(settings, 20))
+
+
+def test_a_leg_across_the_border_draws_its_wait() -> None:
+    """Laredo with crossing allowed: a stop across the river. Without leg noise the
+    spread comes from the border wait alone; without wait noise it collapses onto
+    the expected leg (which includes the mean wait)."""
+    base = load_scenario(ROOT / "scenarios" / "laredo_baseline.yaml")
+    net = load_network(base.map.ref, network_type=base.map.network_type)
+    border = base.traffic.border.model_copy(update={"crossing_allowed": True})
+    traffic = base.traffic.model_copy(update={"border": border, "noise": NoiseSettings(cv=0.0)})
+    sc = base.model_copy(update={"traffic": traffic})
+    clock = LiveClock(sc.start_date)
+    state = LiveState(sc, net, clock)
+    hub = state.hub_nodes[sc.hubs[0].id]
+    travel = TravelTimes(net, sc.traffic, start_weekday=sc.start_weekday)
+    start_s = 10 * H
+    load_s = sc.hubs[0].load_setup_s + sc.hubs[0].load_time_per_parcel_s
+    # The address nearest the hub whose fastest path crosses a bridge.
+    order = np.argsort(np.linalg.norm(net.node_xy - net.node_xy[net.index(hub)[0]], axis=1))
+    leg = next(
+        leg
+        for i in order[::25]
+        if (leg := travel.leg(hub, int(net.node_ids[i]), depart_s=start_s + load_s)).crossings
+    )
+    i = int(net.index(leg.destination)[0])
+    state.apply(parse_event({
+        "event_id": "o", "type": "order_created", "time": clock.datetime(start_s - 60),
+        "order_id": "o", "lat": float(net.lat[i]), "lon": float(net.lon[i]),
+        "window_start": clock.datetime(8 * H), "window_end": clock.datetime(18 * H),
+    }))  # fmt: skip
+    state.apply(parse_event({"event_id": "r", "type": "route_assigned", "vehicle_id": "van-a",
+                             "time": clock.datetime(start_s), "order_ids": ["o"]}))  # fmt: skip
+    f = Forecaster(sc, net, samples=200).predict(state).orders["o"]
+    assert f.eta_p10_s < f.eta_p90_s
+    assert f.eta_p10_s > start_s + load_s + leg.travel_time_s - leg.wait_s
+    calm = border.model_copy(update={"wait_cv": 0.0})
+    steady = sc.model_copy(update={"traffic": traffic.model_copy(update={"border": calm})})
+    g = Forecaster(steady, net, samples=20).predict(state).orders["o"]
+    assert g.eta_p10_s == g.eta_p90_s
+    assert g.eta_p50_s == pytest.approx(start_s + load_s + leg.travel_time_s, abs=1e-6)
