@@ -48,6 +48,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.special import ndtr, ndtri
 
 from twin.customers import answer_probability
+from twin.errors import UnreachableError
 from twin.fleet import build_fleet
 from twin.live.state import LiveOrder, LiveState, LiveVehicle
 from twin.maps.network import RoadNetwork
@@ -63,6 +64,8 @@ DAY_S = 86_400.0
 H = 3600.0
 #: Legs remembered across predictions before the memo is cleared (a float each).
 _MAX_MEMO = 2_000_000
+#: Rows "every node to a hub" kept (one per mover, hub and 15-min bucket: a day is 96).
+_MAX_BACK_ROWS = 512
 #: Keeps a truncated draw off the last quantile (ndtri(1) is infinite).
 _U_MAX = 1.0 - 1e-12
 
@@ -192,7 +195,9 @@ class Forecaster:
     -----
     Keep one Forecaster for the server's life: it holds the travel times (and
     their shortest-path rows) and the memo of expected legs, which make a
-    refresh much cheaper than the first forecast.
+    refresh much cheaper than the first forecast. The memo changes only speed,
+    never values, so a forecast does not depend on what was forecast before.
+    Not thread-safe: run one :meth:`predict` at a time (the server does).
     """
 
     def __init__(
@@ -264,6 +269,8 @@ class Forecaster:
         key = (mover, hub, bucket)
         row = self._backs.get(key)
         if row is None:
+            if len(self._backs) >= _MAX_BACK_ROWS:
+                self._backs.clear()
             m = self._movers[mover].matrix(
                 self.network.node_ids, [hub], depart_s=bucket * self.bucket_s, with_length=False
             )
@@ -302,7 +309,7 @@ class Forecaster:
             try:
                 leg = self._movers[mover].leg(a, b, depart_s=bucket * self.bucket_s)
                 waits = tuple(c[2] for c in leg.crossings)
-            except Exception:  # unreachable: the leg's time is inf anyway
+            except UnreachableError:  # the expected leg is inf: no sample drives it
                 waits = ()
             self._waits[key] = waits
         return waits
@@ -389,7 +396,9 @@ class Forecaster:
         out = driving * np.exp(self._mu + self._sigma * ndtri(u))
         return np.asarray(np.maximum(out, rest))
 
-    def _service(self, run: _Run, order: LiveOrder, start: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _service(
+        self, run: _Run, order: LiveOrder, start: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The stop as ``Simulation._attempt`` plays it: returns (departure, failed).
 
         The customer's presence is drawn at the door (after parking and walking)
