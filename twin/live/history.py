@@ -489,8 +489,10 @@ def history_events(history: History) -> list[dict[str, Any]]:
     """The live events an operation would have sent during this history, in time order.
 
     Each vehicle goes on duty at its first ping (or 15 min before its first stop)
-    and off duty at its last ping. Routes are what the vehicle went on to do: a
-    ``route_assigned`` when it goes on duty, listing its stops in the order they
+    and off duty at its last ping; its breaks are sent as ``on_break`` and back
+    ``on_duty``, so that a forecast does not schedule a break already taken.
+    Routes are what the vehicle went on to do: a ``route_assigned`` when it goes
+    on duty, listing its stops in the order they
     were made among the orders known then, and again whenever an order it will
     serve is placed (a re-optimised route). Event ids are stable, so a replay
     sent twice is applied once.
@@ -553,6 +555,13 @@ def history_events(history: History) -> list[dict[str, Any]]:
                     "reason": str(row.reason)[:200],
                 },
             )
+    for k, (bvid, start, end) in enumerate(
+        history.breaks[["vehicle_id", "start_at", "end_at"]].itertuples(index=False)
+    ):
+        add(start, {"event_id": f"break-{bvid}-{k}-start", "type": "driver_status",
+                    "vehicle_id": str(bvid), "status": "on_break"})  # fmt: skip
+        add(end, {"event_id": f"break-{bvid}-{k}-end", "type": "driver_status",
+                  "vehicle_id": str(bvid), "status": "on_duty"})  # fmt: skip
     counts: defaultdict[str, int] = defaultdict(int)
     for pvid, t, lat, lon in pings[["vehicle_id", "time", "lat", "lon"]].itertuples(index=False):
         counts[str(pvid)] += 1

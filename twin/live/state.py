@@ -254,7 +254,7 @@ class LiveState:
             if v.status == "on_break":
                 v.status, v.break_start_s = "on_duty", None
                 v.on_duty_s = t  # the break resets the time driven since one
-            else:
+            elif v.status != "on_duty":  # a repeat (e.g. a new shift_end) changes nothing else
                 self._start_duty(v, t)
         elif e.status == "on_break":
             v.status, v.break_start_s = "on_break", t
