@@ -544,3 +544,27 @@ def test_bad_settings_are_twin_errors(tmp_path: Path, change: dict, match: str) 
 
 def test_serve_error_is_a_twin_error() -> None:
     assert issubclass(ServeError, TwinError)
+
+
+def test_real_forecaster_through_the_api(tmp_path: Path) -> None:
+    pytest.importorskip("twin.live.forecast")
+    with TestClient(create_app(settings(tmp_path, samples=10))) as c:
+        post(c, {"events": DAY})
+        r = c.post("/predictions/refresh", headers=AUTH)
+        assert r.status_code == 200
+        assert r.json()["samples"] == 10
+        assert r.json()["as_of_seq"] == len(DAY)
+        pred = c.get("/predictions").json()
+        assert {f["vehicle_id"] for f in pred["routes"]} >= {"van-1", "van-ot"}
+        late = c.get("/orders/late-3").json()
+        assert late["eta_p10_s"] <= late["eta_p50_s"] <= late["eta_p90_s"]
+        assert 0.0 <= late["p_miss_window"] <= 1.0
+        for path in ("/kpis", "/vehicles", "/alerts"):
+            assert c.get(path).status_code == 200, path
+
+
+def test_large_reads_are_compressed(client: TestClient) -> None:
+    r = client.get("/network", headers={"Accept-Encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip"
+    assert r.json()["classes"]
+    assert "content-encoding" not in client.get("/health").headers  # small: sent as is
