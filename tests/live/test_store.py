@@ -132,3 +132,11 @@ def test_sqlite_file_inside_the_data_folder_and_memory_are_allowed(tmp_path: Pat
 def test_unparsable_url_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="not a SQLAlchemy URL"):
         EventStore(tmp_path, "not a url")
+
+
+def test_a_stored_event_that_no_longer_parses_is_a_clear_error(store: EventStore) -> None:
+    store.append([ping("e1")])
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql('UPDATE events SET body = \'{"type": "teleport"}\'')
+    with pytest.raises(StoreError, match="seq 1"):
+        list(store.events())

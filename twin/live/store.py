@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -243,7 +243,15 @@ class EventStore:
             with self.engine.connect() as conn:
                 page = conn.execute(query).all()
             for row in page:
-                yield StoredEvent(int(row.seq), row.event_id, parse_event(json.loads(row.body)))
+                try:
+                    event = parse_event(json.loads(row.body))
+                except (ValueError, ValidationError) as exc:
+                    raise StoreError(
+                        f"stored event seq {row.seq} ({row.event_id!r}) no longer reads as a "
+                        "live event; the store was written by an incompatible twin version: "
+                        "serve it with that version or start a new --data folder."
+                    ) from exc
+                yield StoredEvent(int(row.seq), row.event_id, event)
             if len(page) < _PAGE_ROWS:
                 return
             last = int(page[-1].seq)
