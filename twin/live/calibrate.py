@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from twin.customers import answer_probability
 from twin.live.history import History, history_from_result
 from twin.maps.network import ROAD_CLASSES, RoadNetwork
 from twin.metrics import summarize
@@ -191,11 +192,7 @@ def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 def effective_presence(base: Scenario) -> np.ndarray:
     """The population's chance, by hour, that an attempt meets someone who answers."""
-    hh = base.customers.households
-    share = np.array([h.share for h in hh])
-    rate = np.array([np.asarray(h.at_home_by_hour) * h.answer_door for h in hh])
-    out: np.ndarray = (share[:, None] * rate).sum(axis=0) / share.sum()
-    return out
+    return answer_probability(base.customers, np.arange(24))
 
 
 def fit_presence(history: History, base: Scenario) -> dict[str, Any]:
