@@ -16,6 +16,7 @@ from twin.errors import TwinError
 from twin.live import api as api_module
 from twin.live.api import ServeError, ServeSettings, create_app
 from twin.live.events import LiveClock, parse_event
+from twin.live.geometry import network_payload
 from twin.live.state import LiveState
 from twin.live.store import EventStore, StoreError
 from twin.maps.network import ROAD_CLASSES
@@ -468,7 +469,7 @@ def test_osm_maps_credit_openstreetmap(client: TestClient) -> None:
     original = network.meta
     network.meta = real
     try:
-        payload = api_module.network_payload(network, live.state.hub_nodes)
+        payload = network_payload(network, live.state.hub_nodes)
     finally:
         network.meta = original
     assert "© OpenStreetMap contributors" in payload["attribution"]
@@ -502,7 +503,7 @@ def test_static_files_404_when_missing(client: TestClient) -> None:
 def test_refresh_without_a_forecaster_is_503(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(api_module, "_load_forecaster", lambda *a: None)
+    monkeypatch.setattr(api_module, "load_forecaster", lambda *a: None)
     with TestClient(create_app(settings(tmp_path))) as c:
         r = c.post("/predictions/refresh", headers=AUTH)
         assert r.status_code == 503

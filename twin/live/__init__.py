@@ -6,6 +6,9 @@
 - :mod:`twin.live.events` and :mod:`twin.live.state`: the live events and the
   state folded from them.
 - :mod:`twin.live.store`, :mod:`twin.live.api`: the event store and the HTTP API
-  (``twin serve``); :mod:`twin.live.forecast`: Monte Carlo ETAs and risks.
+  (``twin serve``); :mod:`twin.live.service`: the live twin behind it (store +
+  state + background forecasts); :mod:`twin.live.schemas`: its request and
+  response models; :mod:`twin.live.geometry`: the map as polylines;
+  :mod:`twin.live.forecast`: Monte Carlo ETAs and risks.
 - :mod:`twin.live.replay`: feed a recorded day into the API (``twin replay``).
 """

@@ -21,22 +21,17 @@ Design choices that the tests pin down:
 
 from __future__ import annotations
 
-import datetime as dt
-import importlib
 import json
 import logging
 import math
 import secrets
-import threading
-import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any
 from zoneinfo import ZoneInfoNotFoundError
 
-import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.encoders import jsonable_encoder
@@ -45,15 +40,44 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from twin.errors import TwinError
-from twin.live.events import LiveClock, LiveEvent, RouteAssigned
-from twin.live.state import LiveState
-from twin.live.store import EventStore, IdempotencyConflict, StoredEvent
+from twin.live.events import LiveClock
+from twin.live.schemas import (
+    BODY_TAGS,
+    EVENT_TAGS,
+    MAX_BATCH_EVENTS,
+    Alert,
+    EventBatch,
+    EventsAccepted,
+    EventsBody,
+    ForecasterLike,
+    Health,
+    Kpis,
+    Message,
+    NetworkOut,
+    OrderDetail,
+    OrderForecastOut,
+    OrderOut,
+    OrderStatus,
+    PredictionsOut,
+    RefreshSummary,
+    RouteForecastOut,
+    VehicleOut,
+    json_num,
+)
+from twin.live.service import (
+    OPEN_STATUSES,
+    SILENT_AFTER_S,
+    ForecastUnavailableError,
+    LiveTwin,
+    alerts,
+    load_forecaster,
+    risky,
+)
+from twin.live.store import EventStore, IdempotencyConflict
 from twin.maps import load_network
-from twin.maps.network import OSM_ATTRIBUTION, ROAD_CLASSES, RoadNetwork
-from twin.scenario import Scenario, load_scenario
+from twin.scenario import load_scenario
 
 __all__ = [
     "MAX_BATCH_EVENTS",
@@ -67,16 +91,8 @@ __all__ = [
 
 log = logging.getLogger("twin.live")
 
-#: Largest ``{"events": [...]}`` batch accepted in one request.
-MAX_BATCH_EVENTS = 5000
-#: An on-duty vehicle not seen for this long (event time) raises an alert.
-SILENT_AFTER_S = 15 * 60.0
-#: Forecast risks at or above this are alerts (and count as ``predicted_late``).
-RISK_ALERT = 0.5
 #: Where the dashboard's page and assets live (written by the dashboard's author).
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-_OPEN = ("open", "routed")
-OrderStatus = Literal["open", "routed", "delivered", "failed", "cancelled"]
 
 
 class ServeError(TwinError, ValueError):
@@ -125,610 +141,17 @@ class ServeSettings:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
 
 
-# -- the forecaster's interface (twin/live/forecast.py) ----------------------------------
-class OrderForecastLike(Protocol):
-    @property
-    def order_id(self) -> str: ...
-    @property
-    def vehicle_id(self) -> str | None: ...
-    @property
-    def eta_p10_s(self) -> float: ...
-    @property
-    def eta_p50_s(self) -> float: ...
-    @property
-    def eta_p90_s(self) -> float: ...
-    @property
-    def p_miss_window(self) -> float: ...
-
-
-class RouteForecastLike(Protocol):
-    @property
-    def vehicle_id(self) -> str: ...
-    @property
-    def stops_left(self) -> int: ...
-    @property
-    def return_p50_s(self) -> float: ...
-    @property
-    def return_p90_s(self) -> float: ...
-    @property
-    def p_overtime(self) -> float: ...
-
-
-class ForecastLike(Protocol):
-    @property
-    def as_of_s(self) -> float: ...
-    @property
-    def elapsed_s(self) -> float: ...
-    @property
-    def samples(self) -> int: ...
-    @property
-    def orders(self) -> Mapping[str, OrderForecastLike]: ...
-    @property
-    def routes(self) -> Mapping[str, RouteForecastLike]: ...
-
-
-class ForecasterLike(Protocol):
-    """What the server needs from :class:`twin.live.forecast.Forecaster`."""
-
-    def predict(self, state: LiveState) -> ForecastLike: ...
-
-
-# -- request and response models ---------------------------------------------------------
-class EventBatch(BaseModel):
-    """Several events in one request; stored all or none."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    events: Annotated[list[LiveEvent], Field(max_length=MAX_BATCH_EVENTS)]
-
-
-def _body_kind(value: Any) -> str | None:
-    if isinstance(value, dict):
-        return "batch" if "events" in value else "event"
-    if isinstance(value, EventBatch):
-        return "batch"
-    return "event" if isinstance(value, BaseModel) else None
-
-
-EventsBody = Annotated[
-    Annotated[LiveEvent, Tag("event")] | Annotated[EventBatch, Tag("batch")],
-    Discriminator(_body_kind),
-]
-_BODY_TAGS = {"event", "batch"}
-_EVENT_TAGS = {
-    "order_created",
-    "order_cancelled",
-    "route_assigned",
-    "gps_ping",
-    "stop_outcome",
-    "driver_status",
-}
-
-
-class Message(BaseModel):
-    detail: str
-
-
-class EventsAccepted(BaseModel):
-    accepted: int
-    duplicates: int
-    last_seq: int
-
-
-class Health(BaseModel):
-    status: Literal["ok"]
-    events: int
-    state_digest: str
-    read_token_required: bool
-
-
-class Kpis(BaseModel):
-    on_time_rate: float | None
-    first_attempt_success_rate: float | None
-    open_orders: int
-    predicted_late: int | None
-    now: str | None
-
-
-class OrderOut(BaseModel):
-    order_id: str
-    lat: float
-    lon: float
-    node: int
-    created_s: float
-    window_start_s: float
-    window_end_s: float
-    option: str
-    parcels: int
-    status: str
-    vehicle_id: str | None
-    attempts: int
-    arrived_s: float | None
-    delivered_s: float | None
-    delivered_on_time: bool | None
-    first_attempt_ok: bool | None
-
-
-class OrderDetail(OrderOut):
-    eta_p10_s: float | None
-    eta_p50_s: float | None
-    eta_p90_s: float | None
-    eta_p10: str | None
-    eta_p50: str | None
-    eta_p90: str | None
-    p_miss_window: float | None
-
-
-class VehicleOut(BaseModel):
-    vehicle_id: str
-    driver_id: str | None
-    hub_id: str
-    status: str
-    lat: float | None
-    lon: float | None
-    seen_s: float | None
-    route: list[str]
-    delivered: int
-    failed: int
-    p_overtime: float | None
-    return_p50_s: float | None
-
-
-class OrderForecastOut(BaseModel):
-    order_id: str
-    vehicle_id: str | None
-    eta_p10_s: float | None
-    eta_p50_s: float | None
-    eta_p90_s: float | None
-    p_miss_window: float | None
-
-
-class RouteForecastOut(BaseModel):
-    vehicle_id: str
-    stops_left: int
-    return_p50_s: float | None
-    return_p90_s: float | None
-    p_overtime: float | None
-
-
-class PredictionsOut(BaseModel):
-    as_of_seq: int | None
-    as_of_s: float | None
-    elapsed_s: float | None
-    samples: int | None
-    orders: list[OrderForecastOut]
-    routes: list[RouteForecastOut]
-
-
-class RefreshSummary(BaseModel):
-    as_of_seq: int
-    as_of_s: float | None
-    elapsed_s: float | None
-    samples: int
-    orders: int
-    routes: int
-    predicted_late: int
-    overtime_risk: int
-
-
-class Alert(BaseModel):
-    severity: Literal["critical", "warning", "info"]
-    kind: str
-    message: str
-    order_id: str | None
-    vehicle_id: str | None
-    time_s: float | None
-
-
-class HubOut(BaseModel):
-    hub_id: str
-    node: int
-    lat: float
-    lon: float
-
-
-class NetworkOut(BaseModel):
-    name: str
-    synthetic: bool
-    bbox: list[float]
-    classes: dict[str, list[list[float]]]
-    hubs: list[HubOut]
-    attribution: str
-
-
-# -- forecasts ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _ForecastView:
-    """A forecast turned into plain data once, so reads never touch the forecaster's objects."""
-
-    as_of_seq: int
-    as_of_s: float | None
-    elapsed_s: float | None
-    samples: int
-    orders: dict[str, dict[str, Any]]
-    routes: dict[str, dict[str, Any]]
-
-    @classmethod
-    def of(cls, forecast: ForecastLike, seq: int) -> _ForecastView:
-        orders = {
-            str(k): {
-                "order_id": str(f.order_id),
-                "vehicle_id": None if f.vehicle_id is None else str(f.vehicle_id),
-                "eta_p10_s": _num(f.eta_p10_s),
-                "eta_p50_s": _num(f.eta_p50_s),
-                "eta_p90_s": _num(f.eta_p90_s),
-                "p_miss_window": _num(f.p_miss_window),
-            }
-            for k, f in forecast.orders.items()
-        }
-        routes = {
-            str(k): {
-                "vehicle_id": str(r.vehicle_id),
-                "stops_left": int(r.stops_left),
-                "return_p50_s": _num(r.return_p50_s),
-                "return_p90_s": _num(r.return_p90_s),
-                "p_overtime": _num(r.p_overtime),
-            }
-            for k, r in forecast.routes.items()
-        }
-        return cls(
-            seq,
-            _num(forecast.as_of_s),
-            _num(forecast.elapsed_s),
-            int(forecast.samples),
-            orders,
-            routes,
-        )
-
-
-class _Predictions:
-    """Runs forecasts one at a time, in a background thread, on copies of the state."""
-
-    def __init__(
-        self, live: _LiveTwin, forecaster: ForecasterLike | None, *, min_interval_s: float
-    ) -> None:
-        self.live = live
-        self.forecaster = forecaster
-        self.min_interval_s = min_interval_s
-        self._last_start = -math.inf
-        self._last_failure: str | None = None
-        self.latest: _ForecastView | None = None
-        self.error: str | None = None
-        self._predict_lock = threading.Lock()
-        # ``_pending``: events arrived since the last forecast began; ``_running``: one runs.
-        self._cond = threading.Condition()
-        self._pending = False
-        self._running = False
-        self._stopped = False
-        self._thread: threading.Thread | None = None
-
-    def request(self) -> None:
-        """Ask for a forecast of the current state; returns at once."""
-        if self.forecaster is None:
-            return
-        with self._cond:
-            if self._stopped:
-                return
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="twin-forecast", daemon=True)
-                self._thread.start()
-            self._pending = True
-            self._cond.notify_all()
-
-    def wait_idle(self, timeout_s: float) -> bool:
-        """Wait until no forecast is pending or running (for tests and the load experiment)."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not (self._pending or self._running), timeout_s)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._pending or self._stopped)
-                if self._stopped:
-                    return
-                # At most one forecast start per interval: under a steady feed the copy
-                # and the forecast would otherwise run back to back, taking the lock and
-                # the GIL from ingestion.
-                gap_s = self._last_start + self.min_interval_s - time.monotonic()
-                if gap_s > 0 and self._cond.wait_for(lambda: self._stopped, gap_s):
-                    return
-                # Events arriving while this forecast runs set ``_pending`` again: one more run.
-                self._pending, self._running = False, True
-                self._last_start = time.monotonic()
-            try:
-                self.refresh(skip_if_current=True)
-            except Exception as exc:
-                message = f"{type(exc).__name__}: {exc}"
-                if message != self._last_failure:  # a traceback once, not per event
-                    log.exception("background forecast failed; keeping the previous one")
-                self._last_failure = message
-            else:
-                self._last_failure = None
-            finally:
-                with self._cond:
-                    self._running = False
-                    self._cond.notify_all()
-
-    def refresh(self, *, skip_if_current: bool = False) -> _ForecastView:
-        """Forecast the state as it is now (waits for a running forecast first)."""
-        if self.forecaster is None:
-            raise ForecastUnavailableError(
-                "forecasts are unavailable: twin.live.forecast could not be loaded; "
-                "install twin with its live extra."
-            )
-        with self._predict_lock:
-            state, seq = self.live.state_copy()
-            latest = self.latest
-            if skip_if_current and latest is not None and latest.as_of_seq == seq:
-                return latest
-            started = time.perf_counter()
-            try:
-                forecast = self.forecaster.predict(state)
-            except Exception as exc:
-                self.error = f"{type(exc).__name__}: {exc}"
-                raise
-            view = _ForecastView.of(forecast, seq)
-            self.latest, self.error = view, None
-            log.info(
-                "forecast of seq %d: %d orders, %d routes in %.2f s",
-                seq,
-                len(view.orders),
-                len(view.routes),
-                time.perf_counter() - started,
-            )
-            return view
-
-    def stop(self) -> None:
-        """Stop the background thread (a forecast in progress finishes first)."""
-        with self._cond:
-            self._stopped, self._pending = True, False
-            self._cond.notify_all()
-            thread = self._thread
-        if thread is not None:
-            thread.join(timeout=60)
-
-
-class ForecastUnavailableError(TwinError, RuntimeError):
-    """No forecaster is available in this installation."""
-
-
-# -- the live twin: store + state under one lock ----------------------------------------
-class _LiveTwin:
-    def __init__(
-        self,
-        settings: ServeSettings,
-        scenario: Scenario,
-        network: RoadNetwork,
-        store: EventStore,
-        clock: LiveClock,
-        forecaster: ForecasterLike | None,
-    ) -> None:
-        self.settings = settings
-        self.scenario = scenario
-        self.network = network
-        self.store = store
-        self.clock = clock
-        self.lock = threading.Lock()
-        self.state = LiveState(scenario, network, clock)
-        self.last_seq = 0
-        self._digest: str | None = None
-        for record in store.records():
-            self.state.apply(record.event)
-            self.last_seq = record.seq
-        self.predictions = _Predictions(
-            self, forecaster, min_interval_s=settings.forecast_interval_s
-        )
-        self._network_json: bytes | None = None
-
-    # writes
-    def ingest(self, events: Sequence[Any]) -> EventsAccepted:
-        with self.lock:
-            result, new = self.store.append_new(events)
-            self._apply(new)
-            self.last_seq = max(self.last_seq, result.last_seq)
-        if new:
-            self.predictions.request()
-        return EventsAccepted(
-            accepted=result.accepted, duplicates=result.duplicates, last_seq=result.last_seq
-        )
-
-    def _apply(self, new: list[StoredEvent]) -> None:
-        for record in new:
-            self.state.apply(record.event)
-            self.last_seq = record.seq
-        if new:
-            self._digest = None
-
-    # reads
-    def digest(self) -> str:
-        """State digest, computed at most once per change (call under the lock)."""
-        if self._digest is None:
-            self._digest = self.state.digest()
-        return self._digest
-
-    def state_copy(self) -> tuple[LiveState, int]:
-        with self.lock:
-            return self.state.copy(), self.last_seq
-
-    def iso(self, time_s: float | None) -> str | None:
-        if time_s is None or not math.isfinite(time_s):
-            return None
-        try:
-            return self.clock.datetime(time_s).isoformat()
-        except (OverflowError, ValueError):
-            return None
-
-    def admission_errors(self, events: Sequence[Any], *, batch: bool) -> list[dict[str, Any]]:
-        """Stateless checks beyond the models: times the clock can place, points on the map."""
-        errors: list[dict[str, Any]] = []
-        for i, event in enumerate(events):
-            loc: list[str | int] = ["body", "events", i] if batch else ["body"]
-            for name in type(event).model_fields:
-                value = getattr(event, name)
-                if isinstance(value, dt.datetime):
-                    try:
-                        self.clock.seconds(value)
-                    except (OverflowError, ValueError):
-                        errors.append(
-                            {
-                                "type": "value_error",
-                                "loc": [*loc, name],
-                                "msg": f"{name} {value.isoformat()} cannot be converted to the "
-                                f"twin's time zone ({self.settings.timezone}); send a time "
-                                "within years 2 to 9998",
-                                "input": value.isoformat(),
-                            }
-                        )
-            problem = self.state.location_problem(event)
-            if problem is not None:
-                name = "hub_id" if isinstance(event, RouteAssigned) else "lat"
-                errors.append(
-                    {
-                        "type": "value_error",
-                        "loc": [*loc, name],
-                        "msg": problem,
-                        "input": getattr(event, name),
-                    }
-                )
-        return errors
-
-    def network_json(self) -> bytes:
-        if self._network_json is None:
-            payload = NetworkOut.model_validate(network_payload(self.network, self.state.hub_nodes))
-            self._network_json = payload.model_dump_json().encode()
-        return self._network_json
-
-    def close(self) -> None:
-        self.predictions.stop()
-        self.store.close()
-
-
-def network_payload(network: RoadNetwork, hub_nodes: Mapping[str, int]) -> dict[str, Any]:
-    """The road network as polylines per road class, for drawing.
-
-    Edges are joined into polylines through nodes where exactly two edges of a
-    class meet, which cuts the payload several-fold against one line per edge;
-    edge geometries (curved OSM roads) are kept when the graph has them.
-    """
-    lat, lon = network.lat, network.lon
-    graph = network.graph
-    node_ids = network.node_ids
-    seen: set[tuple[int, int]] = set()
-    segments: dict[str, list[tuple[int, int, list[tuple[float, float]]]]] = {
-        c: [] for c in ROAD_CLASSES
-    }
-    for i in range(network.n_edges):
-        u, v = int(network.edge_u[i]), int(network.edge_v[i])
-        pair = (min(u, v), max(u, v))
-        if u == v or pair in seen:
-            continue
-        seen.add(pair)
-        coords = [(float(lon[u]), float(lat[u])), (float(lon[v]), float(lat[v]))]
-        data = graph.get_edge_data(int(node_ids[u]), int(node_ids[v]), int(network.edge_key[i]))
-        geometry = (data or {}).get("geometry")
-        if geometry is not None and hasattr(geometry, "coords"):
-            points = [(float(x), float(y)) for x, y, *_ in geometry.coords]
-            if len(points) >= 2:
-                coords = points
-        segments[ROAD_CLASSES[int(network.edge_class[i])]].append((u, v, coords))
-    classes = {c: _chain(segs) for c, segs in segments.items() if segs}
-    hubs = [
-        {"hub_id": h, "node": n, "lat": round(float(lat[n]), 5), "lon": round(float(lon[n]), 5)}
-        for h, n in hub_nodes.items()
-    ]
-    meta = network.meta
-    attribution = meta.attribution
-    if not meta.synthetic and OSM_ATTRIBUTION not in attribution:
-        attribution = f"{attribution}; {OSM_ATTRIBUTION}" if attribution else OSM_ATTRIBUTION
-    return {
-        "name": meta.name,
-        "synthetic": bool(meta.synthetic),
-        "bbox": [round(float(x), 5) for x in network.bbox],
-        "classes": classes,
-        "hubs": hubs,
-        "attribution": attribution,
-    }
-
-
-def _chain(segments: list[tuple[int, int, list[tuple[float, float]]]]) -> list[list[float]]:
-    by_node: dict[int, list[int]] = {}
-    for k, (u, v, _) in enumerate(segments):
-        by_node.setdefault(u, []).append(k)
-        by_node.setdefault(v, []).append(k)
-    used = np.zeros(len(segments), dtype=bool)
-
-    def extend(line: list[tuple[float, float]], node: int, k: int) -> None:
-        # Walk on from ``node`` while it is a pass-through point of this class.
-        while len(by_node[node]) == 2:
-            nxt = by_node[node][0] if by_node[node][1] == k else by_node[node][1]
-            if used[nxt]:
-                return
-            used[nxt] = True
-            u, v, coords = segments[nxt]
-            if u == node:
-                line.extend(coords[1:])
-                node = v
-            else:
-                line.extend(reversed(coords[:-1]))
-                node = u
-            k = nxt
-
-    lines = []
-    for k, (u, v, coords) in enumerate(segments):
-        if used[k]:
-            continue
-        used[k] = True
-        forward = list(coords)
-        extend(forward, v, k)
-        backward = list(reversed(coords))
-        extend(backward, u, k)
-        line = [*reversed(backward), *forward[len(coords) :]]
-        flat: list[float] = []
-        last: tuple[float, float] | None = None
-        for x, y in line:
-            point = (round(x, 5), round(y, 5))
-            if point != last:
-                flat.extend(point)
-                last = point
-        lines.append(flat)
-    return lines
-
-
 # -- helpers -----------------------------------------------------------------------------
-def _num(x: Any) -> float | None:
-    """A JSON-safe number: None for missing or non-finite values."""
-    if x is None:
-        return None
-    value = float(x)
-    return value if math.isfinite(value) else None
-
-
 def _clean_loc(loc: Sequence[Any]) -> list[Any]:
     """Drop pydantic's union tags from an error location: ``["body", "events", 3, "lat"]``."""
     out: list[Any] = []
     for i, part in enumerate(loc):
-        if i == 1 and out == ["body"] and part in _BODY_TAGS:
+        if i == 1 and out == ["body"] and part in BODY_TAGS:
             continue
-        if part in _EVENT_TAGS and out and (out[-1] == "body" or isinstance(out[-1], int)):
+        if part in EVENT_TAGS and out and (out[-1] == "body" or isinstance(out[-1], int)):
             continue
         out.append(part)
     return out
-
-
-def _load_forecaster(
-    scenario: Scenario, network: RoadNetwork, settings: ServeSettings
-) -> ForecasterLike | None:
-    try:
-        module = importlib.import_module("twin.live.forecast")
-    except ModuleNotFoundError as exc:
-        if exc.name != "twin.live.forecast":
-            raise
-        log.warning("twin.live.forecast is not available: serving without predictions")
-        return None
-    forecaster: ForecasterLike = module.Forecaster(
-        scenario, network, samples=settings.samples, seed=settings.seed
-    )
-    return forecaster
 
 
 # -- the app -----------------------------------------------------------------------------
@@ -766,8 +189,8 @@ def create_app(settings: ServeSettings, *, forecaster: ForecasterLike | None = N
     store = EventStore(settings.data_dir, settings.database_url)
     try:
         if forecaster is None:
-            forecaster = _load_forecaster(scenario, network, settings)
-        live = _LiveTwin(settings, scenario, network, store, clock, forecaster)
+            forecaster = load_forecaster(scenario, network, settings)
+        live = LiveTwin(settings, scenario, network, store, clock, forecaster)
     except BaseException:
         store.close()
         raise
@@ -857,11 +280,12 @@ def create_app(settings: ServeSettings, *, forecaster: ForecasterLike | None = N
                 predicted_late = sum(
                     1
                     for oid, o in live.state.orders.items()
-                    if o.status in _OPEN and _risky(forecast.orders.get(oid), "p_miss_window")
+                    if o.status in OPEN_STATUSES
+                    and risky(forecast.orders.get(oid), "p_miss_window")
                 )
             return Kpis(
-                on_time_rate=_num(k["on_time_rate"]),
-                first_attempt_success_rate=_num(k["first_attempt_success_rate"]),
+                on_time_rate=json_num(k["on_time_rate"]),
+                first_attempt_success_rate=json_num(k["first_attempt_success_rate"]),
                 open_orders=int(k["open_orders"]),
                 predicted_late=predicted_late,
                 now=live.iso(k["now_s"]),
@@ -887,7 +311,7 @@ def create_app(settings: ServeSettings, *, forecaster: ForecasterLike | None = N
                         status=v.status,
                         lat=lat,
                         lon=lon,
-                        seen_s=_num(v.seen_s),
+                        seen_s=json_num(v.seen_s),
                         route=list(v.route),
                         delivered=v.delivered,
                         failed=v.failed,
@@ -931,7 +355,7 @@ def create_app(settings: ServeSettings, *, forecaster: ForecasterLike | None = N
                     404, f"order {order_id!r} is unknown; search with GET /orders?q=..."
                 )
             data = _finite_dict(asdict(order))
-        f = forecast.orders.get(order_id) if forecast and data["status"] in _OPEN else None
+        f = forecast.orders.get(order_id) if forecast and data["status"] in OPEN_STATUSES else None
         etas: dict[str, Any] = {
             key: (f[key] if f else None)
             for key in ("eta_p10_s", "eta_p50_s", "eta_p90_s", "p_miss_window")
@@ -981,8 +405,8 @@ def create_app(settings: ServeSettings, *, forecaster: ForecasterLike | None = N
             samples=f.samples,
             orders=len(f.orders),
             routes=len(f.routes),
-            predicted_late=sum(_risky(o, "p_miss_window") for o in f.orders.values()),
-            overtime_risk=sum(_risky(r, "p_overtime") for r in f.routes.values()),
+            predicted_late=sum(risky(o, "p_miss_window") for o in f.orders.values()),
+            overtime_risk=sum(risky(r, "p_overtime") for r in f.routes.values()),
         )
 
     @app.get("/alerts", response_model=list[Alert], tags=["reads"], **read)
@@ -1036,7 +460,7 @@ def require_token(
             "this endpoint needs the header Authorization: Bearer <token>",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    live: _LiveTwin = request.app.state.live
+    live: LiveTwin = request.app.state.live
     token = live.settings.token.encode()
     if not secrets.compare_digest(credentials.credentials.encode(), token):
         raise HTTPException(403, "the bearer token is wrong; use the server's --token")
@@ -1051,98 +475,12 @@ class _StaticFiles(StaticFiles):
         await super().check_config()
 
 
-def _risky(item: Mapping[str, Any] | None, key: str) -> bool:
-    value = item.get(key) if item else None
-    return value is not None and value >= RISK_ALERT
-
-
 def _finite_dict(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: (_num(v) if isinstance(v, float) else v) for k, v in data.items()}
+    return {k: (json_num(v) if isinstance(v, float) else v) for k, v in data.items()}
 
 
 def _json_safe(value: Any) -> Any:
-    return _num(value) if isinstance(value, float) else value
-
-
-_SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
-
-
-def alerts(state: LiveState, forecast: _ForecastView | None) -> list[Alert]:
-    """The alerts for a state and its latest forecast, most severe first."""
-    out: list[Alert] = []
-    now_s = state.now_s if math.isfinite(state.now_s) else None
-    for a in state.anomalies:
-        out.append(
-            Alert(
-                severity="warning",
-                kind="anomaly",
-                message=f"{a['what']} (event {a['event_id']})",
-                order_id=None,
-                vehicle_id=None,
-                time_s=_num(a["time_s"]),
-            )
-        )
-    for oid in sorted(state.orders):
-        o = state.orders[oid]
-        f = forecast.orders.get(oid) if forecast else None
-        if o.status in _OPEN and f is not None and _risky(f, "p_miss_window"):
-            p = f["p_miss_window"]
-            out.append(
-                Alert(
-                    severity="critical" if p >= 0.8 else "warning",
-                    kind="predicted_miss",
-                    message=f"order {oid} will likely miss its window (risk {p:.0%})",
-                    order_id=oid,
-                    vehicle_id=o.vehicle_id,
-                    time_s=f["eta_p50_s"],
-                )
-            )
-        if o.status == "open" and now_s is not None and now_s > o.window_end_s:
-            out.append(
-                Alert(
-                    severity="warning",
-                    kind="unrouted_past_window",
-                    message=f"order {oid} is on no route and its window has closed",
-                    order_id=oid,
-                    vehicle_id=None,
-                    time_s=_num(o.window_end_s),
-                )
-            )
-    for vid in sorted(state.vehicles):
-        v = state.vehicles[vid]
-        r = forecast.routes.get(vid) if forecast else None
-        if r is not None and _risky(r, "p_overtime"):
-            out.append(
-                Alert(
-                    severity="warning",
-                    kind="overtime_risk",
-                    message=f"vehicle {vid} will likely work overtime "
-                    f"(risk {r['p_overtime']:.0%}, {r['stops_left']} stops left)",
-                    order_id=None,
-                    vehicle_id=vid,
-                    time_s=r["return_p50_s"],
-                )
-            )
-        last_s = v.seen_s if v.seen_s is not None else v.on_duty_s
-        if (
-            v.status == "on_duty"
-            and now_s is not None
-            and last_s is not None
-            and now_s - last_s >= SILENT_AFTER_S
-        ):
-            out.append(
-                Alert(
-                    severity="warning",
-                    kind="vehicle_silent",
-                    message=f"vehicle {vid} is on duty and has not been seen for "
-                    f"{(now_s - last_s) / 60:.0f} min",
-                    order_id=None,
-                    vehicle_id=vid,
-                    time_s=_num(last_s),
-                )
-            )
-    out.sort(key=lambda a: (_SEVERITY_ORDER[a.severity], -(a.time_s or 0.0)))
-    return out
+    return json_num(value) if isinstance(value, float) else value
 
 
 class _AsciiJSON(JSONResponse):
@@ -1183,7 +521,7 @@ def _add_error_handlers(app: FastAPI) -> None:
                 if err.get("ctx", {}).get("discriminator") == "'type'":
                     err["loc"] = [*err["loc"], "type"]
                     what = "missing" if kind == "union_tag_not_found" else "unknown"
-                    err["msg"] = f"type is {what}; use one of {', '.join(sorted(_EVENT_TAGS))}"
+                    err["msg"] = f"type is {what}; use one of {', '.join(sorted(EVENT_TAGS))}"
                 else:
                     err["msg"] = 'the body must be one event object or {"events": [...]}'
             errors.append(err)
