@@ -16,6 +16,7 @@ from twin.errors import TwinError
 from twin.live import api as api_module
 from twin.live.api import ServeError, ServeSettings, create_app
 from twin.live.events import LiveClock, parse_event
+from twin.live.forecast import Forecast, OrderForecast, RouteForecast
 from twin.live.geometry import network_payload
 from twin.live.state import LiveState
 from twin.live.store import EventStore, StoreError
@@ -36,34 +37,6 @@ B = (27.5620, -99.4840)
 
 
 # -- a fake forecaster --------------------------------------------------------------------
-@dataclass(frozen=True)
-class FakeOrderForecast:
-    order_id: str
-    vehicle_id: str | None
-    eta_p10_s: float
-    eta_p50_s: float
-    eta_p90_s: float
-    p_miss_window: float
-
-
-@dataclass(frozen=True)
-class FakeRouteForecast:
-    vehicle_id: str
-    stops_left: int
-    return_p50_s: float
-    return_p90_s: float
-    p_overtime: float
-
-
-@dataclass(frozen=True)
-class FakeForecast:
-    as_of_s: float
-    elapsed_s: float
-    samples: int
-    orders: dict[str, FakeOrderForecast]
-    routes: dict[str, FakeRouteForecast]
-
-
 @dataclass
 class FakeForecaster:
     """Stop k of a route is due 10 min * k from now; orders named *late* will miss,
@@ -72,7 +45,7 @@ class FakeForecaster:
     seen: list[LiveState] = field(default_factory=list)
     release: threading.Event | None = None
 
-    def predict(self, state: LiveState) -> FakeForecast:
+    def predict(self, state: LiveState) -> Forecast:
         if self.release is not None:
             self.release.wait(10)
         self.seen.append(state)
@@ -83,12 +56,12 @@ class FakeForecaster:
             for k, oid in enumerate(v.route, start=1):
                 eta = now + 600.0 * k
                 late = 0.9 if "late" in oid else 0.1
-                orders[oid] = FakeOrderForecast(oid, vid, eta - 60, eta, eta + 60, late)
+                orders[oid] = OrderForecast(oid, vid, eta - 60, eta, eta + 60, late)
             end = now + 600.0 * (len(v.route) + 1)
-            routes[vid] = FakeRouteForecast(
+            routes[vid] = RouteForecast(
                 vid, len(v.route), end, end + 300, 0.7 if "ot" in vid else 0.0
             )
-        return FakeForecast(now, 0.01, 5, orders, routes)
+        return Forecast(now, 0.01, 5, orders, routes)
 
 
 # -- events -------------------------------------------------------------------------------

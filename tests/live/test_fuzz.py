@@ -12,7 +12,6 @@ from __future__ import annotations
 import tempfile
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from twin.live.api import ServeSettings, create_app
+from twin.live.forecast import Forecast
 
 with warnings.catch_warnings():
     # Starlette 1.x asks for httpx2 behind its test client (which schemathesis uses for
@@ -36,18 +36,9 @@ SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "small_grid.yaml"
 TOKEN = "fuzz-token"
 
 
-@dataclass(frozen=True)
-class _Forecast:
-    as_of_s: float
-    elapsed_s: float
-    samples: int
-    orders: dict[str, Any]
-    routes: dict[str, Any]
-
-
 class _EmptyForecaster:
-    def predict(self, state: Any) -> _Forecast:
-        return _Forecast(state.now_s, 0.0, 1, {}, {})
+    def predict(self, state: Any) -> Forecast:
+        return Forecast(state.now_s, 0.0, 1, {}, {})
 
 
 # The schema is loaded when the module is collected (schemathesis's lazy fixture
