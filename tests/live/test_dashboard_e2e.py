@@ -171,6 +171,8 @@ def test_dashboard_follows_a_replayed_day(server: str, tmp_path: Path) -> None:
             attribution = page.locator("#attribution")
             assert attribution.is_visible()
             assert "© OpenStreetMap contributors" in attribution.inner_text()
+            # The tiles fill on the first poll, which may come after the map is drawn.
+            page.wait_for_function("document.getElementById('kpi-open').innerText.trim() !== '—'")
             assert page.locator("#kpi-open").inner_text() == "0"
 
             # The morning at 1500x: about 10 s.
