@@ -265,6 +265,35 @@ def test_times_out_of_range_are_422(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("time", 1772460000),  # a Unix timestamp
+        ("time", "1772460000"),
+        ("time", "2026-03-02"),  # a date without a time
+        ("window_end", "2026-03-02T11:00:00\n"),
+        ("parcels", "2"),
+        ("parcels", 2.0),
+        ("parcels", True),
+        ("lat", str(A[0])),
+    ],
+)
+def test_values_the_spec_forbids_are_422_at_their_field(
+    client: TestClient, field: str, value: Any
+) -> None:
+    r = post(client, dict(DAY[0], **{field: value}))
+    assert r.status_code == 422
+    assert [e["loc"] for e in r.json()["detail"]] == [["body", field]]
+    assert stored(client) == 0
+
+
+def test_times_with_and_without_offset_are_accepted(client: TestClient) -> None:
+    # Minutes only, a space for the T, and an offset without a colon are ISO 8601 too.
+    assert post(client, dict(DAY[0], time="2026-03-02 07:00")).status_code == 200
+    assert post(client, dict(DAY[1], time="2026-03-02T13:00:00.5+0000")).status_code == 200
+    assert stored(client) == 2
+
+
+@pytest.mark.parametrize(
     "body",
     [
         b"{garbage",

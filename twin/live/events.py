@@ -17,10 +17,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    WithJsonSchema,
+    model_validator,
+)
 
 __all__ = [
     "DriverStatus",
@@ -36,8 +46,48 @@ __all__ = [
 ]
 
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-/]+$")]
-Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
-Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+# Numbers are strict: a JSON number, never a numeric string or a boolean, so the
+# models take exactly what the OpenAPI spec allows (an integer is a valid number).
+Lat = Annotated[float, Strict(), Field(ge=-90, le=90, allow_inf_nan=False)]
+Lon = Annotated[float, Strict(), Field(ge=-180, le=180, allow_inf_nan=False)]
+Count = Annotated[int, Strict(), Field(ge=1, le=1000)]
+Speed = Annotated[float, Strict(), Field(ge=0, le=300, allow_inf_nan=False)]
+
+#: An ISO 8601 date and time, with or without a UTC offset (without one it is the
+#: operation's local time, which RFC 3339's ``date-time`` format would not allow).
+TIME_PATTERN = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]"
+    r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?"
+    r"([Zz]|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])?$"
+)
+_TIME_RE = re.compile(TIME_PATTERN)
+
+
+def _time_text(value: Any) -> Any:
+    """Let through a datetime or an ISO 8601 string; refuse what pydantic would coerce.
+
+    Pydantic's lax mode reads a Unix timestamp (number or numeric string) or a bare
+    date as a datetime. The spec promises a date-and-time string, so those are errors.
+    """
+    if isinstance(value, dt.datetime) or (isinstance(value, str) and _TIME_RE.fullmatch(value)):
+        return value
+    raise ValueError(
+        "must be an ISO 8601 date and time such as 2026-03-02T09:30:00 (local time) "
+        "or 2026-03-02T09:30:00-06:00"
+    )
+
+
+Time = Annotated[
+    dt.datetime,
+    BeforeValidator(_time_text),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": TIME_PATTERN,
+            "description": "ISO 8601 date and time; without an offset it is local time.",
+        }
+    ),
+]
 
 
 class _Event(BaseModel):
@@ -46,7 +96,7 @@ class _Event(BaseModel):
     #: Chosen by the sender, unique per event: the idempotency key.
     event_id: Id
     #: When it happened (not when it was sent).
-    time: dt.datetime
+    time: Time
 
 
 class OrderCreated(_Event):
@@ -56,10 +106,10 @@ class OrderCreated(_Event):
     order_id: Id
     lat: Lat
     lon: Lon
-    window_start: dt.datetime
-    window_end: dt.datetime
+    window_start: Time
+    window_end: Time
     option: Literal["home", "safe_drop", "signature"] = "home"
-    parcels: Annotated[int, Field(ge=1, le=1000)] = 1
+    parcels: Count = 1
 
     @model_validator(mode="after")
     def _window(self) -> OrderCreated:
@@ -104,7 +154,7 @@ class GpsPing(_Event):
     vehicle_id: Id
     lat: Lat
     lon: Lon
-    speed_kph: Annotated[float, Field(ge=0, le=300, allow_inf_nan=False)] | None = None
+    speed_kph: Speed | None = None
 
 
 class StopOutcome(_Event):
@@ -115,7 +165,7 @@ class StopOutcome(_Event):
     order_id: Id
     outcome: Literal["delivered", "failed"]
     #: When the vehicle reached the stop; ``time`` is when the attempt ended.
-    arrived_at: dt.datetime | None = None
+    arrived_at: Time | None = None
     reason: Annotated[str, Field(max_length=200)] = ""
 
 
@@ -127,7 +177,7 @@ class DriverStatus(_Event):
     driver_id: Id | None = None
     status: Literal["on_duty", "on_break", "off_duty"]
     #: When the shift is planned to end (overtime risk is measured against it).
-    shift_end: dt.datetime | None = None
+    shift_end: Time | None = None
 
 
 LiveEvent = Annotated[
