@@ -63,11 +63,11 @@ def _close_app() -> Iterator[None]:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_no_server_errors_and_conforming_responses(case: Any) -> None:
+    # Schema-valid events can still be refused with a 422: a point more than 1 km
+    # from the map's roads, which the spec cannot express. Every other operation
+    # must accept every request its spec allows.
+    events = case.method.upper() == "POST" and case.path == "/events"
     case.call_and_validate(
         headers={"Authorization": f"Bearer {TOKEN}"},
-        excluded_checks=[
-            # Schema-valid events can still be refused with a 422: a point more than
-            # 1 km from the map's roads, which the spec cannot express.
-            positive_data_acceptance,
-        ],
+        excluded_checks=[positive_data_acceptance] if events else [],
     )
