@@ -707,15 +707,15 @@ def calibrate_cmd(
     out.print(f"calibrated scenario: {folder / 'calibrated.yaml'}")
     out.print(f"report: {page}")
     if report is not None:
-        table = Table(title="simulated vs historical (95% CI)")
+        table = Table(title="historical vs simulated (95% band for a history this long)")
         for col in ("KPI", "historical", "simulated", "inside"):
             table.add_column(col)
         for row in report["kpis"]:
             table.add_row(
                 row["kpi"],
                 _number(row["historical"]),
-                f"{_number(row['simulated_mean'])} {_ci(row['ci'])}",
-                "yes" if row["inside"] else "no",
+                f"{_number(row['simulated_mean'])} {_ci(row['band'] or [None, None])}",
+                {True: "yes", False: "no", None: "—"}[row["inside"]],
             )
         out.print(table)
 

@@ -55,20 +55,34 @@ def plot_travel(fits: dict[str, Any], network: RoadNetwork, *, ax: Axes | None =
 
 
 def plot_validation(validation: dict[str, Any], *, ax: Axes | None = None) -> Axes:
-    """Each KPI's historical value against the simulated 95 % CI, relative to the mean."""
+    """Each KPI's historical value against the simulated band, relative to the mean.
+
+    The thick bar is the 95 % prediction band for one history of the same length
+    (what a correct model allows), the thin bar inside it the CI of the simulated
+    mean.
+    """
     rows = [r for r in validation["kpis"] if r["simulated_mean"]]
     ax = _axes(ax, (8, 0.45 * len(rows) + 1))
     for i, r in enumerate(rows):
         mean = r["simulated_mean"]
-        lo, hi = r["ci"]
-        if lo is not None:
-            ax.plot([lo / mean, hi / mean], [i, i], color="#1f618d", lw=4, alpha=0.6)
-        ax.plot(1.0, i, "|", color="#1f618d", ms=12)
-        ax.plot(r["historical"] / mean, i, "o", color="#c0392b" if not r["inside"] else "#27ae60")
+        for key, width, alpha in (("band", 6, 0.35), ("ci", 2, 0.9)):
+            lo, hi = r.get(key) or (None, None)
+            if lo is not None:
+                ax.plot([lo / mean, hi / mean], [i, i], color="#1f618d", lw=width, alpha=alpha)
+        colour = {True: "#27ae60", False: "#c0392b"}.get(r["inside"], "#777")
+        ax.plot(r["historical"] / mean, i, "o", color=colour)
     ax.set_yticks(range(len(rows)), [r["kpi"] for r in rows])
     ax.axvline(1.0, color="#999", lw=0.5)
-    ax.set_xlabel("relative to the simulated mean (bar: 95 % CI; dot: history)")
+    ax.set_xlabel(
+        "relative to the simulated mean (wide bar: 95 % band for one history; "
+        "thin: CI of the mean; dot: history)"
+    )
     return ax
+
+
+def _interval(pair: list[float] | None) -> str:
+    lo, hi = pair or (None, None)
+    return "—" if lo is None else f"{_fmt(lo)} – {_fmt(hi)}"
 
 
 def write_calibration_report(
@@ -126,13 +140,19 @@ def write_calibration_report(
         (out_dir / "validation.json").write_text(json.dumps(json_safe(validation), indent=2))
         chart = _png(plot_validation(validation).figure, figures / "validation.png")
         parts += [
-            f"<h2>Validation: simulated ({validation['replications']} replications) vs "
-            "historical</h2><table><tr><th>KPI</th><th>historical</th><th>simulated mean</th>"
-            "<th>95 % CI</th><th>inside</th></tr>",
+            f"<h2>Validation: simulated ({validation['replications']} replications of "
+            f"{validation['days']} day(s)) vs historical</h2>"
+            "<p>Each replication is as long as the history, so the <em>band</em> (95 % "
+            "prediction interval, mean ± t·sd·√(1 + 1/n)) is where the history's value "
+            "should fall if the calibrated model is right. The CI of the simulated mean "
+            "narrows as replications grow and is shown for reference only.</p>"
+            "<table><tr><th>KPI</th><th>historical</th><th>simulated mean</th>"
+            "<th>95 % band</th><th>inside</th><th>z</th><th>95 % CI of mean</th></tr>",
             *(
                 f"<tr><td>{r['kpi']}</td><td>{_fmt(r['historical'])}</td>"
-                f"<td>{_fmt(r['simulated_mean'])}</td><td>{_fmt(r['ci'][0])} – "
-                f"{_fmt(r['ci'][1])}</td><td>{'yes' if r['inside'] else 'no'}</td></tr>"
+                f"<td>{_fmt(r['simulated_mean'])}</td><td>{_interval(r['band'])}</td>"
+                f"<td>{ {True: 'yes', False: 'no', None: '—'}[r['inside']] }</td>"
+                f"<td>{_fmt(r['z'])}</td><td>{_interval(r['ci'])}</td></tr>"
                 for r in validation["kpis"]
             ),
             f"</table><img src='data:image/png;base64,{chart}'>",
