@@ -9,10 +9,13 @@ attempts and 700 legs over five days).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from twin.live.calibrate import (
+    _legs,
     calibrate,
     effective_presence,
     fit_fleet,
@@ -20,7 +23,7 @@ from twin.live.calibrate import (
     observed_kpis,
     validate,
 )
-from twin.live.history import History, history_from_result
+from twin.live.history import History, history_from_result, read_history
 from twin.maps import load_network
 from twin.maps.network import ROAD_CLASSES, RoadNetwork
 from twin.scenario import Scenario, load_scenario
@@ -176,3 +179,34 @@ def test_validation_compares_like_with_like(
     assert len(outside) <= 1, outside
     fleet_kpis = ("attempts_per_day", "on_time_rate", "stops_per_vehicle_day")
     assert not set(outside) & set(fleet_kpis), outside
+
+
+def test_legs_between_trips_are_not_read_as_traffic(tmp_path: Path):
+    """The stop-to-stop time across a reload (back to the hub, load, out again) is not
+    a leg: it is left out by the stops' trip numbers, or by a ping at a hub."""
+    hub = np.array([[27.55, -99.45]])
+    (tmp_path / "orders.csv").write_text(
+        "order_id,created_at,lat,lon,window_start,window_end\n"
+        + "".join(
+            f"o{k},2026-03-01T18:00:00,27.5{k},-99.4{k},2026-03-02T08:00:00,2026-03-02T18:00:00\n"
+            for k in (1, 2, 3)
+        )
+    )
+    stops = (
+        "vehicle_id,order_id,attempt,arrived_at,departed_at,outcome,trip\n"
+        "v1,o1,1,2026-03-02T09:00:00,2026-03-02T09:04:00,delivered,1\n"
+        "v1,o2,1,2026-03-02T10:10:00,2026-03-02T10:13:00,delivered,2\n"
+        "v1,o3,1,2026-03-02T10:20:00,2026-03-02T10:23:00,delivered,2\n"
+    )
+    (tmp_path / "stops.csv").write_text(stops)
+    by_trip = _legs(read_history(tmp_path), hub)
+    assert by_trip["observed_s"].tolist() == [420.0]  # o2 -> o3 only
+    (tmp_path / "stops.csv").write_text(stops.replace(",trip\n", "\n").replace(",1\n", "\n")
+                                        .replace(",2\n", "\n"))  # fmt: skip
+    assert len(_legs(read_history(tmp_path), hub)) == 2  # nothing tells the reload apart
+    (tmp_path / "pings.csv").write_text(
+        "vehicle_id,time,lat,lon\nv1,2026-03-02T09:30:00,27.5501,-99.4501\n"
+    )
+    by_ping = _legs(read_history(tmp_path), hub)
+    assert by_ping["observed_s"].tolist() == [420.0]
+    assert len(_legs(read_history(tmp_path))) == 2  # without the hubs' positions

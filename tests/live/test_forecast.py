@@ -186,19 +186,26 @@ def test_a_vehicle_on_break_starts_later(day: Day) -> None:
 
 
 # -- the spread collapses without randomness ---------------------------------------------
-def test_without_noise_the_eta_is_the_expected_route(day: Day) -> None:
-    """Leg noise, service noise and absence switched off: every sample is the expected
-    day, which a hand computation from the travel times and service times gives."""
+def _exact(day: Day) -> Scenario:
+    """The day's scenario without leg noise, service noise or absence."""
     base = day.scenario
     always = HouseholdType(name="always", share=1.0, at_home_by_hour=(1.0,) * 24,
                            answer_door=1.0)  # fmt: skip
-    sc = base.model_copy(
+    return base.model_copy(
         update={
             "traffic": base.traffic.model_copy(update={"noise": NoiseSettings(cv=0.0)}),
             "service": base.service.model_copy(update={"service_cv": 0.0}),
             "customers": base.customers.model_copy(update={"households": (always,)}),
         }
     )
+
+
+@pytest.mark.parametrize("reload_before", [[], ["o2"]], ids=["one_trip", "two_trips"])
+def test_without_noise_the_eta_is_the_expected_route(day: Day, reload_before: list[str]) -> None:
+    """Leg noise, service noise and absence switched off: every sample is the expected
+    day, which a hand computation from the travel times and service times gives. With
+    a reload before o2 the vehicle drives back to the hub and loads the second trip."""
+    sc = _exact(day)
     net = day.network
     clock = LiveClock(sc.start_date)
     state = LiveState(sc, net, clock)
@@ -216,17 +223,23 @@ def test_without_noise_the_eta_is_the_expected_route(day: Day) -> None:
             "option": option,
         }))  # fmt: skip
     state.apply(parse_event({"event_id": "r", "type": "route_assigned", "vehicle_id": "van-a",
-                             "time": clock.datetime(start_s), "order_ids": ["o0", "o1", "o2", "o3"]
-                             }))  # fmt: skip
+                             "time": clock.datetime(start_s), "order_ids": ["o0", "o1", "o2", "o3"],
+                             "reload_before": reload_before}))  # fmt: skip
     f = Forecaster(sc, net, samples=20).predict(state)
 
     # By hand: load at the hub, then drive (expected leg at departure) and serve.
     travel = TravelTimes(net, sc.traffic, start_weekday=sc.start_weekday)
     vtype = next(iter(sc.vehicle_types.values()))
     hub = sc.hubs[0]
-    here = state.hub_nodes[hub.id]
-    t = start_s + hub.load_setup_s + hub.load_time_per_parcel_s * 4
+    hub_node = state.hub_nodes[hub.id]
+    here = hub_node
+    first_trip = 2 if reload_before else 4
+    t = start_s + hub.load_setup_s + hub.load_time_per_parcel_s * first_trip
     for k, (node, (ws, _), option) in enumerate(zip(nodes, windows, options, strict=True)):
+        if f"o{k}" in reload_before:
+            t += travel.leg(here, hub_node, depart_s=t).travel_time_s / vtype.speed_factor
+            t += hub.load_setup_s + hub.load_time_per_parcel_s * (4 - k)
+            here = hub_node
         t += travel.leg(here, node, depart_s=t).travel_time_s / vtype.speed_factor
         forecast = f.orders[f"o{k}"]
         assert forecast.eta_p10_s == forecast.eta_p90_s
@@ -235,10 +248,53 @@ def test_without_noise_the_eta_is_the_expected_route(day: Day) -> None:
         t = max(t, ws) + expected_service_s(sc, option, vtype)
         here = node
     assert f.orders["o3"].eta_p50_s < windows[3][0]  # early: it waited for the window
-    t += travel.leg(here, state.hub_nodes[hub.id], depart_s=t).travel_time_s
+    t += travel.leg(here, hub_node, depart_s=t).travel_time_s
     route = f.routes["van-a"]
     assert route.return_p50_s == pytest.approx(t, abs=1e-6)
     assert route.return_p10_s == route.return_p90_s
+
+
+def test_a_vehicle_back_at_the_hub_leaves_when_its_load_is_done(day: Day) -> None:
+    """A reload pending and the vehicle seen at its hub: loading began when it got there,
+    and it leaves when that is done, or when it was last seen if that is later."""
+    sc = _exact(day)
+    net = day.network
+    clock = LiveClock(sc.start_date)
+    state = LiveState(sc, net, clock)
+    hub = sc.hubs[0]
+    hub_node = state.hub_nodes[hub.id]
+    h = int(net.index(hub_node)[0])
+    node = int(net.node_ids[40])
+    i = int(net.index(node)[0])
+    state.apply(parse_event({
+        "event_id": "o", "type": "order_created", "time": clock.datetime(8 * H),
+        "order_id": "o", "lat": float(net.lat[i]), "lon": float(net.lon[i]),
+        "window_start": clock.datetime(8 * H), "window_end": clock.datetime(18 * H),
+    }))  # fmt: skip
+    state.apply(parse_event({"event_id": "r", "type": "route_assigned", "vehicle_id": "van-a",
+                             "time": clock.datetime(8 * H), "order_ids": ["o"],
+                             "reload_before": ["o"]}))  # fmt: skip
+    load = hub.load_setup_s + hub.load_time_per_parcel_s
+    travel = TravelTimes(net, sc.traffic, start_weekday=sc.start_weekday)
+    vtype = next(iter(sc.vehicle_types.values()))
+
+    def eta(depart_s: float) -> float:
+        return depart_s + travel.leg(hub_node, node, depart_s=depart_s).travel_time_s / (
+            vtype.speed_factor
+        )
+
+    assert state.vehicles["van-a"].at_hub_since_s == 8 * H  # on duty at the hub
+    state.apply(parse_event({"event_id": "away", "type": "gps_ping", "vehicle_id": "van-a",
+                             "time": clock.datetime(9 * H), "lat": float(net.lat[i]),
+                             "lon": float(net.lon[i])}))  # fmt: skip
+    assert state.vehicles["van-a"].at_hub_since_s is None
+    for k, (ping_s, since_s) in enumerate([(10 * H, 10 * H), (10 * H + load + 60, 10 * H)]):
+        state.apply(parse_event({"event_id": f"p{k}", "type": "gps_ping", "vehicle_id": "van-a",
+                                 "time": clock.datetime(ping_s), "lat": float(net.lat[h]),
+                                 "lon": float(net.lon[h])}))  # fmt: skip
+        assert state.vehicles["van-a"].at_hub_since_s == since_s
+        f = Forecaster(sc, net, samples=5).predict(state)
+        assert f.orders["o"].eta_p50_s == pytest.approx(eta(max(since_s + load, ping_s)))
 
 
 # -- against the engine ------------------------------------------------------------------

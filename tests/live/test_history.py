@@ -127,6 +127,50 @@ def test_simulated_day_round_trips_and_replays_into_the_same_state(tmp_path: Pat
     assert state.kpis()["orders_delivered"] == delivered
 
 
+TRIPS = """vehicle_id,order_id,attempt,arrived_at,departed_at,outcome,reason,trip
+v1,o1,1,2026-03-02T09:00:00,2026-03-02T09:04:00,delivered,,1
+v1,o2,1,2026-03-02T10:10:00,2026-03-02T10:13:00,failed,customer_absent,2
+v1,o3,1,2026-03-02T11:00:00,2026-03-02T11:03:00,delivered,,2
+"""
+ORDERS3 = ORDERS + "o3,2026-03-01T19:00:00,27.6,-99.4,2026-03-02T08:00:00,2026-03-02T18:00:00,\n"
+
+
+def test_trips_are_read_and_start_each_later_trip_with_a_reload(tmp_path: Path):
+    h = read_history(_write(tmp_path / "a", ORDERS3, TRIPS))
+    assert h.stops["trip"].tolist() == [1, 2, 2]
+    routes = [e for e in history_events(h) if e["type"] == "route_assigned"]
+    assert routes[0]["order_ids"] == ["o1", "o2", "o3"]
+    assert routes[0]["reload_before"] == ["o2"]
+    # Without trips (an optional column) no reload is claimed, and 0 is written empty.
+    no_trip = "".join(line.rsplit(",", 1)[0] + "\n" for line in TRIPS.splitlines())
+    plain = read_history(_write(tmp_path / "b", ORDERS3, no_trip))
+    assert plain.stops["trip"].tolist() == [0, 0, 0]
+    assert all("reload_before" not in e for e in history_events(plain))
+    again = read_history(write_history(plain, tmp_path / "c"))
+    assert again.stops["trip"].tolist() == [0, 0, 0]
+
+
+def test_trips_numbered_out_of_driving_order_are_reported(tmp_path: Path):
+    bad = TRIPS.replace("delivered,,2", "delivered,,1")
+    with pytest.raises(HistoryError) as info:
+        read_history(_write(tmp_path, ORDERS3, bad))
+    (problem,) = info.value.problems
+    assert problem.startswith("stops.csv line 4: trip 1 comes after a stop of trip 2")
+
+
+def test_simulated_trips_follow_the_engine_departures():
+    scenario = load_scenario("scenarios/small_grid.yaml").model_copy(update={"days": 1})
+    network = load_network(scenario.map.ref, network_type=scenario.map.network_type)
+    result = Simulation(scenario, network).run()
+    stops = history_from_result(result).stops
+    departs = result.events[result.events["kind"] == "depart"].groupby("vehicle_id").size()
+    trips = stops.groupby("vehicle_id")["trip"].max()
+    assert (trips <= departs[trips.index]).all()
+    assert (stops.groupby("vehicle_id")["trip"].min() == 1).all()
+    steps = stops.sort_values("arrived_at").groupby("vehicle_id")["trip"].diff().dropna()
+    assert (steps >= 0).all()
+
+
 def test_cli_reports_bad_history_without_traceback(tmp_path: Path):
     folder = _write(tmp_path, stops=STOPS.replace("delivered", "deliverd"))
     result = CliRunner().invoke(

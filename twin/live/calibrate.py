@@ -40,10 +40,11 @@ from scipy import optimize, stats
 
 from twin.customers import answer_probability
 from twin.live.history import History, history_from_result
+from twin.live.state import AT_HUB_M
 from twin.maps.network import ROAD_CLASSES, RoadNetwork
 from twin.metrics import summarize
 from twin.scenario import Scenario
-from twin.sim.engine import SimResult, Simulation
+from twin.sim.engine import SimResult, Simulation, place_hubs
 from twin.traveltime import TravelTimes
 
 __all__ = [
@@ -235,9 +236,17 @@ def fit_presence(history: History, base: Scenario) -> dict[str, Any]:
 
 
 # -- travel ----------------------------------------------------------------------------
-def _legs(history: History) -> pd.DataFrame:
-    """Stop-to-stop legs of each vehicle's day, without the ones that contain a break."""
+def _legs(history: History, hubs: np.ndarray | None = None) -> pd.DataFrame:
+    """Stop-to-stop driving legs of each vehicle's day.
+
+    Left out: legs with a break inside, and legs between two trips, which hold a
+    drive back to the hub and a reload. A trip change shows in the stops'
+    ``trip`` numbers or, where ``hubs`` (rows of lat, lon) are given, in a ping
+    within ``AT_HUB_M`` of a hub during the leg.
+    """
     s = history.stops.merge(history.orders[["order_id", "lat", "lon"]], on="order_id")
+    if "trip" not in s:
+        s["trip"] = 0
     s = s.sort_values(["vehicle_id", "arrived_at"], kind="stable")
     nxt = s.groupby("vehicle_id").shift(-1)
     legs = pd.DataFrame(
@@ -249,9 +258,13 @@ def _legs(history: History) -> pd.DataFrame:
             "lon0": s["lon"],
             "lat1": nxt["lat"],
             "lon1": nxt["lon"],
+            "trip0": s["trip"],
+            "trip1": nxt["trip"],
         }
     ).dropna()
     legs = legs[legs["arrive"].dt.normalize() == legs["depart"].dt.normalize()]
+    known = (legs["trip0"] > 0) & (legs["trip1"] > 0)
+    legs = legs[~known | (legs["trip0"] == legs["trip1"])]
     for b in history.breaks.itertuples(index=False):
         overlap = (
             (legs["vehicle_id"] == b.vehicle_id)
@@ -259,8 +272,30 @@ def _legs(history: History) -> pd.DataFrame:
             & (legs["arrive"] > b.start_at)
         )
         legs = legs[~overlap]
+    if hubs is not None and len(hubs) and len(history.pings):
+        legs = legs[~_via_hub(legs, history.pings, hubs)]
     observed = (legs["arrive"] - legs["depart"]) / pd.Timedelta(seconds=1)
+    legs = legs.drop(columns=["trip0", "trip1"])
     return legs.assign(observed_s=observed.to_numpy(float)).reset_index(drop=True)
+
+
+def _via_hub(legs: pd.DataFrame, pings: pd.DataFrame, hubs: np.ndarray) -> np.ndarray:
+    """Whether the vehicle was pinged within ``AT_HUB_M`` of a hub during each leg."""
+    lat, lon = pings["lat"].to_numpy(float), pings["lon"].to_numpy(float)
+    dy = (lat[:, None] - hubs[None, :, 0]) * 111_320.0
+    dx = (lon[:, None] - hubs[None, :, 1]) * 111_320.0 * np.cos(np.radians(hubs[None, :, 0]))
+    near = (np.hypot(dx, dy) <= AT_HUB_M).any(axis=1)
+    at_hub = pings[near]
+    out = np.zeros(len(legs), dtype=bool)
+    times = {v: np.sort(g["time"].to_numpy()) for v, g in at_hub.groupby("vehicle_id")}
+    for i, (vid, dep, arr) in enumerate(
+        zip(legs["vehicle_id"], legs["depart"].to_numpy(), legs["arrive"].to_numpy(), strict=True)
+    ):
+        t = times.get(vid)
+        if t is not None:
+            k = np.searchsorted(t, dep, side="right")
+            out[i] = k < len(t) and t[k] < arr
+    return out
 
 
 def _expected_by_class(
@@ -297,7 +332,9 @@ def fit_travel(history: History, base: Scenario, network: RoadNetwork) -> dict[s
     alternating least squares; classes with too little free-flow time and hours
     with too few legs keep factor 1 (the base profile).
     """
-    legs = _legs(history)
+    hub_nodes = np.array(sorted(place_hubs(base, network).values()))
+    at = network.index(hub_nodes) if len(hub_nodes) else np.zeros(0, dtype=np.int64)
+    legs = _legs(history, np.column_stack((network.lat[at], network.lon[at])))
     table = base.traffic.congestion.table()
     if len(legs) == 0:
         return {"legs": 0, "hourly": {c: table[i].tolist() for i, c in enumerate(ROAD_CLASSES)}}

@@ -28,7 +28,9 @@ from pydantic import (
     Field,
     Strict,
     TypeAdapter,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -131,7 +133,9 @@ class RouteAssigned(_Event):
 
     Replaces whatever remained of that vehicle's route: a re-optimised route is
     simply a new ``route_assigned``. ``hub_id`` is where the route ends (default:
-    the scenario's first hub).
+    the scenario's first hub). A route of several trips names in
+    ``reload_before`` the orders before which the vehicle goes back to its hub to
+    load the next trip (the first order too, if it must reload before it).
     """
 
     type: Literal["route_assigned"] = "route_assigned"
@@ -139,12 +143,22 @@ class RouteAssigned(_Event):
     driver_id: Id | None = None
     order_ids: Annotated[list[Id], Field(max_length=2000)]
     hub_id: Id | None = None
+    reload_before: Annotated[list[Id], Field(max_length=2000)] = []
 
-    @model_validator(mode="after")
-    def _distinct(self) -> RouteAssigned:
-        if len(set(self.order_ids)) != len(self.order_ids):
+    @field_validator("order_ids")
+    @classmethod
+    def _distinct(cls, order_ids: list[str]) -> list[str]:
+        if len(set(order_ids)) != len(order_ids):
             raise ValueError("order_ids lists an order twice")
-        return self
+        return order_ids
+
+    @field_validator("reload_before")
+    @classmethod
+    def _on_the_route(cls, reload_before: list[str], info: ValidationInfo) -> list[str]:
+        stray = sorted(set(reload_before) - set(info.data.get("order_ids", reload_before)))
+        if stray:
+            raise ValueError(f"names {stray[:3]}, not in order_ids; list only orders of this route")
+        return reload_before
 
 
 class GpsPing(_Event):

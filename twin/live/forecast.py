@@ -53,8 +53,8 @@ from twin.fleet import build_fleet
 from twin.live.state import LiveOrder, LiveState, LiveVehicle
 from twin.maps.network import RoadNetwork
 from twin.rng import RandomStreams
-from twin.scenario import Scenario, VehicleType
-from twin.sim.engine import expected_service_s, make_movers, place_hubs
+from twin.scenario import Hub, Scenario, VehicleType
+from twin.sim.engine import expected_service_s, load_time_s, make_movers, place_hubs
 from twin.traveltime import TravelTimes, lognormal_params
 from twin.weather import Weather
 
@@ -151,6 +151,12 @@ def _clean_dict(d: dict[str, Any]) -> dict[str, Any]:
     return {k: _clean(v) for k, v in d.items()}
 
 
+def _trip_length(reload: np.ndarray, k: int) -> int:
+    """Stops from ``k`` up to the next reload (or the route's end): one trip's parcels."""
+    later = np.flatnonzero(reload[k + 1 :])
+    return int(later[0]) + 1 if len(later) else len(reload) - k
+
+
 @dataclass
 class _Run:
     """The samples of one vehicle, advanced stop by stop (arrays of shape (samples,))."""
@@ -159,7 +165,10 @@ class _Run:
     vtype: VehicleType
     mover: int
     hub: int
+    hub_settings: Hub
     orders: list[LiveOrder]
+    #: Per stop: the vehicle goes back to the hub and loads the next trip first.
+    reload: np.ndarray
     rng: np.random.Generator
     t: np.ndarray
     duty_from: np.ndarray
@@ -447,6 +456,9 @@ class Forecaster:
             for oid in v.route
             if oid in state.orders and state.orders[oid].status == "routed"
         ]
+        marks = set(v.reload_before)
+        reload = np.array([o.order_id in marks for o in orders], dtype=bool)
+        hub_settings = next((h for h in sc.hubs if h.id == v.hub_id), sc.hubs[0])
         here = v.node if v.node is not None else hub
         seen = v.seen_s if v.seen_s is not None else now_s
         on_duty = v.on_duty_s if v.on_duty_s is not None else seen
@@ -458,10 +470,10 @@ class Forecaster:
             start = v.break_start_s if v.break_start_s is not None else seen
             t0 = duty = max(start + d.break_min * 60.0, now_s)
         elif here == hub and seen <= on_duty and orders:
-            # On duty at the hub and not seen since: the parcels are still being loaded.
-            hub_settings = next((h for h in sc.hubs if h.id == v.hub_id), sc.hubs[0])
+            # On duty at the hub and not seen since: the first trip is still being loaded.
+            reload[0] = False
             t0 = duty = max(on_duty, shift_start)
-            t0 += hub_settings.load_setup_s + hub_settings.load_time_per_parcel_s * len(orders)
+            t0 += load_time_s(hub_settings, vtype, _trip_length(reload, 0))
         key = int.from_bytes(hashlib.sha256(v.vehicle_id.encode()).digest()[:8], "little")
         n = self.samples
         return _Run(
@@ -469,7 +481,9 @@ class Forecaster:
             vtype=vtype,
             mover=self._mover_of[type_name],
             hub=hub,
+            hub_settings=hub_settings,
             orders=orders,
+            reload=reload,
             rng=np.random.default_rng([self.seed, state.applied, key]),
             t=np.full(n, t0),
             duty_from=np.full(n, duty),
@@ -495,6 +509,28 @@ class Forecaster:
         arrive = self._drive(run, run.hub, np.where(ok, expected, 0.0), ok, now_s)
         run.back_s = np.where(ok, arrive, run.back_s)
 
+    def _reload(self, run: _Run, k: int, now_s: float) -> None:
+        """Back to the hub and load the trip that starts at stop ``k``, as the engine's
+        ``_load`` does between trips (the wait for a free dock is not modelled).
+
+        A vehicle last seen at its hub is already loading: since it got there
+        (``at_hub_since_s``), so it leaves when that load is done or, if it was
+        seen there later than that, not before it was last seen.
+        """
+        load = load_time_s(run.hub_settings, run.vtype, _trip_length(run.reload, k))
+        since = run.vehicle.at_hub_since_s
+        if k == 0 and since is not None:
+            run.t = np.maximum(run.t, since + load)
+        else:
+            if run.here != run.hub:
+                expected = self._expected_back(run, run.here, run.t, run.going)
+                ok = run.going & np.isfinite(expected)
+                run.t = self._drive(run, run.hub, np.where(ok, expected, 0.0), ok, now_s)
+                run.going = ok
+            run.t = np.where(run.going, run.t + load, run.t)
+        run.here = run.hub
+        run.first = False
+
     def predict(self, state: LiveState) -> Forecast:
         """Forecast every routed order and every vehicle on duty in ``state``."""
         started = time.perf_counter()
@@ -507,6 +543,9 @@ class Forecaster:
         steps = max((len(r.orders) for r in runs), default=0)
         for k in range(steps):
             live = [r for r in runs if k < len(r.orders) and r.going.any()]
+            for r in live:
+                if r.reload[k]:
+                    self._reload(r, k, now_s)
             needs: dict[tuple[int, int], set[tuple[int, int]]] = {}
             for r in live:
                 for b in np.unique(self._bucket(r.t[r.going])).tolist():

@@ -108,6 +108,15 @@ SCHEMA: dict[str, tuple[Column, ...]] = {
         Column("outcome", "choice", choices=OUTCOMES),
         Column("reason", "text", False, default="", doc="why a failed attempt failed"),
         Column("driver_id", "text", False, default=""),
+        Column(
+            "trip",
+            "int",
+            False,
+            low=1,
+            high=100,
+            default=0,
+            doc="the vehicle's trip of the day (back to the hub between trips); 0 if not given",
+        ),
     ),
     "pings": (
         Column("vehicle_id", "text"),
@@ -277,6 +286,8 @@ def _check_links(tables: dict[str, pd.DataFrame]) -> list[str]:
     if {"order_id", "attempt"} <= set(stops):
         for w in rows(stops, stops.duplicated(["order_id", "attempt"], keep="first")):
             problems.append(f"{w}: this order_id and attempt repeat an earlier row")
+    if {"vehicle_id", "arrived_at", "trip"} <= set(stops) and len(stops):
+        problems += _trip_order_problems(stops)
     breaks = tables.get("breaks")
     if breaks is not None and len(breaks):
         s, e = breaks["start_at"], breaks["end_at"]
@@ -284,6 +295,28 @@ def _check_links(tables: dict[str, pd.DataFrame]) -> list[str]:
         for w in rows(breaks, bad):
             problems.append(f"{w}: end_at is before start_at; fix the times")
     return problems
+
+
+def _trip_order_problems(stops: pd.DataFrame) -> list[str]:
+    """A vehicle's trips of a day are numbered in the order it drove them."""
+    frame = pd.DataFrame(
+        {
+            "vehicle_id": stops["vehicle_id"],
+            "arrived_at": pd.to_datetime(stops["arrived_at"]),
+            "trip": stops["trip"],
+            "where": stops.attrs["where"],
+        }
+    )
+    frame = frame[(frame["trip"] > 0) & frame["arrived_at"].notna()]
+    frame = frame.sort_values(["vehicle_id", "arrived_at"], kind="stable")
+    day = frame["arrived_at"].dt.normalize()
+    before = frame.groupby([frame["vehicle_id"], day])["trip"].shift(1)
+    back = frame[frame["trip"] < before]
+    return [
+        f"{w}: trip {t} comes after a stop of trip {int(b)} of the same vehicle and day; "
+        "number trips in the order they were driven"
+        for w, t, b in zip(back["where"], back["trip"], before[back.index], strict=True)
+    ]
 
 
 def read_history(folder: str | Path, *, timezone: str = "America/Chicago") -> History:
@@ -346,6 +379,10 @@ def write_history(history: History, folder: str | Path, *, fmt: str = "csv") -> 
                 frame[col.name] = pd.to_datetime(frame[col.name]).dt.strftime(
                     "%Y-%m-%dT%H:%M:%S.%f"
                 )
+            elif col.kind == "int" and col.default == 0 and col.name in frame:
+                # 0 stands for "not given": written as an empty cell, read back as 0.
+                values = frame[col.name].astype("Int64")
+                frame[col.name] = values.where(values > 0)
         if fmt == "csv":
             frame.to_csv(root / f"{table}.csv", index=False)
         else:
@@ -391,6 +428,8 @@ def history_from_result(result: SimResult) -> History:
     breaks: list[dict[str, Any]] = []
     open_stop: dict[str, dict[str, Any]] = {}
     open_break: dict[str, float] = {}
+    #: Trips started (departures from the hub) per vehicle and day.
+    trips: dict[tuple[str, int], int] = defaultdict(int)
     done_kinds = {"delivered": "delivered", "in_locker": "delivered", "failed": "failed"}
     cols = ["time_s", "kind", "order_id", "vehicle_id", "driver_id", "lat", "lon", "details"]
     for t, kind, oid, vid, drv, lat, lon, details in ev[cols].itertuples(index=False):
@@ -404,12 +443,15 @@ def history_from_result(result: SimResult) -> History:
             if "outcome" in stop:
                 stops.append(stop)
             open_stop.pop(vid)
+        if kind == "depart":
+            trips[vid, int(t // 86_400)] += 1
         if kind == "arrive" and isinstance(oid, str):
             open_stop[vid] = {
                 "vehicle_id": vid,
                 "order_id": oid,
                 "arrived_s": t,
                 "driver_id": drv if isinstance(drv, str) else "",
+                "trip": max(trips[vid, int(t // 86_400)], 1),
             }
         elif kind == "attempted" and stop is not None and stop["order_id"] == oid:
             stop["attempt"] = int(_details(details).get("attempt", 1))
@@ -443,6 +485,9 @@ def history_from_result(result: SimResult) -> History:
             "outcome": stop_frame.get("outcome", pd.Series(dtype=str)).astype(str),
             "reason": stop_frame.get("reason", pd.Series(dtype=str)).fillna("").astype(str),
             "driver_id": stop_frame.get("driver_id", pd.Series(dtype=str)).astype(str),
+            "trip": stop_frame.get("trip", pd.Series(1, index=stop_frame.index))
+            .fillna(1)
+            .astype(int),
         }
     )
     ping_frame = pd.DataFrame(pings, columns=["vehicle_id", "time_s", "lat", "lon"])
@@ -492,10 +537,11 @@ def history_events(history: History) -> list[dict[str, Any]]:
     and off duty at its last ping; its breaks are sent as ``on_break`` and back
     ``on_duty``, so that a forecast does not schedule a break already taken.
     Routes are what the vehicle went on to do: a ``route_assigned`` when it goes
-    on duty, listing its stops in the order they
-    were made among the orders known then, and again whenever an order it will
-    serve is placed (a re-optimised route). Event ids are stable, so a replay
-    sent twice is applied once.
+    on duty, listing its stops in the order they were made among the orders known
+    then, and again whenever an order it will serve is placed (a re-optimised
+    route). Where the stops give their ``trip``, a route names the first stop of
+    each later trip in ``reload_before``. Event ids are stable, so a replay sent
+    twice is applied once.
     """
     out: list[tuple[pd.Timestamp, int, dict[str, Any]]] = []
 
@@ -534,13 +580,26 @@ def history_events(history: History) -> list[dict[str, Any]]:
                  "vehicle_id": vid, "status": "on_duty"})  # fmt: skip
         add(off, {"event_id": f"duty-{tag}-off", "type": "driver_status",
                   "vehicle_id": vid, "status": "off_duty"})  # fmt: skip
-        sequence = list(zip(own["order_id"], own["arrived_at"], strict=True))
-        moments = sorted({on, *(created[o] for o, _ in sequence if created[o] > on)})
+        trips_of = own["trip"] if "trip" in own else pd.Series(0, index=own.index)
+        sequence = list(zip(own["order_id"], own["arrived_at"], trips_of, strict=True))
+        moments = sorted({on, *(created[o] for o, _, _ in sequence if created[o] > on)})
         for k, moment in enumerate(moments):
-            remaining = [o for o, a in sequence if a >= moment and created[o] <= moment]
-            if remaining:
-                add(moment, {"event_id": f"route-{tag}-{k}", "type": "route_assigned",
-                             "vehicle_id": vid, "order_ids": remaining})  # fmt: skip
+            remaining = [(o, n) for o, a, n in sequence if a >= moment and created[o] <= moment]
+            if not remaining:
+                continue
+            event = {"event_id": f"route-{tag}-{k}", "type": "route_assigned",
+                     "vehicle_id": vid, "order_ids": [o for o, _ in remaining]}  # fmt: skip
+            # A later trip starts with a reload at the hub. The vehicle is on the trip
+            # of its last stop so far (the first trip before any), and 0 is "not given".
+            trip = max([n for _, a, n in sequence if a < moment] or [1])
+            reloads = []
+            for o, n in remaining:
+                if n > trip:
+                    reloads.append(o)
+                trip = max(trip, n)
+            if reloads:
+                event["reload_before"] = reloads
+            add(moment, event)
         stop_rows: Iterable[Any] = own.itertuples(index=False)
         for row in stop_rows:
             add(

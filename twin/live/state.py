@@ -21,6 +21,8 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from twin.live.events import (
     DriverStatus,
     GpsPing,
@@ -41,6 +43,8 @@ __all__ = ["ORDER_STATUSES", "LiveOrder", "LiveState", "LiveVehicle"]
 ORDER_STATUSES = ("open", "routed", "delivered", "failed", "cancelled")
 #: Addresses and pings farther than this from the road network are refused.
 MAX_SNAP_M = 1000.0
+#: A vehicle seen this close to its hub's node is at the hub (loading, or done).
+AT_HUB_M = 150.0
 _MAX_ANOMALIES = 500
 
 
@@ -81,6 +85,10 @@ class LiveVehicle:
     shift_end_s: float | None = None
     #: Remaining stops, in order: open orders only.
     route: list[str] = field(default_factory=list)
+    #: Stops of ``route`` before which the vehicle goes back to the hub to reload.
+    reload_before: list[str] = field(default_factory=list)
+    #: Since when the vehicle has been seen at its hub (None: away from it).
+    at_hub_since_s: float | None = None
     delivered: int = 0
     failed: int = 0
 
@@ -147,11 +155,23 @@ class LiveState:
             v = self.vehicles[vehicle_id] = LiveVehicle(vehicle_id, hub_id=self.default_hub)
         return v
 
-    def _unroute(self, order: LiveOrder) -> None:
+    def _unroute(self, order: LiveOrder, *, served: bool = False) -> None:
+        """Take an order off its vehicle's route.
+
+        A reload marked before it goes with a served stop (the vehicle reloaded
+        and went on); an order cancelled or moved leaves its reload to the stop
+        after it, since the next trip still starts at the hub.
+        """
         if order.vehicle_id is not None:
             v = self.vehicles.get(order.vehicle_id)
             if v is not None and order.order_id in v.route:
-                v.route.remove(order.order_id)
+                i = v.route.index(order.order_id)
+                v.route.pop(i)
+                if order.order_id in v.reload_before:
+                    v.reload_before.remove(order.order_id)
+                    if not served and i < len(v.route) and v.route[i] not in v.reload_before:
+                        v.reload_before.append(v.route[i])
+                        v.reload_before.sort(key=v.route.index)
         order.vehicle_id = None
 
     def _on_order_created(self, e: OrderCreated, t: float) -> None:
@@ -189,6 +209,7 @@ class LiveState:
         for oid in v.route:  # stops dropped from the new route are open again
             self.orders[oid].status, self.orders[oid].vehicle_id = "open", None
         v.route = []
+        reloads = set(e.reload_before)
         for oid in e.order_ids:
             order = self.orders.get(oid)
             if order is None:
@@ -199,6 +220,7 @@ class LiveState:
                 self._unroute(order)  # moved from another vehicle
                 order.status, order.vehicle_id = "routed", e.vehicle_id
                 v.route.append(oid)
+        v.reload_before = [oid for oid in v.route if oid in reloads]
         if v.status in ("unknown", "off_duty"):
             self._start_duty(v, t)
 
@@ -209,7 +231,18 @@ class LiveState:
             v.shift_end_s = day_start + self.scenario.drivers.shift_end_h * 3600.0
         if v.node is None:
             v.node = self.hub_nodes[v.hub_id]
-            v.seen_s = t
+            v.seen_s, v.at_hub_since_s = t, t
+
+    def _near_hub(self, v: LiveVehicle) -> bool:
+        """Whether the vehicle's last position is within ``AT_HUB_M`` of its hub."""
+        hub = self.hub_nodes.get(v.hub_id)
+        if hub is None or v.node is None:
+            return False
+        if v.node == hub:
+            return True
+        a, b = self.network.index([v.node, hub])
+        xy = self.network.node_xy
+        return bool(np.hypot(*(xy[a] - xy[b])) <= AT_HUB_M)
 
     def _on_gps_ping(self, e: GpsPing, t: float) -> None:
         v = self._vehicle(e.vehicle_id)
@@ -217,6 +250,10 @@ class LiveState:
             return  # a late ping: the vehicle has been seen since
         v.lat, v.lon, v.seen_s = e.lat, e.lon, t
         v.node = int(self.network.snap(e.lat, e.lon).node[0])
+        if not self._near_hub(v):
+            v.at_hub_since_s = None
+        elif v.at_hub_since_s is None:
+            v.at_hub_since_s = t
 
     def _on_stop_outcome(self, e: StopOutcome, t: float) -> None:
         order = self.orders.get(e.order_id)
@@ -229,7 +266,7 @@ class LiveState:
         v = self._vehicle(e.vehicle_id)
         if v.status in ("unknown", "off_duty"):
             self._start_duty(v, t)
-        self._unroute(order)
+        self._unroute(order, served=True)
         order.attempts += 1
         order.arrived_s = self.clock.seconds(e.arrived_at) if e.arrived_at else t
         if e.outcome == "delivered":
@@ -243,6 +280,7 @@ class LiveState:
             order.first_attempt_ok = e.outcome == "delivered"
         if v.seen_s is None or t >= v.seen_s:
             v.lat, v.lon, v.node, v.seen_s = order.lat, order.lon, order.node, t
+            v.at_hub_since_s = None
 
     def _on_driver_status(self, e: DriverStatus, t: float) -> None:
         v = self._vehicle(e.vehicle_id)
@@ -262,7 +300,7 @@ class LiveState:
             v.status = "off_duty"
             for oid in list(v.route):
                 self.orders[oid].status, self.orders[oid].vehicle_id = "open", None
-            v.route = []
+            v.route, v.reload_before = [], []
 
     def copy(self) -> LiveState:
         """An independent copy of the mutable state, sharing the scenario, network and clock.
@@ -274,7 +312,10 @@ class LiveState:
         twin = object.__new__(LiveState)
         twin.__dict__.update(self.__dict__)
         twin.orders = {k: replace(o) for k, o in self.orders.items()}
-        twin.vehicles = {k: replace(v, route=list(v.route)) for k, v in self.vehicles.items()}
+        twin.vehicles = {
+            k: replace(v, route=list(v.route), reload_before=list(v.reload_before))
+            for k, v in self.vehicles.items()
+        }
         twin.anomalies = [dict(a) for a in self.anomalies]
         twin.hub_nodes = dict(self.hub_nodes)
         return twin

@@ -64,11 +64,18 @@ from twin.lockers import LockerBank
 from twin.maps.modal import mode_network
 from twin.maps.network import RoadNetwork
 from twin.rng import RandomStreams
-from twin.scenario import Scenario, VehicleType
+from twin.scenario import Hub, Scenario, VehicleType
 from twin.traveltime import TravelMatrix, TravelTimes, lognormal_params
 from twin.weather import Weather
 
-__all__ = ["SimResult", "Simulation", "expected_service_s", "make_movers", "place_hubs"]
+__all__ = [
+    "SimResult",
+    "Simulation",
+    "expected_service_s",
+    "load_time_s",
+    "make_movers",
+    "place_hubs",
+]
 
 DAY_S = 86_400.0
 #: Vehicle type name (and mode in the vehicles table) of crowdsourced couriers.
@@ -222,6 +229,13 @@ def make_movers(
             )
         movers[name] = shared[profile]
     return movers
+
+
+def load_time_s(hub: Hub, vtype: VehicleType, parcels: int) -> float:
+    """Time to load a trip's parcels at ``hub`` (once at a dock; the dock wait is extra)."""
+    if vtype.mode == "drone":  # one parcel into the drone's box at the pad
+        return hub.load_time_per_parcel_s * parcels
+    return hub.load_setup_s + hub.load_time_per_parcel_s * parcels
 
 
 def expected_service_s(
@@ -1543,10 +1557,7 @@ class Simulation:
         return done + self._back_leg_s(vehicle, last.node, etas[-1])
 
     def _load_time_s(self, vehicle: Vehicle, parcels: int) -> float:
-        hub = self.hub_settings[vehicle.hub]
-        if vehicle.type.mode == "drone":  # one parcel into the drone's box at the pad
-            return hub.load_time_per_parcel_s * parcels
-        return hub.load_setup_s + hub.load_time_per_parcel_s * parcels
+        return load_time_s(self.hub_settings[vehicle.hub], vehicle.type, parcels)
 
     def _where(self, node: int) -> dict[str, Any]:
         i = self.network.index(node)[0]
