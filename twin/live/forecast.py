@@ -14,9 +14,12 @@ time with mean 1 and CV ``traffic.noise.cv``, gamma border waits), service
 times drawn as :meth:`Simulation._attempt` draws them (parking and walking,
 handover if someone answers, a safe drop at half the handover time, the walk
 back), the wait for a window that has not opened, the break rule of the
-drivers' settings, and the working-day limit that sends a vehicle home with
-stops left. Only the households are unknown to the live twin, so presence is
-the household mix's average chance that someone answers at that hour
+drivers' settings, the working-day limit that sends a vehicle home with
+stops left, and the trips of a route: before each stop the route names in
+``reload_before`` the vehicle drives back to its hub and loads (the engine's
+:func:`~twin.sim.engine.load_time_s`; the wait for a free dock is not
+modelled). Only the households are unknown to the live twin, so presence is the
+household mix's average chance that someone answers at that hour
 (:func:`~twin.customers.answer_probability`).
 
 Why not run the engine 50 times: a SimPy day of the Laredo baseline takes about
