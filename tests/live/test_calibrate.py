@@ -9,6 +9,7 @@ attempts and 700 legs over five days).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -210,3 +211,28 @@ def test_legs_between_trips_are_not_read_as_traffic(tmp_path: Path):
     by_ping = _legs(read_history(tmp_path), hub)
     assert by_ping["observed_s"].tolist() == [420.0]
     assert len(_legs(read_history(tmp_path))) == 2  # without the hubs' positions
+
+
+def test_validation_reads_simulated_days_as_history_could_be_read():
+    """A history without trip numbers keeps its legs across reloads in the mean leg; the
+    simulated days it is compared with must keep theirs too, or a right model fails."""
+    base = load_scenario("scenarios/small_grid.yaml")
+    network = load_network(base.map.ref, network_type=base.map.network_type)
+    d = base.model_dump(mode="json", exclude={"variants"})
+    d["days"] = 2
+    for vtype in d["vehicle_types"].values():
+        vtype.update(capacity_parcels=20, max_trips=2)  # two trips a van
+    scenario = Scenario.model_validate(d)
+    history = history_from_result(Simulation(scenario, network).run())
+    assert (history.stops["trip"] == 2).sum() > 50
+    cal = calibrate(history, scenario, network)
+    untripped = replace(history, stops=history.stops.assign(trip=0))
+    legs = {}
+    for name, h in (("trips", history), ("no_trips", untripped)):
+        report = validate(cal, h, network, replications=2)
+        row = next(r for r in report["kpis"] if r["kpi"] == "mean_leg_s")
+        legs[name] = row["historical"], [run["mean_leg_s"] for run in report["runs"]]
+        assert row["inside"], (name, row)
+    # Reloads read as legs make the mean leg far longer, on both sides alike.
+    assert legs["no_trips"][0] > 1.2 * legs["trips"][0]
+    assert min(legs["no_trips"][1]) > 1.2 * max(legs["trips"][1])

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -590,15 +590,20 @@ def validate(
     the CI of the simulated mean, which shrinks to a point as replications grow and
     would flag a perfect model. A historical value in the band is ``inside``; ``z``
     is its distance from the simulated mean in standard deviations of the
-    replications. ``ci`` (the mean's 95 % CI) is kept for reference.
+    replications. ``ci`` (the mean's 95 % CI) is kept for reference. Simulated
+    days are read as the history can be: without its trip numbers if it has none.
     """
     days = history_days(history)
     scenario = calibration.scenario.model_copy(update={"days": days})
     actual = observed_kpis(history)
+    has_trips = "trip" in history.stops and bool((history.stops["trip"] > 0).any())
     per_run = []
     for r in range(replications):
         result = Simulation(scenario, network, replication=r).run()
-        per_run.append(observed_kpis(history_from_result(result)))
+        simulated = history_from_result(result)
+        if not has_trips:  # what history cannot tell, the simulated days must not either
+            simulated = replace(simulated, stops=simulated.stops.assign(trip=0))
+        per_run.append(observed_kpis(simulated))
         if on_run is not None:
             on_run(r, result)
     summary = summarize(per_run)
