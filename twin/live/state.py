@@ -46,6 +46,8 @@ MAX_SNAP_M = 1000.0
 #: A vehicle seen this close to its hub's node is at the hub (loading, or done).
 AT_HUB_M = 150.0
 _MAX_ANOMALIES = 500
+#: Snapped points remembered between an event's admission and its application.
+_MAX_SNAPS = 4096
 
 
 @dataclass
@@ -116,15 +118,32 @@ class LiveState:
         self.applied = 0
         self.hub_nodes = place_hubs(scenario, network)
         self.default_hub = scenario.hubs[0].id
+        self._snaps: dict[tuple[float, float], tuple[int, float]] = {}
+
+    def _snap(self, lat: float, lon: float) -> tuple[int, float]:
+        """Nearest node of a point and its distance (m), remembered for a while.
+
+        The server checks a point at admission and folds it right after: one
+        k-d tree query serves both. Snapping is a pure function of the point, so
+        the memo never changes a result.
+        """
+        key = (lat, lon)
+        hit = self._snaps.get(key)
+        if hit is None:
+            if len(self._snaps) >= _MAX_SNAPS:
+                self._snaps.clear()
+            snap = self.network.snap(lat, lon)
+            hit = self._snaps[key] = (int(snap.node[0]), float(snap.distance_m[0]))
+        return hit
 
     # -- admission (stateless checks) -------------------------------------------------
     def location_problem(self, event: Any) -> str | None:
         """Why an event's coordinates or hub cannot be used, or None if they can."""
         if isinstance(event, OrderCreated | GpsPing):
-            snap = self.network.snap(event.lat, event.lon, max_distance_m=MAX_SNAP_M)
-            if snap.too_far[0]:
+            _, distance_m = self._snap(event.lat, event.lon)
+            if distance_m > MAX_SNAP_M:
                 return (
-                    f"lat/lon ({event.lat}, {event.lon}) is {snap.distance_m[0]:.0f} m from the "
+                    f"lat/lon ({event.lat}, {event.lon}) is {distance_m:.0f} m from the "
                     f"nearest road of the map (limit {MAX_SNAP_M:.0f} m); send a point on the map"
                 )
         if (
@@ -175,7 +194,7 @@ class LiveState:
         order.vehicle_id = None
 
     def _on_order_created(self, e: OrderCreated, t: float) -> None:
-        node = int(self.network.snap(e.lat, e.lon).node[0])
+        node, _ = self._snap(e.lat, e.lon)
         ws, we = self.clock.seconds(e.window_start), self.clock.seconds(e.window_end)
         old = self.orders.get(e.order_id)
         if old is not None:
@@ -249,7 +268,7 @@ class LiveState:
         if v.seen_s is not None and t < v.seen_s:
             return  # a late ping: the vehicle has been seen since
         v.lat, v.lon, v.seen_s = e.lat, e.lon, t
-        v.node = int(self.network.snap(e.lat, e.lon).node[0])
+        v.node, _ = self._snap(e.lat, e.lon)
         if not self._near_hub(v):
             v.at_hub_since_s = None
         elif v.at_hub_since_s is None:
@@ -318,6 +337,7 @@ class LiveState:
         }
         twin.anomalies = [dict(a) for a in self.anomalies]
         twin.hub_nodes = dict(self.hub_nodes)
+        twin._snaps = {}
         return twin
 
     # -- views ------------------------------------------------------------------------
