@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from twin.constants import ROAD_CLASSES  # re-exported: twin.maps.network.ROAD_CLASSES
 from twin.errors import MapError
 
 __all__ = [
@@ -44,16 +45,6 @@ __all__ = [
 OSM_ATTRIBUTION = "© OpenStreetMap contributors"
 OSM_LICENSE = "ODbL 1.0 (https://www.openstreetmap.org/copyright)"
 
-#: Road classes that congestion profiles are defined for, most important first.
-ROAD_CLASSES: tuple[str, ...] = (
-    "motorway",
-    "trunk",
-    "primary",
-    "secondary",
-    "tertiary",
-    "residential",
-    "other",
-)
 _CLASS_CODE = {name: code for code, name in enumerate(ROAD_CLASSES)}
 _RESIDENTIAL_LIKE = {"residential", "living_street", "unclassified", "road"}
 
