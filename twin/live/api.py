@@ -27,7 +27,7 @@ import math
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfoNotFoundError
@@ -71,6 +71,7 @@ from twin.live.service import (
     SILENT_AFTER_S,
     ForecastUnavailableError,
     LiveTwin,
+    ServeSettings,
     alerts,
     load_forecaster,
     risky,
@@ -97,48 +98,6 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 class ServeError(TwinError, ValueError):
     """The server cannot start with the settings given."""
-
-
-@dataclass(frozen=True)
-class ServeSettings:
-    """What ``twin serve`` needs; the CLI fills it from its options.
-
-    Parameters
-    ----------
-    scenario : Path
-        Scenario file: map, hubs, fleet defaults and day 0's date.
-    data_dir : Path
-        The only folder the server writes to (event store).
-    token : str
-        Bearer token for writes (and reads with ``read_token_required``).
-    read_token_required : bool
-        Reads need the token too (default: reads are public).
-    database_url : str, optional
-        SQLAlchemy URL of the event store (default ``sqlite:///<data_dir>/events.sqlite``).
-    samples : int
-        Monte Carlo samples per forecast.
-    timezone : str
-        IANA zone of the operation: event times with an offset are converted to it.
-    seed : int
-        Seed of the forecasts (same events and seed, same forecast).
-    forecast_interval_s : float
-        Least time between the starts of two background forecasts (ingestion
-        keeps the CPU in between); ``POST /predictions/refresh`` is not limited.
-    """
-
-    scenario: Path
-    data_dir: Path
-    token: str
-    read_token_required: bool = False
-    database_url: str | None = None
-    samples: int = 50
-    timezone: str = "America/Chicago"
-    seed: int = 0
-    forecast_interval_s: float = 1.0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "scenario", Path(self.scenario))
-        object.__setattr__(self, "data_dir", Path(self.data_dir))
 
 
 # -- helpers -----------------------------------------------------------------------------

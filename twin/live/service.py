@@ -21,7 +21,8 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from twin.errors import TwinError
 from twin.live.events import LiveClock, RouteAssigned
@@ -39,9 +40,6 @@ from twin.live.store import EventStore, StoredEvent
 from twin.maps.network import RoadNetwork
 from twin.scenario import Scenario
 
-if TYPE_CHECKING:
-    from twin.live.api import ServeSettings
-
 __all__ = [
     "OPEN_STATUSES",
     "RISK_ALERT",
@@ -50,10 +48,54 @@ __all__ = [
     "ForecastView",
     "LiveTwin",
     "Predictions",
+    "ServeSettings",
     "alerts",
     "load_forecaster",
     "risky",
 ]
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """What ``twin serve`` needs; the CLI fills it from its options.
+
+    Parameters
+    ----------
+    scenario : Path
+        Scenario file: map, hubs, fleet defaults and day 0's date.
+    data_dir : Path
+        The only folder the server writes to (event store).
+    token : str
+        Bearer token for writes (and reads with ``read_token_required``).
+    read_token_required : bool
+        Reads need the token too (default: reads are public).
+    database_url : str, optional
+        SQLAlchemy URL of the event store (default ``sqlite:///<data_dir>/events.sqlite``).
+    samples : int
+        Monte Carlo samples per forecast.
+    timezone : str
+        IANA zone of the operation: event times with an offset are converted to it.
+    seed : int
+        Seed of the forecasts (same events and seed, same forecast).
+    forecast_interval_s : float
+        Least time between the starts of two background forecasts (ingestion
+        keeps the CPU in between); ``POST /predictions/refresh`` is not limited.
+    """
+
+    scenario: Path
+    data_dir: Path
+    token: str
+    read_token_required: bool = False
+    database_url: str | None = None
+    samples: int = 50
+    timezone: str = "America/Chicago"
+    seed: int = 0
+    forecast_interval_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scenario", Path(self.scenario))
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+
 
 log = logging.getLogger("twin.live")
 
