@@ -52,13 +52,28 @@ import io
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
-from twin.errors import TwinError
+from twin.bench._records import (
+    BKS,
+    BenchInstance,
+    FloatArray,
+    InstanceFormatError,
+    InstanceRef,
+    IntArray,
+    _as_int,
+    _frozen,
+    _is_number,
+    _load,
+    _node_order,
+    _normalise,
+    _rows,
+    _Source,
+    _whole,
+)
+from twin.bench.vrplib import read_vrplib
 
 __all__ = [
     "BKS",
@@ -69,204 +84,6 @@ __all__ = [
     "read_bks",
     "read_instance",
 ]
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-
-
-class InstanceFormatError(TwinError, ValueError):
-    """A benchmark instance or best-known-solution table does not follow its format."""
-
-
-# eq=False: the fields are numpy arrays, so a generated __eq__/__hash__ could not work;
-# instances compare by identity and the arrays are made read-only instead.
-@dataclass(frozen=True, eq=False)
-class BenchInstance:
-    """One routing benchmark instance, with node 0 the depot whatever the file format.
-
-    ``coords`` is ``(n, 2)``; ``demand``, ``ready``, ``due`` and ``service`` are
-    ``(n,)``, all float and read-only. ``due[0]`` is the end of the horizon.
-    Li & Lim demands keep the file's sign (positive at pickups, negative at
-    deliveries) and ``pairs`` lists ``(pickup, delivery)`` node indices sorted
-    by pickup. ``n_vehicles`` is the fleet size the file gives (``n - 1`` for a
-    VRPLIB file without ``VEHICLES``). ``matrix`` is the explicit ``(n, n)``
-    weight matrix when the file has an ``EDGE_WEIGHT_SECTION``, else ``None``;
-    a VRPLIB file without coordinates has NaN ``coords``. ``name`` is the file
-    name without its extension (G&H title lines are lower case and Li & Lim
-    files have no title, so the file name is the one name all formats share).
-    """
-
-    name: str
-    path: Path
-    format: str
-    coords: FloatArray
-    demand: FloatArray
-    ready: FloatArray
-    due: FloatArray
-    service: FloatArray
-    capacity: float
-    n_vehicles: int
-    pairs: tuple[tuple[int, int], ...] = ()
-    matrix: FloatArray | None = None
-
-
-@dataclass(frozen=True)
-class BKS:
-    """One row of a ``bks.csv``; a value the table does not give is ``None``.
-
-    ``vehicles``/``distance`` follow the hierarchical convention (fewest
-    vehicles first, then distance); for ORTEC tables ``vehicles`` is the
-    ``vehicles_used`` column, the routes of the best-cost solution.
-    ``dimacs_vehicles``/``dimacs_distance`` follow the DIMACS distance-only
-    convention; ``cost`` is ORTEC's total driving duration.
-    """
-
-    instance: str
-    vehicles: int | None
-    distance: float | None
-    dimacs_vehicles: int | None
-    dimacs_distance: float | None
-    cost: float | None
-
-
-@dataclass(frozen=True)
-class InstanceRef:
-    """An instance file found by :func:`discover`, with its best-known solution if any."""
-
-    name: str
-    path: Path
-    bks: BKS | None
-    family: str
-
-
-# ---------------------------------------------------------------------------- errors, text
-
-
-class _Source:
-    """The normalised text of one file; builds errors that name the file and a line."""
-
-    def __init__(self, path: Path, text: str) -> None:
-        self.path = path
-        self.text = text
-
-    def error(self, line: int | None, message: str) -> InstanceFormatError:
-        where = self.path.name if line is None else f"{self.path.name} line {line}"
-        return InstanceFormatError(f"{where}: {message}")
-
-
-def _normalise(text: str) -> str:
-    """Unix newlines and no byte-order mark (some G&H and Li & Lim files use CRLF)."""
-    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _load(path: Path) -> _Source:
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InstanceFormatError(
-            f"{path.name}: not a text file (byte {exc.start} is not UTF-8)"
-        ) from None
-    return _Source(path, _normalise(text))
-
-
-def _is_number(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
-
-
-def _rows(
-    src: _Source, lines: list[str], first_line: int, width: int, what: str
-) -> tuple[FloatArray, IntArray]:
-    """Parse non-blank ``lines`` (the first being file line ``first_line``) as rows of
-    ``width`` numbers; returns the ``(m, width)`` values and each row's line number."""
-    tokens: list[list[str]] = []
-    line_numbers: list[int] = []
-    for offset, line in enumerate(lines):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != width:
-            raise src.error(
-                first_line + offset, f"expected {width} numbers ({what}), got {len(parts)}"
-            )
-        tokens.append(parts)
-        line_numbers.append(first_line + offset)
-    try:
-        values = np.array(tokens, dtype=np.float64).reshape(len(tokens), width)
-    except ValueError:
-        for parts, number in zip(tokens, line_numbers, strict=True):
-            for token in parts:
-                if not _is_number(token):
-                    raise src.error(
-                        number, f"expected {width} numbers ({what}), got {token!r}"
-                    ) from None
-        raise  # pragma: no cover - numpy rejected a row that float() accepts
-    return values, np.array(line_numbers, dtype=np.int64)
-
-
-def _numbers(src: _Source, block: str, first_line: int, count: int, what: str) -> FloatArray:
-    """Exactly ``count`` numbers, wrapped across lines in any way (a matrix section)."""
-    # Performance: one split and one numpy conversion of the whole block (an ORTEC
-    # matrix has ~500k numbers); only a failed conversion scans line by line.
-    try:
-        values = np.array(block.split(), dtype=np.float64)
-    except ValueError:
-        for offset, line in enumerate(block.split("\n")):
-            for token in line.split():
-                if not _is_number(token):
-                    raise src.error(
-                        first_line + offset, f"expected a number ({what}), got {token!r}"
-                    ) from None
-        raise  # pragma: no cover - numpy rejected a token that float() accepts
-    if values.size != count:
-        raise src.error(first_line, f"expected {count} numbers ({what}), got {values.size}")
-    return values
-
-
-def _as_int(value: float) -> int | None:
-    return int(value) if float(value).is_integer() else None
-
-
-def _whole(values: FloatArray) -> IntArray:
-    """``values`` as integers; NaN, infinities and huge values become -1 (never a node id)."""
-    sane = np.isfinite(values) & (np.abs(values) < 2.0**53)
-    return np.where(sane, values, -1).astype(np.int64)
-
-
-def _node_order(
-    src: _Source, ids: FloatArray, line_numbers: IntArray, first_id: int, what: str
-) -> IntArray:
-    """Position of each row's node, checking the ids are ``first_id .. first_id+m-1``."""
-    m = ids.size
-    order = np.empty(m, dtype=np.int64)
-    as_int = _whole(ids)
-    bad = (as_int != ids) | (as_int < first_id) | (as_int >= first_id + m)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise src.error(
-            int(line_numbers[row]),
-            f"expected a node id from {first_id} to {first_id + m - 1} ({what}), got {ids[row]:g}",
-        )
-    order[:] = as_int - first_id
-    if np.unique(order).size != m:
-        seen: set[int] = set()
-        for row, node in enumerate(order.tolist()):
-            if node in seen:
-                raise src.error(
-                    int(line_numbers[row]), f"node id {ids[row]:g} appears twice ({what})"
-                )
-            seen.add(node)
-    return order
-
-
-def _frozen(array: FloatArray) -> FloatArray:
-    array.flags.writeable = False
-    return array
-
 
 # ---------------------------------------------------------------------------- detection
 
@@ -336,7 +153,7 @@ def read_instance(path: str | Path) -> BenchInstance:
     if fmt == "lilim":
         return _read_lilim(src, lines)
     if fmt == "vrplib":
-        return _read_vrplib(src)
+        return read_vrplib(src)
     raise src.error(
         None,
         "not a Solomon (title, VEHICLE, CUSTOMER table), Li & Lim ('K Q speed' then "
@@ -460,187 +277,6 @@ def _lilim_pairs(
                 f"(line {int(line_numbers[other])}) does not name node {node} back",
             )
     return tuple((int(p), int(delivery_of[p])) for p in pickups)
-
-
-# ---------------------------------------------------------------------------- VRPLIB
-
-_KEYWORD_LINE = re.compile(r"^[ \t]*[A-Za-z].*$", re.MULTILINE)
-_TRIANGLES = {
-    "LOWER_ROW": (np.tril_indices, -1),
-    "UPPER_ROW": (np.triu_indices, 1),
-    "LOWER_DIAG_ROW": (np.tril_indices, 0),
-    "UPPER_DIAG_ROW": (np.triu_indices, 0),
-}
-
-
-@dataclass
-class _Vrplib:
-    keys: dict[str, tuple[str, int]]
-    sections: dict[str, tuple[int, str]]  # name -> (header line, text after the header)
-
-
-def _scan_vrplib(src: _Source) -> _Vrplib:
-    """Split a VRPLIB file into header keys and section blocks (with line numbers)."""
-    keys: dict[str, tuple[str, int]] = {}
-    sections: dict[str, tuple[int, str]] = {}
-    text = src.text
-    # Performance: only lines starting with a letter are looked at one by one; data
-    # blocks are kept as slices of the text and converted in bulk.
-    line, position = 1, 0
-    open_section: tuple[str, int, int] | None = None  # name, header line, start offset
-    for match in _KEYWORD_LINE.finditer(text):
-        line += text.count("\n", position, match.start())
-        position = match.start()
-        if open_section is not None:
-            name, header_line, start = open_section
-            sections[name] = (header_line, text[start : match.start()])
-            open_section = None
-        content = match.group().strip()
-        if ":" in content:
-            key, _, value = content.partition(":")
-            key = key.strip().upper()
-            if not re.fullmatch(r"[A-Z][A-Z0-9_]*", key):
-                raise src.error(line, f"expected 'KEY : value', got {content!r}")
-            if key in keys:
-                raise src.error(line, f"{key} given twice (first on line {keys[key][1]})")
-            keys[key] = (value.strip(), line)
-            continue
-        word = content.upper()
-        if word == "EOF":
-            break
-        if word.endswith("_SECTION") and re.fullmatch(r"[A-Z][A-Z0-9_]*", word):
-            if word in sections:
-                raise src.error(line, f"{word} given twice")
-            open_section = (word, line, match.end())
-            continue
-        raise src.error(line, f"expected 'KEY : value', a *_SECTION header or EOF, got {content!r}")
-    else:
-        if open_section is not None:
-            name, header_line, start = open_section
-            sections[name] = (header_line, text[start:])
-    return _Vrplib(keys, sections)
-
-
-def _key_number(src: _Source, doc: _Vrplib, key: str, *, whole: bool) -> float | None:
-    if key not in doc.keys:
-        return None
-    value, line = doc.keys[key]
-    kind = "a whole number" if whole else "a number"
-    if not _is_number(value) or (whole and _as_int(float(value)) is None):
-        raise src.error(line, f"expected {kind} after '{key} :', got {value!r}")
-    return float(value)
-
-
-def _section_table(
-    src: _Source, doc: _Vrplib, name: str, width: int, n: int, what: str
-) -> FloatArray | None:
-    """A per-node section as an ``(n, width - 1)`` array in file node order (id 1 first)."""
-    if name not in doc.sections:
-        return None
-    header_line, block = doc.sections[name]
-    table, line_numbers = _rows(src, block.split("\n"), header_line, width, what)
-    if len(table) != n:
-        raise src.error(header_line, f"expected {n} rows ({what}) after {name}, got {len(table)}")
-    out = np.empty((n, width - 1), dtype=np.float64)
-    out[_node_order(src, table[:, 0], line_numbers, 1, name)] = table[:, 1:]
-    return out
-
-
-def _depot(src: _Source, doc: _Vrplib, n: int) -> int:
-    """The 0-based file position of the single depot (1 when DEPOT_SECTION is absent)."""
-    if "DEPOT_SECTION" not in doc.sections:
-        return 0
-    header_line, block = doc.sections["DEPOT_SECTION"]
-    depots: list[int] = []
-    for offset, line in enumerate(block.split("\n")):
-        for token in line.split():
-            number = header_line + offset
-            value = float(token) if _is_number(token) else None
-            if value is None or _as_int(value) is None:
-                raise src.error(number, f"expected a depot node id or -1, got {token!r}")
-            if value == -1:
-                if len(depots) != 1:
-                    raise src.error(
-                        number, f"expected exactly one depot before -1, got {len(depots)}"
-                    )
-                return depots[0] - 1
-            if not 1 <= value <= n:
-                raise src.error(number, f"expected a depot node id from 1 to {n}, got {token}")
-            depots.append(int(value))
-    raise src.error(header_line, "expected the DEPOT_SECTION to end with -1")
-
-
-def _explicit_matrix(src: _Source, doc: _Vrplib, n: int) -> FloatArray:
-    fmt, fmt_line = doc.keys.get("EDGE_WEIGHT_FORMAT", ("", doc.keys["EDGE_WEIGHT_TYPE"][1]))
-    fmt = fmt.upper()
-    if "EDGE_WEIGHT_SECTION" not in doc.sections:
-        raise src.error(
-            fmt_line, "EDGE_WEIGHT_TYPE is EXPLICIT but there is no EDGE_WEIGHT_SECTION"
-        )
-    header_line, block = doc.sections["EDGE_WEIGHT_SECTION"]
-    if fmt == "FULL_MATRIX":
-        return _numbers(src, block, header_line, n * n, f"{n} x {n} FULL_MATRIX").reshape(n, n)
-    if fmt in _TRIANGLES:
-        indices, k = _TRIANGLES[fmt]
-        rows, cols = indices(n, k)
-        values = _numbers(src, block, header_line, rows.size, f"{fmt} of {n} nodes")
-        matrix = np.zeros((n, n), dtype=np.float64)
-        matrix[rows, cols] = values
-        matrix[cols, rows] = values
-        return matrix
-    raise src.error(
-        fmt_line,
-        f"expected EDGE_WEIGHT_FORMAT FULL_MATRIX, {', '.join(_TRIANGLES)}, got {fmt or 'none'!r}",
-    )
-
-
-def _read_vrplib(src: _Source) -> BenchInstance:
-    doc = _scan_vrplib(src)
-    dimension = _key_number(src, doc, "DIMENSION", whole=True)
-    if dimension is None or dimension < 2:
-        raise src.error(None, "expected 'DIMENSION : n' (n >= 2) in the header")
-    n = int(dimension)
-
-    coords = _section_table(src, doc, "NODE_COORD_SECTION", 3, n, "id x y")
-    weight_type = doc.keys.get("EDGE_WEIGHT_TYPE", ("", 0))[0].upper()
-    matrix = _explicit_matrix(src, doc, n) if weight_type == "EXPLICIT" else None
-    if coords is None:
-        if matrix is None:
-            raise src.error(None, "expected a NODE_COORD_SECTION (or an explicit matrix)")
-        coords = np.full((n, 2), np.nan)
-    demand = _section_table(src, doc, "DEMAND_SECTION", 2, n, "id demand")
-    windows = _section_table(src, doc, "TIME_WINDOW_SECTION", 3, n, "id ready due")
-    service = _section_table(src, doc, "SERVICE_TIME_SECTION", 2, n, "id service")
-    depot = _depot(src, doc, n)
-    if service is None:
-        # LKH-3 style files give one SERVICE_TIME for every customer; the depot has none.
-        scalar = _key_number(src, doc, "SERVICE_TIME", whole=False)
-        service = np.full((n, 1), 0.0 if scalar is None else scalar)
-        service[depot] = 0.0
-    capacity = _key_number(src, doc, "CAPACITY", whole=False)
-    vehicles = _key_number(src, doc, "VEHICLES", whole=True)
-
-    # Re-index so that the depot is node 0 and the others keep their file order.
-    order = np.concatenate(([depot], np.delete(np.arange(n), depot)))
-    if depot != 0 and matrix is not None:
-        matrix = matrix[np.ix_(order, order)]
-
-    def column(table: FloatArray | None, j: int, default: float) -> FloatArray:
-        return _frozen(np.full(n, default) if table is None else table[order, j].copy())
-
-    return BenchInstance(
-        name=src.path.stem,
-        path=src.path,
-        format="vrplib",
-        coords=_frozen(coords[order].copy()),
-        demand=column(demand, 0, 0.0),
-        ready=column(windows, 0, 0.0),
-        due=column(windows, 1, np.inf),
-        service=column(service, 0, 0.0),
-        capacity=np.inf if capacity is None else capacity,
-        n_vehicles=n - 1 if vehicles is None else int(vehicles),
-        matrix=None if matrix is None else _frozen(matrix),
-    )
 
 
 # ---------------------------------------------------------------------------- BKS tables
