@@ -187,6 +187,18 @@ def create_app(settings: ServeSettings, *, forecaster: ForecasterLike | None = N
         else {"dependencies": [], "responses": {}}
     )
 
+    _add_event_routes(app, live, write)
+    _add_fleet_routes(app, live, read)
+    _add_order_routes(app, live, read)
+    _add_prediction_routes(app, live, read, write)
+    _add_map_routes(app, live, read)
+    _add_pages(app)
+    return app
+
+
+# -- routes, in the order the OpenAPI spec lists them ------------------------------------
+# ``read``/``write``: the dependencies and documented auth responses of each kind of route.
+def _add_event_routes(app: FastAPI, live: LiveTwin, write: dict[str, Any]) -> None:
     @app.post(
         "/events",
         response_model=EventsAccepted,
@@ -207,6 +219,8 @@ def create_app(settings: ServeSettings, *, forecaster: ForecasterLike | None = N
             raise RequestValidationError(errors)
         return live.ingest(events)
 
+
+def _add_fleet_routes(app: FastAPI, live: LiveTwin, read: dict[str, Any]) -> None:
     @app.get("/health", response_model=Health, tags=["reads"])
     def health() -> Health:
         """Liveness, the number of stored events and the state digest (always public)."""
@@ -215,7 +229,7 @@ def create_app(settings: ServeSettings, *, forecaster: ForecasterLike | None = N
                 status="ok",
                 events=live.last_seq,
                 state_digest=live.digest(),
-                read_token_required=settings.read_token_required,
+                read_token_required=live.settings.read_token_required,
             )
 
     @app.get("/state", response_model=dict[str, Any], tags=["reads"], **read)
@@ -260,7 +274,7 @@ def create_app(settings: ServeSettings, *, forecaster: ForecasterLike | None = N
                 v = live.state.vehicles[vid]
                 lat, lon = v.lat, v.lon
                 if lat is None and v.node is not None:
-                    lat, lon = float(network.lat[v.node]), float(network.lon[v.node])
+                    lat, lon = float(live.network.lat[v.node]), float(live.network.lon[v.node])
                 route = forecast.routes.get(vid) if forecast else None
                 out.append(
                     VehicleOut(
@@ -280,6 +294,8 @@ def create_app(settings: ServeSettings, *, forecaster: ForecasterLike | None = N
                 )
         return out
 
+
+def _add_order_routes(app: FastAPI, live: LiveTwin, read: dict[str, Any]) -> None:
     @app.get("/orders", response_model=list[OrderOut], tags=["reads"], **read)
     def search_orders(
         q: Annotated[str, Query(max_length=128, description="Part of the order id.")] = "",
@@ -327,6 +343,10 @@ def create_app(settings: ServeSettings, *, forecaster: ForecasterLike | None = N
             eta_p90=live.iso(etas["eta_p90_s"]),
         )
 
+
+def _add_prediction_routes(
+    app: FastAPI, live: LiveTwin, read: dict[str, Any], write: dict[str, Any]
+) -> None:
     @app.get("/predictions", response_model=PredictionsOut, tags=["predictions"], **read)
     def get_predictions() -> PredictionsOut:
         """The latest forecast (empty until the first one has run)."""
@@ -368,6 +388,8 @@ def create_app(settings: ServeSettings, *, forecaster: ForecasterLike | None = N
             overtime_risk=sum(risky(r, "p_overtime") for r in f.routes.values()),
         )
 
+
+def _add_map_routes(app: FastAPI, live: LiveTwin, read: dict[str, Any]) -> None:
     @app.get("/alerts", response_model=list[Alert], tags=["reads"], **read)
     def get_alerts() -> list[Alert]:
         """What needs attention: anomalies, predicted misses, overtime risk, silence."""
@@ -387,6 +409,8 @@ def create_app(settings: ServeSettings, *, forecaster: ForecasterLike | None = N
         """The road network as polylines per road class, the hubs and the map's credit line."""
         return Response(live.network_json(), media_type="application/json")
 
+
+def _add_pages(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
         return RedirectResponse("/dashboard")
@@ -402,7 +426,6 @@ def create_app(settings: ServeSettings, *, forecaster: ForecasterLike | None = N
         return FileResponse(page, media_type="text/html")
 
     app.mount("/static", _StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
-    return app
 
 
 _BEARER = HTTPBearer(auto_error=False, description="The server's --token.")
