@@ -143,6 +143,54 @@ def laredo_border_city(*, seed: int = 1848) -> tuple[nx.MultiDiGraph, MapMeta]:
     _connect_districts(b, node_country)
 
     # 3. Highways, merged where they meet, linked to the street grid.
+    _build_highways(b, proj, river, node_country, country_side)
+
+    # 4. Remove any non-bridge road that would cross the river or the airfield.
+    _remove_forbidden_edges(b, river_line, airport)
+
+    # 5. The four international bridges.
+    crossings = []
+    for bname, lat, lon, commercial_only, hwy, ref in BRIDGES:
+        crossings.append(BorderCrossing(bname, lat, lon, commercial_only))
+        _build_bridge(b, bname, lat, lon, commercial_only, hwy, ref, river, node_country)
+
+    # 6. Keep the largest strongly connected part, so every address is reachable.
+    graph = b.graph
+    scc = max(nx.strongly_connected_components(graph), key=len)
+    graph.remove_nodes_from([n for n in list(graph.nodes) if n not in scc])
+    finish_graph(graph)
+
+    # 7. Features: schools in residential areas, the airport, the border.
+    schools = _schools(graph, [n for n in residential_nodes if n in scc], node_country, rng)
+    hub = PointOfInterest(HUB_SITE[0], "hub_site", HUB_SITE[1], HUB_SITE[2])
+    ring_x, ring_y = airport.exterior.coords.xy
+    ring_lat, ring_lon = proj.latlon(np.asarray(ring_x), np.asarray(ring_y))
+    airport_zone = Zone(
+        name,
+        "airport",
+        tuple((float(la), float(lo)) for la, lo in zip(ring_lat, ring_lon, strict=True)),
+    )
+    meta = synthetic_meta(
+        "laredo",
+        f"synthetic:laredo?seed={seed}",
+        "Stylized Laredo TX / Nuevo Laredo border city: real bridge, highway and "
+        "airport locations, invented street grids (synthetic, not survey data)",
+        crossings=tuple(crossings),
+        pois=(hub, *schools),
+        zones=(airport_zone,),
+        border=tuple((float(la), float(lo)) for la, lo in RIO_GRANDE),
+    )
+    return graph, meta
+
+
+def _build_highways(
+    b: GraphBuilder,
+    proj: LocalProjection,
+    river: np.ndarray,
+    node_country: dict[int, str],
+    country_side: dict[str, int],
+) -> None:
+    """The highways of :data:`HIGHWAYS` and the two river roads, merged where they meet."""
     hwy_nodes: list[int] = []
     for hname, ref, hwy, pts, link_every in HIGHWAYS:
         line = _densify(_polyline_m(proj, pts), 350.0)
@@ -170,48 +218,21 @@ def laredo_border_city(*, seed: int = 1848) -> tuple[nx.MultiDiGraph, MapMeta]:
             country=country,
         )
 
-    # 4. Remove any non-bridge road that would cross the river or the airfield.
-    _remove_forbidden_edges(b, river_line, airport)
 
-    # 5. The four international bridges.
-    crossings = []
-    for bname, lat, lon, commercial_only, hwy, ref in BRIDGES:
-        crossings.append(BorderCrossing(bname, lat, lon, commercial_only))
-        _build_bridge(b, bname, lat, lon, commercial_only, hwy, ref, river, node_country)
-
-    # 6. Keep the largest strongly connected part, so every address is reachable.
-    graph = b.graph
-    scc = max(nx.strongly_connected_components(graph), key=len)
-    graph.remove_nodes_from([n for n in list(graph.nodes) if n not in scc])
-    finish_graph(graph)
-
-    # 7. Features: schools in residential areas, the airport, the border.
-    candidates = [n for n in residential_nodes if n in scc]
+def _schools(
+    graph: nx.MultiDiGraph,
+    candidates: list[int],
+    node_country: dict[int, str],
+    rng: np.random.Generator,
+) -> list[PointOfInterest]:
+    """:data:`SCHOOLS` schools at distinct residential nodes, named by their side of the river."""
     picks = sorted(rng.choice(len(candidates), size=SCHOOLS, replace=False))
     schools = []
     for k, i in enumerate(picks, start=1):
         node = graph.nodes[candidates[i]]
         kind = "Escuela" if node_country[candidates[i]] == "MX" else "School"
         schools.append(PointOfInterest(f"{kind} {k} (synthetic)", "school", node["y"], node["x"]))
-    hub = PointOfInterest(HUB_SITE[0], "hub_site", HUB_SITE[1], HUB_SITE[2])
-    ring_x, ring_y = airport.exterior.coords.xy
-    ring_lat, ring_lon = proj.latlon(np.asarray(ring_x), np.asarray(ring_y))
-    airport_zone = Zone(
-        name,
-        "airport",
-        tuple((float(la), float(lo)) for la, lo in zip(ring_lat, ring_lon, strict=True)),
-    )
-    meta = synthetic_meta(
-        "laredo",
-        f"synthetic:laredo?seed={seed}",
-        "Stylized Laredo TX / Nuevo Laredo border city: real bridge, highway and "
-        "airport locations, invented street grids (synthetic, not survey data)",
-        crossings=tuple(crossings),
-        pois=(hub, *schools),
-        zones=(airport_zone,),
-        border=tuple((float(la), float(lo)) for la, lo in RIO_GRANDE),
-    )
-    return graph, meta
+    return schools
 
 
 def _build_district(
