@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -66,174 +67,29 @@ def solve_ortools(
             f"unknown metaheuristic {metaheuristic!r}; use one of "
             f"{sorted(k for k in METAHEURISTICS if k)} or None"
         )
-    jobs, vehicles = problem.jobs, problem.vehicles
-    n_jobs, n_veh = len(jobs), len(vehicles)
     started = time.perf_counter()
-    has_pickups = bool(problem.pairs) or any(any(j.pickup) for j in jobs if j.pickup)
-    multi_trip = any(v.max_trips > 1 for v in vehicles)
+    has_pickups = bool(problem.pairs) or any(any(j.pickup) for j in problem.jobs if j.pickup)
+    multi_trip = any(v.max_trips > 1 for v in problem.vehicles)
     if has_pickups and multi_trip:
         raise UnsupportedConstraintError(
             "ortools backend: multi-trip together with pickups is not modelled; "
             "use single trips for routes with returns or pickup-and-delivery pairs"
         )
-    ts = time_scale(problem)
-
-    # Routing nodes: jobs, reload stops (owner vehicle), then each vehicle's start and end.
-    loc = [j.location for j in jobs]
-    reload_owner: list[int] = []
-    for v, spec in enumerate(vehicles):
-        reload_owner += [v] * (spec.max_trips - 1)
-    n_reload = len(reload_owner)
-    loc += [vehicles[v].start_location for v in reload_owner]
-    first_start = n_jobs + n_reload
-    starts = list(range(first_start, first_start + n_veh))
-    ends = list(range(first_start + n_veh, first_start + 2 * n_veh))
-    loc += [v.start_location for v in vehicles] + [v.end_location for v in vehicles]
-    loc_arr = np.asarray(loc)
-    manager = pywrapcp.RoutingIndexManager(len(loc), n_veh, starts, ends)
-    routing = pywrapcp.RoutingModel(manager)
-    solver = routing.solver()
-
-    service = np.zeros(len(loc), dtype=np.int64)
-    service[:n_jobs] = ceil_int([j.service_s for j in jobs], ts)
-    service[n_jobs:first_start] = ceil_int([vehicles[v].reload_s for v in reload_owner], ts)
-    durations = problem.planning_durations[np.ix_(loc_arr, loc_arr)]
-    dist = problem.distance_m[np.ix_(loc_arr, loc_arr)]
-
-    # Per distinct vehicle profile: time transit, driving and arc cost matrices.
-    drive_cb: dict[float, int] = {}
-    time_cb: dict[float, int] = {}
-    cost_cb: dict[float, int] = {}
-    for v, spec in enumerate(vehicles):
-        sf = spec.speed_factor
-        if sf not in time_cb:
-            drive = ceil_int(durations / sf, ts)
-            drive_cb[sf] = routing.RegisterTransitMatrix(drive.tolist())
-            time_cb[sf] = routing.RegisterTransitMatrix((service[:, None] + drive).tolist())
-        if spec.cost_per_km not in cost_cb:
-            cost = np.rint(dist / 1000.0 * spec.cost_per_km * COST_SCALE).astype(np.int64)
-            cost_cb[spec.cost_per_km] = routing.RegisterTransitMatrix(cost.tolist())
-        routing.SetArcCostEvaluatorOfVehicle(cost_cb[spec.cost_per_km], v)
-        routing.SetFixedCostOfVehicle(round(spec.fixed_cost * COST_SCALE), v)
-
-    limits = [int(floor_int(v.shift_start_s + v.max_working_s, ts)) for v in vehicles]
-    horizon = max(limits) + 1
-    routing.AddDimensionWithVehicleTransits(
-        [time_cb[v.speed_factor] for v in vehicles], horizon, horizon, False, "time"
+    # The model is built in a fixed order (the solver's search depends on it).
+    model = _Model.build(problem)
+    model.add_time_and_costs()
+    _add_load_dimensions(
+        problem, model.routing, model.manager, model.solver, model.reload_owner, has_pickups
     )
-    time_dim = routing.GetDimensionOrDie("time")
-    for v, spec in enumerate(vehicles):
-        time_dim.SetSpanCostCoefficientForVehicle(_per_second(spec.cost_per_h, ts), v)
-    if problem.balance_cost_per_h > 0:
-        # Workload = driving + service per vehicle, counted from zero: its global span
-        # is the largest workload in the fleet (waiting and start times do not count).
-        routing.AddDimensionWithVehicleTransits(
-            [time_cb[v.speed_factor] for v in vehicles], 0, horizon, True, "workload"
-        )
-        routing.GetDimensionOrDie("workload").SetGlobalSpanCostCoefficient(
-            _per_second(problem.balance_cost_per_h, ts)
-        )
-    if any(v.max_driving_s is not None for v in vehicles):
-        caps = [
-            int(floor_int(v.max_driving_s, ts)) if v.max_driving_s is not None else horizon
-            for v in vehicles
-        ]
-        routing.AddDimensionWithVehicleTransitAndCapacity(
-            [drive_cb[v.speed_factor] for v in vehicles], 0, caps, True, "driving"
-        )
-
-    _add_load_dimensions(problem, routing, manager, solver, reload_owner, has_pickups)
-
-    late = _per_second(problem.late_cost_per_h, ts)
-    for j, job in enumerate(jobs):
-        index = manager.NodeToIndex(j)
-        opens = min(int(ceil_int(job.tw_start_s, ts)), horizon)
-        if job.hard_window:
-            closes = int(floor_int(min(job.tw_end_s, horizon / ts), ts))
-            if closes < opens:
-                raise ValueError(f"job {job.id}: its window is empty after rounding")
-            time_dim.CumulVar(index).SetRange(opens, closes)
-        else:
-            time_dim.CumulVar(index).SetRange(opens, horizon)
-            if job.tw_end_s * ts < horizon and late:
-                time_dim.SetCumulVarSoftUpperBound(index, int(floor_int(job.tw_end_s, ts)), late)
-        if job.drop_penalty is not None:
-            routing.AddDisjunction([index], round(job.drop_penalty * COST_SCALE))
-        if job.skills:
-            allowed = [v for v, spec in enumerate(vehicles) if job.skills <= spec.skills]
-            _allow(routing, index, allowed, optional=job.drop_penalty is not None)
-    for r, owner in enumerate(reload_owner):
-        index = manager.NodeToIndex(n_jobs + r)
-        routing.AddDisjunction([index], 0)
-        _allow(routing, index, [owner], optional=True)
-    for p, q in problem.pairs:
-        ip, iq = manager.NodeToIndex(p), manager.NodeToIndex(q)
-        routing.AddPickupAndDelivery(ip, iq)
-        solver.Add(routing.VehicleVar(ip) == routing.VehicleVar(iq))
-        solver.Add(time_dim.CumulVar(ip) <= time_dim.CumulVar(iq))
-
-    visit = [int(service[manager.IndexToNode(i)]) for i in range(routing.Size())]
-    break_vars: list[list[pywrapcp.IntervalVar]] = []
-    for v, spec in enumerate(vehicles):
-        start, end = routing.Start(v), routing.End(v)
-        time_dim.CumulVar(start).SetMin(int(ceil_int(spec.shift_start_s, ts)))
-        time_dim.CumulVar(end).SetMax(limits[v])
-        overtime = _per_second(spec.overtime_cost_per_h, ts)
-        if overtime:
-            time_dim.SetCumulVarSoftUpperBound(end, int(floor_int(spec.shift_end_s, ts)), overtime)
-        # Leave as late as the route allows (no idle waiting), come back as early as possible.
-        routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(start))
-        routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(end))
-        intervals = [
-            solver.FixedDurationIntervalVar(
-                int(ceil_int(earliest, ts)),
-                int(floor_int(latest, ts)),
-                int(ceil_int(duration, ts)),
-                False,
-                f"break-{v}-{k}",
-            )
-            for k, (earliest, latest, duration) in enumerate(spec.breaks)
-        ]
-        if intervals:
-            time_dim.SetBreakIntervalsOfVehicle(intervals, v, visit)
-            # A break before the route leaves would not rest the driver on the road.
-            for interval in intervals:
-                solver.Add(interval.StartExpr() >= time_dim.CumulVar(start))
-        break_vars.append(intervals)
-
-    params = pywrapcp.DefaultRoutingSearchParameters()
-    strategies = routing_enums_pb2.FirstSolutionStrategy
-    # Parallel cheapest insertion builds the best first routes, but it cannot see the
-    # side constraint that ties on-board load to depot deliveries; local cheapest
-    # insertion can. If the first heuristic finds nothing, the path heuristic tries.
-    mixed_load = any(d.startswith("depot_load") for d in routing.GetAllDimensionNames())
-    first = (
-        strategies.LOCAL_CHEAPEST_INSERTION
-        if mixed_load
-        else strategies.PARALLEL_CHEAPEST_INSERTION
+    model.add_jobs()
+    break_vars = model.add_shifts()
+    assignment, warm = model.search(
+        started,
+        time_limit_s=time_limit_s,
+        solution_limit=solution_limit,
+        metaheuristic=metaheuristic,
+        initial_routes=initial_routes,
     )
-    params.first_solution_strategy = first
-    params.local_search_metaheuristic = METAHEURISTICS[metaheuristic]
-    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
-    if solution_limit is not None:
-        params.solution_limit = solution_limit
-    warm = False
-    if initial_routes is not None:
-        routing.CloseModelWithParameters(params)
-        initial = routing.ReadAssignmentFromRoutes(
-            _initial_nodes(initial_routes, reload_owner, n_jobs), True
-        )
-        warm = initial is not None
-    assignment = (
-        routing.SolveFromAssignmentWithParameters(initial, params)
-        if warm
-        else routing.SolveWithParameters(params)
-    )
-    left = time_limit_s - (time.perf_counter() - started)
-    if assignment is None and left > 0:
-        params.first_solution_strategy = strategies.PATH_CHEAPEST_ARC
-        params.time_limit.FromMilliseconds(max(1, int(left * 1000)))
-        assignment = routing.SolveWithParameters(params)
     elapsed = time.perf_counter() - started
     if assignment is None:
         raise RuntimeError(
@@ -242,20 +98,252 @@ def solve_ortools(
         )
     return _extract(
         problem,
-        routing,
-        manager,
+        model.routing,
+        model.manager,
         assignment,
-        time_dim,
+        model.time_dim,
         break_vars,
-        ts,
-        n_jobs,
+        model.ts,
+        model.n_jobs,
         stats={
             "wall_s": elapsed,
             "time_limit_hit": float(elapsed >= time_limit_s * 0.98),
             "warm_start": float(warm),
-            "time_scale": float(ts),
+            "time_scale": float(model.ts),
         },
     )
+
+
+@dataclass
+class _Model:
+    """The OR-Tools model of one problem while it is built, and its search.
+
+    Routing nodes: jobs, reload stops (one per spare trip, at the owner's
+    depot), then each vehicle's start and end, so several depots work.
+    """
+
+    problem: RoutingProblem
+    manager: pywrapcp.RoutingIndexManager
+    routing: pywrapcp.RoutingModel
+    solver: pywrapcp.Solver
+    ts: int
+    n_jobs: int
+    reload_owner: list[int]
+    service: np.ndarray
+    loc_arr: np.ndarray
+    limits: list[int] = field(default_factory=list)
+    horizon: int = 0
+    time_dim: pywrapcp.RoutingDimension | None = None
+
+    @classmethod
+    def build(cls, problem: RoutingProblem) -> _Model:
+        jobs, vehicles = problem.jobs, problem.vehicles
+        n_jobs, n_veh = len(jobs), len(vehicles)
+        ts = time_scale(problem)
+        loc = [j.location for j in jobs]
+        reload_owner: list[int] = []
+        for v, spec in enumerate(vehicles):
+            reload_owner += [v] * (spec.max_trips - 1)
+        loc += [vehicles[v].start_location for v in reload_owner]
+        first_start = n_jobs + len(reload_owner)
+        starts = list(range(first_start, first_start + n_veh))
+        ends = list(range(first_start + n_veh, first_start + 2 * n_veh))
+        loc += [v.start_location for v in vehicles] + [v.end_location for v in vehicles]
+        manager = pywrapcp.RoutingIndexManager(len(loc), n_veh, starts, ends)
+        routing = pywrapcp.RoutingModel(manager)
+        service = np.zeros(len(loc), dtype=np.int64)
+        service[:n_jobs] = ceil_int([j.service_s for j in jobs], ts)
+        service[n_jobs:first_start] = ceil_int([vehicles[v].reload_s for v in reload_owner], ts)
+        return cls(
+            problem=problem,
+            manager=manager,
+            routing=routing,
+            solver=routing.solver(),
+            ts=ts,
+            n_jobs=n_jobs,
+            reload_owner=reload_owner,
+            service=service,
+            loc_arr=np.asarray(loc),
+        )
+
+    def add_time_and_costs(self) -> None:
+        """Arc costs, fixed costs, the time dimension, workload balance and hours of service."""
+        problem, routing, ts, service = self.problem, self.routing, self.ts, self.service
+        vehicles = problem.vehicles
+        durations = problem.planning_durations[np.ix_(self.loc_arr, self.loc_arr)]
+        dist = problem.distance_m[np.ix_(self.loc_arr, self.loc_arr)]
+        # Per distinct vehicle profile: time transit, driving and arc cost matrices.
+        drive_cb: dict[float, int] = {}
+        time_cb: dict[float, int] = {}
+        cost_cb: dict[float, int] = {}
+        for v, spec in enumerate(vehicles):
+            sf = spec.speed_factor
+            if sf not in time_cb:
+                drive = ceil_int(durations / sf, ts)
+                drive_cb[sf] = routing.RegisterTransitMatrix(drive.tolist())
+                time_cb[sf] = routing.RegisterTransitMatrix((service[:, None] + drive).tolist())
+            if spec.cost_per_km not in cost_cb:
+                cost = np.rint(dist / 1000.0 * spec.cost_per_km * COST_SCALE).astype(np.int64)
+                cost_cb[spec.cost_per_km] = routing.RegisterTransitMatrix(cost.tolist())
+            routing.SetArcCostEvaluatorOfVehicle(cost_cb[spec.cost_per_km], v)
+            routing.SetFixedCostOfVehicle(round(spec.fixed_cost * COST_SCALE), v)
+
+        self.limits = [int(floor_int(v.shift_start_s + v.max_working_s, ts)) for v in vehicles]
+        horizon = self.horizon = max(self.limits) + 1
+        routing.AddDimensionWithVehicleTransits(
+            [time_cb[v.speed_factor] for v in vehicles], horizon, horizon, False, "time"
+        )
+        time_dim = self.time_dim = routing.GetDimensionOrDie("time")
+        for v, spec in enumerate(vehicles):
+            time_dim.SetSpanCostCoefficientForVehicle(_per_second(spec.cost_per_h, ts), v)
+        if problem.balance_cost_per_h > 0:
+            # Workload = driving + service per vehicle, counted from zero: its global span
+            # is the largest workload in the fleet (waiting and start times do not count).
+            routing.AddDimensionWithVehicleTransits(
+                [time_cb[v.speed_factor] for v in vehicles], 0, horizon, True, "workload"
+            )
+            routing.GetDimensionOrDie("workload").SetGlobalSpanCostCoefficient(
+                _per_second(problem.balance_cost_per_h, ts)
+            )
+        if any(v.max_driving_s is not None for v in vehicles):
+            caps = [
+                int(floor_int(v.max_driving_s, ts)) if v.max_driving_s is not None else horizon
+                for v in vehicles
+            ]
+            routing.AddDimensionWithVehicleTransitAndCapacity(
+                [drive_cb[v.speed_factor] for v in vehicles], 0, caps, True, "driving"
+            )
+
+    def add_jobs(self) -> None:
+        """Windows (hard or soft), drop penalties, skills, reload stops and pickup pairs."""
+        problem, routing, manager, ts, horizon = (
+            self.problem,
+            self.routing,
+            self.manager,
+            self.ts,
+            self.horizon,
+        )
+        time_dim = self.time_dim
+        assert time_dim is not None, "add_time_and_costs comes first"
+        late = _per_second(problem.late_cost_per_h, ts)
+        for j, job in enumerate(problem.jobs):
+            index = manager.NodeToIndex(j)
+            opens = min(int(ceil_int(job.tw_start_s, ts)), horizon)
+            if job.hard_window:
+                closes = int(floor_int(min(job.tw_end_s, horizon / ts), ts))
+                if closes < opens:
+                    raise ValueError(f"job {job.id}: its window is empty after rounding")
+                time_dim.CumulVar(index).SetRange(opens, closes)
+            else:
+                time_dim.CumulVar(index).SetRange(opens, horizon)
+                if job.tw_end_s * ts < horizon and late:
+                    time_dim.SetCumulVarSoftUpperBound(
+                        index, int(floor_int(job.tw_end_s, ts)), late
+                    )
+            if job.drop_penalty is not None:
+                routing.AddDisjunction([index], round(job.drop_penalty * COST_SCALE))
+            if job.skills:
+                allowed = [
+                    v for v, spec in enumerate(problem.vehicles) if job.skills <= spec.skills
+                ]
+                _allow(routing, index, allowed, optional=job.drop_penalty is not None)
+        for r, owner in enumerate(self.reload_owner):
+            index = manager.NodeToIndex(self.n_jobs + r)
+            routing.AddDisjunction([index], 0)
+            _allow(routing, index, [owner], optional=True)
+        for p, q in problem.pairs:
+            ip, iq = manager.NodeToIndex(p), manager.NodeToIndex(q)
+            routing.AddPickupAndDelivery(ip, iq)
+            self.solver.Add(routing.VehicleVar(ip) == routing.VehicleVar(iq))
+            self.solver.Add(time_dim.CumulVar(ip) <= time_dim.CumulVar(iq))
+
+    def add_shifts(self) -> list[list[pywrapcp.IntervalVar]]:
+        """Shift start, duty limit, overtime past the shift end, and break intervals."""
+        routing, manager, solver, ts, time_dim = (
+            self.routing,
+            self.manager,
+            self.solver,
+            self.ts,
+            self.time_dim,
+        )
+        assert time_dim is not None, "add_time_and_costs comes first"
+        visit = [int(self.service[manager.IndexToNode(i)]) for i in range(routing.Size())]
+        break_vars: list[list[pywrapcp.IntervalVar]] = []
+        for v, spec in enumerate(self.problem.vehicles):
+            start, end = routing.Start(v), routing.End(v)
+            time_dim.CumulVar(start).SetMin(int(ceil_int(spec.shift_start_s, ts)))
+            time_dim.CumulVar(end).SetMax(self.limits[v])
+            overtime = _per_second(spec.overtime_cost_per_h, ts)
+            if overtime:
+                time_dim.SetCumulVarSoftUpperBound(
+                    end, int(floor_int(spec.shift_end_s, ts)), overtime
+                )
+            # Leave as late as the route allows (no idle waiting), come back as early as possible.
+            routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(start))
+            routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(end))
+            intervals = [
+                solver.FixedDurationIntervalVar(
+                    int(ceil_int(earliest, ts)),
+                    int(floor_int(latest, ts)),
+                    int(ceil_int(duration, ts)),
+                    False,
+                    f"break-{v}-{k}",
+                )
+                for k, (earliest, latest, duration) in enumerate(spec.breaks)
+            ]
+            if intervals:
+                time_dim.SetBreakIntervalsOfVehicle(intervals, v, visit)
+                # A break before the route leaves would not rest the driver on the road.
+                for interval in intervals:
+                    solver.Add(interval.StartExpr() >= time_dim.CumulVar(start))
+            break_vars.append(intervals)
+        return break_vars
+
+    def search(
+        self,
+        started: float,
+        *,
+        time_limit_s: float,
+        solution_limit: int | None,
+        metaheuristic: str | None,
+        initial_routes: Sequence[Sequence[int]] | None,
+    ) -> tuple[pywrapcp.Assignment | None, bool]:
+        """First solution (or the warm start), then local search; returns it and "warm"."""
+        routing = self.routing
+        params = pywrapcp.DefaultRoutingSearchParameters()
+        strategies = routing_enums_pb2.FirstSolutionStrategy
+        # Parallel cheapest insertion builds the best first routes, but it cannot see the
+        # side constraint that ties on-board load to depot deliveries; local cheapest
+        # insertion can. If the first heuristic finds nothing, the path heuristic tries.
+        mixed_load = any(d.startswith("depot_load") for d in routing.GetAllDimensionNames())
+        first = (
+            strategies.LOCAL_CHEAPEST_INSERTION
+            if mixed_load
+            else strategies.PARALLEL_CHEAPEST_INSERTION
+        )
+        params.first_solution_strategy = first
+        params.local_search_metaheuristic = METAHEURISTICS[metaheuristic]
+        params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+        if solution_limit is not None:
+            params.solution_limit = solution_limit
+        warm = False
+        if initial_routes is not None:
+            routing.CloseModelWithParameters(params)
+            initial = routing.ReadAssignmentFromRoutes(
+                _initial_nodes(initial_routes, self.reload_owner, self.n_jobs), True
+            )
+            warm = initial is not None
+        assignment = (
+            routing.SolveFromAssignmentWithParameters(initial, params)
+            if warm
+            else routing.SolveWithParameters(params)
+        )
+        left = time_limit_s - (time.perf_counter() - started)
+        if assignment is None and left > 0:
+            params.first_solution_strategy = strategies.PATH_CHEAPEST_ARC
+            params.time_limit.FromMilliseconds(max(1, int(left * 1000)))
+            assignment = routing.SolveWithParameters(params)
+        return assignment, warm
 
 
 def _allow(routing: pywrapcp.RoutingModel, index: int, vehicles: list[int], optional: bool) -> None:
