@@ -90,8 +90,79 @@ def solve_pyvrp(
     depots = [pyvrp.Depot(location=loc) for loc in depot_locs]
     depot_of = {loc: i for i, loc in enumerate(depot_locs)}
 
-    # Vehicle types: identical specs share one type; profiles per speed factor.
     speeds = sorted({v.speed_factor for v in vehicles})
+    vehicle_types, members = _vehicle_types(problem, depots, depot_of, speeds, scales, ds, ts)
+    clients, client_job, shipments, shipment_pair = _jobs(problem, scales, ts)
+    data = pyvrp.ProblemData(
+        locations=[pyvrp.Location(x=0.0, y=0.0) for _ in range(n)],
+        clients=clients,
+        depots=depots,
+        vehicle_types=vehicle_types,
+        distance_matrices=[dist_int for _ in speeds],
+        duration_matrices=[ceil_int(durations / s, ts) for s in speeds],  # type: ignore[misc]
+        shipments=shipments,
+    )
+    stop: pyvrp_stop.StoppingCriterion = pyvrp_stop.MaxRuntime(time_limit_s)
+    if iterations is not None:
+        stop = pyvrp_stop.MultipleCriteria([pyvrp_stop.MaxIterations(iterations), stop])
+    warm = None
+    if initial_routes is not None:
+        warm = _warm_start(data, initial_routes, members, client_job)
+    # Costs are in 1/COST_SCALE units, so PyVRP's default cap on its penalty weights
+    # is too low to push the search back to feasibility: lift it, but not so far that
+    # penalty x violation can overflow 64-bit costs.
+    params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=1e9))
+    result = pyvrp.solve(
+        data,
+        stop=stop,
+        seed=seed,
+        collect_stats=False,
+        display=False,
+        params=params,
+        initial_solution=warm,
+    )
+    elapsed = time.perf_counter() - started
+    best = result.best
+    if not best.is_feasible():
+        raise RuntimeError(
+            "PyVRP found no feasible solution within the limit: the required jobs may not "
+            "fit the fleet's capacity, windows and duty limits"
+        )
+    routes, arrivals, starts, ends, served = _read_routes(
+        problem, best, members, client_job, shipment_pair, ts
+    )
+    return RoutingSolution(
+        routes=tuple(routes),
+        arrival_s=tuple(arrivals),
+        start_s=tuple(starts),
+        end_s=tuple(ends),
+        dropped=tuple(j for j in range(len(jobs)) if j not in served),
+        cost=float(best.distance_cost()) / COST_SCALE,
+        solver="pyvrp",
+        stats={
+            "wall_s": elapsed,
+            "iterations": float(result.num_iterations),
+            "time_scale": float(ts),
+            "warm_start": float(warm is not None),
+        },
+    )
+
+
+def _vehicle_types(
+    problem: RoutingProblem,
+    depots: list[pyvrp.Depot],
+    depot_of: dict[int, int],
+    speeds: list[float],
+    scales: list[int],
+    ds: int,
+    ts: int,
+) -> tuple[list[pyvrp.VehicleType], list[list[int]]]:
+    """PyVRP vehicle types (identical specs share one; a profile per speed factor).
+
+    A multi-trip type gets a reload depot of its own, appended to ``depots``.
+    Returns the types and, per type, the indices of its vehicles.
+    """
+    vehicles = problem.vehicles
     profile_of = {s: i for i, s in enumerate(speeds)}
     types: dict[tuple[object, ...], list[int]] = {}
     for v, spec in enumerate(vehicles):
@@ -134,6 +205,14 @@ def solve_pyvrp(
         )
         members.append(indices)
 
+    return vehicle_types, members
+
+
+def _jobs(
+    problem: RoutingProblem, scales: list[int], ts: int
+) -> tuple[list[pyvrp.Client], list[int], list[pyvrp.Shipment], list[tuple[int, int]]]:
+    """Clients (single jobs) and shipments (pickup-and-delivery pairs), each with its job(s)."""
+    jobs = problem.jobs
     # Optional jobs no vehicle could serve even alone are left out up front: their
     # prizes would otherwise lure the search into infeasible regions it may not leave.
     hopeless = {
@@ -187,41 +266,19 @@ def solve_pyvrp(
                 name=f"{pick.id}->{drop.id}",
             )
         )
-    data = pyvrp.ProblemData(
-        locations=[pyvrp.Location(x=0.0, y=0.0) for _ in range(n)],
-        clients=clients,
-        depots=depots,
-        vehicle_types=vehicle_types,
-        distance_matrices=[dist_int for _ in speeds],
-        duration_matrices=[ceil_int(durations / s, ts) for s in speeds],  # type: ignore[misc]
-        shipments=shipments,
-    )
-    stop: pyvrp_stop.StoppingCriterion = pyvrp_stop.MaxRuntime(time_limit_s)
-    if iterations is not None:
-        stop = pyvrp_stop.MultipleCriteria([pyvrp_stop.MaxIterations(iterations), stop])
-    warm = None
-    if initial_routes is not None:
-        warm = _warm_start(data, initial_routes, members, client_job)
-    # Costs are in 1/COST_SCALE units, so PyVRP's default cap on its penalty weights
-    # is too low to push the search back to feasibility: lift it, but not so far that
-    # penalty x violation can overflow 64-bit costs.
-    params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=1e9))
-    result = pyvrp.solve(
-        data,
-        stop=stop,
-        seed=seed,
-        collect_stats=False,
-        display=False,
-        params=params,
-        initial_solution=warm,
-    )
-    elapsed = time.perf_counter() - started
-    best = result.best
-    if not best.is_feasible():
-        raise RuntimeError(
-            "PyVRP found no feasible solution within the limit: the required jobs may not "
-            "fit the fleet's capacity, windows and duty limits"
-        )
+    return clients, client_job, shipments, shipment_pair
+
+
+def _read_routes(
+    problem: RoutingProblem,
+    best: pyvrp.Solution,
+    members: list[list[int]],
+    client_job: list[int],
+    shipment_pair: list[tuple[int, int]],
+    ts: int,
+) -> tuple[list[tuple[int, ...]], list[tuple[float, ...]], list[float], list[float], set[int]]:
+    """Routes, arrival times, start and end times per vehicle, and the jobs served."""
+    vehicles = problem.vehicles
     routes: list[tuple[int, ...]] = [() for _ in vehicles]
     arrivals: list[tuple[float, ...]] = [() for _ in vehicles]
     starts = [v.shift_start_s for v in vehicles]
@@ -249,21 +306,7 @@ def solve_pyvrp(
             served.add(j)
         routes[v], arrivals[v] = tuple(stops), tuple(times)
         starts[v], ends[v] = route.start_time() / ts, route.end_time() / ts
-    return RoutingSolution(
-        routes=tuple(routes),
-        arrival_s=tuple(arrivals),
-        start_s=tuple(starts),
-        end_s=tuple(ends),
-        dropped=tuple(j for j in range(len(jobs)) if j not in served),
-        cost=float(best.distance_cost()) / COST_SCALE,
-        solver="pyvrp",
-        stats={
-            "wall_s": elapsed,
-            "iterations": float(result.num_iterations),
-            "time_scale": float(ts),
-            "warm_start": float(warm is not None),
-        },
-    )
+    return routes, arrivals, starts, ends, served
 
 
 def _amounts(values: Sequence[float], scales: list[int], floor: bool = False) -> list[int]:
