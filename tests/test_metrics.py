@@ -25,12 +25,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from twin.constants import DAY_S
+from twin.constants import HOUR_S as H
 from twin.events import EventLog
 from twin.metrics import KPI_NAMES, conservation, handovers, kpis, kpis_by_mode
 from twin.sim.engine import ORDER_COLUMNS, VEHICLE_COLUMNS
 
-H = 3600.0
-DAY_S = 86_400.0
 NAN = math.nan
 
 VAN = "hub-a/van-01"
@@ -853,11 +853,11 @@ def _fleet_run(*, operating_cost: bool = True) -> Run:
         ]
     )  # fmt: skip
     rows = [
-        # van day 0: 08-16 = 8 h; 30 km x 0.30 = 9.0; 8 h x 20 = 160; 30 x 0.2 = 6 kg.
-        # 50 + 9 + 160 + 0 = 219.0
+        # van day 0: 08-17:30 = 9.5 h, 0.5 h overtime; 30 km x 0.30 = 9.0; 9 h x 20 +
+        # 0.5 h x 30 = 195; 30 x 0.2 = 6 kg. 50 + 9 + 195 + 0 = 254.0
         _vehicle(
-            VAN, "van", start_h=8, end_h=16, overtime_h=0.0, km=30.0, fixed_cost=50.0,
-            distance_cost=9.0, driver_cost=160.0, operating_cost=0.0, co2_kg=6.0,
+            VAN, "van", start_h=8, end_h=17.5, overtime_h=0.5, km=30.0, fixed_cost=50.0,
+            distance_cost=9.0, driver_cost=195.0, operating_cost=0.0, co2_kg=6.0,
         ),
         # van day 1: 08-18 = 10 h, 1 h overtime; 50 km x 0.30 = 15; 9 x 20 + 1 x 30 = 210;
         # 10 kg. 50 + 15 + 210 + 0 = 275.0
@@ -902,19 +902,19 @@ def _fleet_run(*, operating_cost: bool = True) -> Run:
 )
 def test_costs_of_several_vehicles_days_and_modes():
     out = _fleet_run().kpis()
-    # 219.0 + 275.0 + 40.6 + 21.4 + 12.0 = 568.0 over 4 deliveries = 142.0 (the drone's
+    # 254.0 + 275.0 + 40.6 + 21.4 + 12.0 = 603.0 over 4 deliveries = 150.75 (the drone's
     # cost counts though it delivered nothing).
-    assert out["cost_per_delivery"] == pytest.approx(142.0)
+    assert out["cost_per_delivery"] == pytest.approx(150.75)
     # km 30 + 50 + 6 + 4 + 8 = 98 -> 24.5; CO2 6 + 10 = 16 kg -> 4.0.
     assert out["km_per_delivery"] == pytest.approx(24.5)
     assert out["co2_kg_per_delivery"] == pytest.approx(4.0)
-    # working 8 + 10 + 4 + 2 + 1 = 25 h, uncrewed robot/drone and the crowd courier
-    # included: 4 / 25 = 0.16 deliveries per "driver" hour.
-    assert out["deliveries_per_driver_hour"] == pytest.approx(0.16)
-    # shift 9 + 9 + 9 + 9 + 1 = 37 h -> 25/37.
-    assert out["driver_utilization"] == pytest.approx(25 / 37)
-    # van day 1 only.
-    assert out["overtime_h"] == pytest.approx(1.0)
+    # working 9.5 + 10 + 4 + 2 + 1 = 26.5 h, uncrewed robot/drone and the crowd courier
+    # included: 4 / 26.5 deliveries per "driver" hour.
+    assert out["deliveries_per_driver_hour"] == pytest.approx(4 / 26.5)
+    # shift 9 + 9 + 9 + 9 + 1 = 37 h -> 26.5/37.
+    assert out["driver_utilization"] == pytest.approx(26.5 / 37)
+    # van day 0 0.5 h + van day 1 1 h = 1.5 h (a sum over vehicle-days).
+    assert out["overtime_h"] == pytest.approx(1.5)
     # Deliveries: van 2, robot 1, crowd 1 of 4; the drone has no share_ key.
     assert {k: v for k, v in out.items() if k.startswith("share_")} == {
         "share_van": 0.5,
@@ -925,17 +925,17 @@ def test_costs_of_several_vehicles_days_and_modes():
 
 @covers("cost_per_delivery")
 def test_missing_operating_cost_column_counts_zero():
-    # Without the column: 568.0 - (20 + 6 + 12) = 530.0 over 4 = 132.5.
-    assert _fleet_run(operating_cost=False).kpis()["cost_per_delivery"] == pytest.approx(132.5)
+    # Without the column: 603.0 - (20 + 6 + 12) = 565.0 over 4 = 141.25.
+    assert _fleet_run(operating_cost=False).kpis()["cost_per_delivery"] == pytest.approx(141.25)
 
 
 @covers("cost_per_delivery")
 def test_nan_operating_cost_counts_zero():
     # A NaN (rows of older results concatenated with newer ones): the robot's 20 drops:
-    # 568.0 - 20 = 548.0 over 4 = 137.0.
+    # 603.0 - 20 = 583.0 over 4 = 145.75.
     run = _fleet_run()
     run.vehicles.loc[run.vehicles["mode"] == "robot", "operating_cost"] = NAN
-    assert run.kpis()["cost_per_delivery"] == pytest.approx(137.0)
+    assert run.kpis()["cost_per_delivery"] == pytest.approx(145.75)
 
 
 @covers("driver_utilization")
@@ -1016,13 +1016,13 @@ def test_kpis_by_mode_with_several_days_and_a_mode_without_deliveries():
     # Display order: van, ..., robot, drone, crowd.
     assert list(table.index) == ["van", "robot", "drone", "crowd"]
     van, robot, drone, crowd = (table.loc[m] for m in table.index)
-    # Van: 2 vehicle-days, 2 deliveries of 4; cost 219 + 275 = 494 -> 247 each;
+    # Van: 2 vehicle-days, 2 deliveries of 4; cost 254 + 275 = 529 -> 264.5 each;
     # (30 + 50) km / 2 = 40; (6 + 10) kg / 2 = 8.
     assert van["vehicle_days"] == 2
     assert van["deliveries"] == 2
     assert van["share"] == pytest.approx(0.5)
-    assert van["cost"] == pytest.approx(494.0)
-    assert van["cost_per_delivery"] == pytest.approx(247.0)
+    assert van["cost"] == pytest.approx(529.0)
+    assert van["cost_per_delivery"] == pytest.approx(264.5)
     assert van["km_per_delivery"] == pytest.approx(40.0)
     assert van["co2_kg_per_delivery"] == pytest.approx(8.0)
     assert (van["attempts"], van["failed_attempts"], van["failed_delivery_rate"]) == (2, 0, 0.0)
@@ -1048,8 +1048,8 @@ def test_kpis_by_mode_with_several_days_and_a_mode_without_deliveries():
     ):
         assert math.isnan(drone[column]), column
     assert (drone["attempts"], drone["failed_attempts"]) == (0, 0)
-    # The modes' costs add up to the run's: 494 + 40.6 + 21.4 + 12 = 568.
-    assert table["cost"].sum() == pytest.approx(568.0)
+    # The modes' costs add up to the run's: 529 + 40.6 + 21.4 + 12 = 603.
+    assert table["cost"].sum() == pytest.approx(603.0)
 
 
 def test_kpis_by_mode_without_operating_cost_column():
@@ -1058,6 +1058,42 @@ def test_kpis_by_mode_without_operating_cost_column():
     assert table.loc["robot", "cost"] == pytest.approx(20.6)
     assert table.loc["drone", "cost"] == pytest.approx(15.4)
     assert table.loc["crowd", "cost"] == 0.0
+
+
+def test_handover_by_a_vehicle_without_a_row_belongs_to_no_mode():
+    # van-01 delivered o01 and ended its day; van-02 delivered o02 and was still on the
+    # road at the horizon, so the engine wrote no vehicles-table row for it (rows are
+    # appended at the end of a vehicle's day).
+    van2 = "hub-a/van-02"
+    s = _Script()
+    for oid, vid, t in (("d0-o00001", VAN, 10 * H), ("d0-o00002", van2, 21 * H)):
+        s.at(0.0, "created", oid)
+        s.dispatch(oid, vid, t - 3 * H)
+        s.door(oid, vid, t)
+    orders = _orders(
+        [
+            _order(
+                oid, c, window_h=(8, 22), final_state="delivered", attempts=1,
+                delivered_s=t, arrival_s=t, eta_announced_s=t, satisfaction=4.0,
+            )
+            for oid, c, t in (("d0-o00001", 1, 10 * H), ("d0-o00002", 2, 21 * H))
+        ]
+    )  # fmt: skip
+    events = s.log().to_frame()
+    out = kpis(orders, _one_vehicle(), events)
+    # Both delivered; only o01's van is known: share_van = 1/2, the shares add up to 1/2.
+    assert out["delivered"] == 2.0
+    assert {k: v for k, v in out.items() if k.startswith("share_")} == {"share_van": 0.5}
+    # The unknown van's cost and km are missing, its delivery is not: 216.0 / 2 = 108.0,
+    # 20 km / 2 = 10.
+    assert out["cost_per_delivery"] == pytest.approx(108.0)
+    assert out["km_per_delivery"] == pytest.approx(10.0)
+    table = kpis_by_mode(orders, _one_vehicle(), events)
+    assert list(table.index) == ["van"]
+    # 1 delivery of the run's 2 (not 1 of 1 attributed).
+    assert table.loc["van", "deliveries"] == 1
+    assert table.loc["van", "share"] == pytest.approx(0.5)
+    assert table.loc["van", "attempts"] == 1
 
 
 def test_kpis_by_mode_without_vehicles_is_empty():
