@@ -647,6 +647,8 @@ def test_nothing_released_and_no_vehicles():
 
 def test_an_empty_run_has_kpis_too():
     # A scenario without demand: the engine's orders table is empty (object columns).
+    # This raised KeyError('delivered_s') before the fix in kpis (an empty object mask
+    # selected columns instead of rows).
     out = kpis(
         pd.DataFrame([], columns=list(ORDER_COLUMNS)),
         _vehicles([]),
@@ -658,16 +660,17 @@ def test_an_empty_run_has_kpis_too():
     assert _nan(out["customer_satisfaction"])
 
 
-def _single(
-    story: Callable[[_Script], None], row: dict[str, Any], vehicles: pd.DataFrame | None = None
-) -> dict[str, float]:
-    """KPIs of a one-order run: ``story`` writes its events after ``created``."""
+def _script_events(story: Callable[[_Script], None], row: dict[str, Any]) -> pd.DataFrame:
+    """The events of a one-order run: ``story`` writes them after ``created``."""
     s = _Script()
     s.at(0.0, "created", row["order_id"])
     story(s)
-    return kpis(
-        _orders([row]), _one_vehicle() if vehicles is None else vehicles, s.log().to_frame()
-    )
+    return s.log().to_frame()
+
+
+def _single(story: Callable[[_Script], None], row: dict[str, Any]) -> dict[str, float]:
+    """KPIs of a one-order run with one van (:func:`_one_vehicle`)."""
+    return kpis(_orders([row]), _one_vehicle(), _script_events(story, row))
 
 
 @covers("first_attempt_success_rate", "failed_delivery_rate", "delivered")
@@ -810,13 +813,6 @@ def test_on_time_at_the_window_end_boundary(late_by_s: float, on_time: float):
     assert out["on_time_rate"] == on_time
     by_mode = kpis_by_mode(_orders([row]), _one_vehicle(), _script_events(story, row))
     assert by_mode.loc["van", "on_time_rate"] == on_time
-
-
-def _script_events(story: Callable[[_Script], None], row: dict[str, Any]) -> pd.DataFrame:
-    s = _Script()
-    s.at(0.0, "created", row["order_id"])
-    story(s)
-    return s.log().to_frame()
 
 
 # -- several vehicles, days and modes: costs ---------------------------------------------
@@ -1181,8 +1177,10 @@ def test_handovers_keep_the_first_handover_of_an_order():
     assert out["share_van"] == 1.0
     assert "share_cargo_bike" not in out
     assert out["locker_share"] == 1.0
-    # on time is judged on the orders table's delivered_s, which the engine overwrites
-    # with the last hand-over (day 1, 11:00 > day 0 12:00): late.
+    # But on time is judged on the orders table's delivered_s, which the engine sets at
+    # every hand-over, so it holds the last one (day 1 11:00 > day 0 12:00): late, though
+    # the first hand-over (day 0 10:01) met the window. (Today the engine sends an
+    # expired parcel back to the sender; the lifecycle allows this re-attempt.)
     assert out["on_time_rate"] == 0.0
 
 
