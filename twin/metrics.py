@@ -168,7 +168,8 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
     """KPIs of one run (see the module docstring for definitions)."""
     released = orders[orders["released"]] if len(orders) else orders
     first = handovers(events)
-    handed = _handed_over(released, first) if len(released) else released["released"]
+    # An empty object-dtype mask would select columns, not rows: make it boolean.
+    handed = _handed_over(released, first) if len(released) else released["released"].astype(bool)
     delivered = released[handed]
     n_del = len(delivered)
     attempts = events[events["kind"] == "attempted"]
