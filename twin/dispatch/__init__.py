@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from twin.dispatch.base import (
+    GROUND_MODES,
     RELOAD,
+    TRIGGERS,
+    DefaultTraits,
     DispatchPolicy,
     DispatchState,
     OrderView,
     Plan,
     PlanError,
+    PolicyTraits,
+    TraitError,
     VehicleView,
     new_trips,
     split_trips,
+    traits_of,
     validate_plan,
 )
 from twin.dispatch.insertion import InsertionPolicy
@@ -25,8 +31,11 @@ from twin.dispatch.waves import WavesPolicy
 from twin.dispatch.zones import ZonesPolicy
 
 __all__ = [
+    "GROUND_MODES",
     "POLICIES",
     "RELOAD",
+    "TRIGGERS",
+    "DefaultTraits",
     "DispatchPolicy",
     "DispatchState",
     "InsertionPolicy",
@@ -36,8 +45,10 @@ __all__ = [
     "Plan",
     "PlanError",
     "PlanningSettings",
+    "PolicyTraits",
     "RollingHorizonPolicy",
     "StaticPolicy",
+    "TraitError",
     "VehicleView",
     "WavesPolicy",
     "ZonesPolicy",
@@ -45,5 +56,6 @@ __all__ = [
     "make_policy",
     "new_trips",
     "split_trips",
+    "traits_of",
     "validate_plan",
 ]
