@@ -116,7 +116,8 @@ def _construct(name: str, factory: Any, params: Mapping[str, Any]) -> DispatchPo
         accepted = _parameters(factory)
         takes = f"it takes {', '.join(accepted)}" if accepted else "see its documentation"
         raise ScenarioError(
-            f"policy {name!r}: bad parameters ({exc}); fix policy.params ({takes})."
+            f"policy {name!r}: bad parameters ({exc}); give only parameters it accepts, "
+            f"with valid values ({takes})."
         ) from None
     return policy
 

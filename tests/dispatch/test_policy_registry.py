@@ -1,4 +1,7 @@
-"""One way to build a policy from a scenario: every name, the parameter rules, the errors."""
+"""One way to build a policy from a scenario: every name, the parameter rules, the errors.
+
+(Not test_registry.py: tests/maps has one, and test files need unique names here.)
+"""
 
 from __future__ import annotations
 
@@ -82,12 +85,12 @@ def test_a_registered_user_policy_without_a_time_limit(monkeypatch: pytest.Monke
         ),
         (
             PolicySettings(name="static", params={"speed": 2}),
-            r"^policy 'static': bad parameters \(.*speed.*\); fix policy.params \(it takes .*"
-            r"drop_penalty",
+            r"^policy 'static': bad parameters \(.*speed.*\); give only parameters it accepts, "
+            r"with valid values \(it takes .*drop_penalty",
         ),
         (
             PolicySettings(name="rolling_horizon", params={"every_min": 0}),
-            r"^policy 'rolling_horizon': bad parameters \(every_min must be positive.*\); fix",
+            r"^policy 'rolling_horizon': bad parameters \(every_min must be positive.*\); give",
         ),
     ],
 )
