@@ -30,7 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from twin.errors import ExperimentError, ScenarioError
-from twin.experiment import _find_scenario, read_experiment_file
+from twin.experiment.sweep import find_scenario, read_experiment_file
 from twin.scenario import Scenario, load_scenario
 from twin.sites import parse_k
 
@@ -82,7 +82,7 @@ def load_site_experiment(path: str | Path) -> SiteExperiment:
         ks = parse_k(spec.k)
     except ValueError as exc:
         raise ExperimentError(f"{path}: k: {exc}") from None
-    scenario_path = _find_scenario(path, spec.scenario)
+    scenario_path = find_scenario(path, spec.scenario)
     try:
         base = load_scenario(scenario_path)
     except ScenarioError as exc:

@@ -11,7 +11,8 @@ clear message if:
   cancelled, unreachable or open at the horizon);
 * the two runs differ (same scenario, seed and code must give the same event
   log, so results can be reproduced and policies compared fairly);
-* the policy does not answer the protocol (a ``name`` and ``decide``).
+* the policy does not answer the protocol (a ``name``, ``decide`` and every
+  trait declared with a value the engine can use: :func:`twin.dispatch.traits_of`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from twin.dispatch import DispatchPolicy, PlanError
+from twin.dispatch import DispatchPolicy, PlanError, PolicyTraits, TraitError, traits_of
 from twin.events import TERMINAL
 from twin.maps import load_network
 from twin.metrics import conservation, kpis
@@ -43,6 +44,8 @@ class PolicyCheckResult:
     digest: str
     final_states: dict[str, int]
     n_plans: int
+    #: The traits the engine read from the policy.
+    traits: PolicyTraits | None = None
 
 
 def check_scenario(*, days: int = 1, seed: int = 12) -> Scenario:
@@ -108,6 +111,10 @@ def check_policy(
             f"{first!r} is not a dispatch policy: it needs a `name` string and a "
             "`decide(state) -> Plan` method."
         )
+    try:
+        traits = traits_of(first)
+    except TraitError as exc:
+        raise PolicyCheckError(str(exc)) from None
     scenario = scenario or check_scenario()
     network = load_network(scenario.map.ref, network_type=scenario.map.network_type)
     runs: list[Any] = []
@@ -143,6 +150,7 @@ def check_policy(
         digest=result.log.digest(),
         final_states=states,
         n_plans=int((events["kind"] == "plan").sum()),
+        traits=traits,
     )
 
 

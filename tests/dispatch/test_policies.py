@@ -12,6 +12,7 @@ import pytest
 from twin.dispatch import (
     POLICIES,
     RELOAD,
+    DefaultTraits,
     DispatchState,
     OrderView,
     Plan,
@@ -49,7 +50,7 @@ def test_the_documented_example_policy_works() -> None:
 
 
 def test_check_policy_catches_a_nondeterministic_policy() -> None:
-    class Coin:
+    class Coin(DefaultTraits):
         """Random without a seed: the second run differs."""
 
         name = "coin"
@@ -69,7 +70,7 @@ def test_check_policy_catches_a_nondeterministic_policy() -> None:
 
 
 def test_check_policy_reports_a_rejected_plan() -> None:
-    class Greedy:
+    class Greedy(DefaultTraits):
         name = "greedy"
 
         def decide(self, state: DispatchState) -> Plan:

@@ -1,19 +1,20 @@
 """The dispatch contract: policies decide, the engine executes.
 
-A policy is any object with a ``name`` and ``decide(state) -> Plan``. It gets a
-read-only :class:`DispatchState` snapshot (no SimPy, no I/O, no clock to touch)
-and returns a :class:`Plan` mapping vehicles to ordered stop lists that replace
-their uncommitted remainder. The engine checks every plan with
-:func:`validate_plan` and rejects a bad one with an error naming the policy.
+A policy is an object with a ``name``, its declared *traits* and
+``decide(state) -> Plan``. It gets a read-only :class:`DispatchState` snapshot
+(no SimPy, no I/O, no clock to touch) and returns a :class:`Plan` mapping
+vehicles to ordered stop lists that replace their uncommitted remainder. The
+engine checks every plan with :func:`validate_plan` and rejects a bad one with
+an error naming the policy.
 
-When the engine asks (the *triggers*): ``cutoff`` (the morning plan), ``new_order``
-(an order placed during the day), ``vehicle_idle`` (a vehicle back at its hub
-with nothing planned), ``tick`` (every ``tick_s`` seconds of the operating day,
-if the policy has that attribute), ``wave`` (at each of the policy's
-``wave_hours``), and ``disruption`` (a no-show, a breakdown, a road closing or
-reopening). A policy may declare ``triggers`` (a set of these names) to be asked
-only then, and ``dynamic = True`` to have vehicles wait at the hub for more work
-until the end of their shift instead of clocking off when their plan is done.
+The traits tell the engine when and how to use the policy (see
+:class:`DispatchPolicy` for each one's meaning and :func:`traits_of`, which
+reads and checks them). When the engine asks (the *triggers*): ``cutoff`` (the
+morning plan), ``new_order`` (an order placed during the day),
+``vehicle_idle`` (a vehicle back at its hub with nothing planned), ``tick``
+(every ``tick_s`` seconds of the operating day), ``wave`` (at each of the
+policy's ``wave_hours``), and ``disruption`` (a no-show, a breakdown, a road
+closing or reopening).
 
 What is committed: the parcels on board a vehicle (loaded, not yet attempted),
 in their order. A plan keeps them first; anything after them is a new trip
@@ -23,25 +24,34 @@ planned on a vehicle but not yet loaded included, may be re-planned freely.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import math
+import numbers
+from collections.abc import Callable, Collection, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, ClassVar, Final, Protocol, runtime_checkable
 
 from twin.crowd import CourierView
-from twin.modes import parcel_misfit
+from twin.modes import MODES, parcel_misfit
 from twin.scenario import VehicleType
 from twin.traveltime import TravelMatrix
 
 __all__ = [
+    "GROUND_MODES",
     "RELOAD",
+    "TRAITS",
+    "TRIGGERS",
+    "DefaultTraits",
     "DispatchPolicy",
     "DispatchState",
     "OrderView",
     "Plan",
     "PlanError",
+    "PolicyTraits",
+    "TraitError",
     "VehicleView",
     "new_trips",
     "split_trips",
+    "traits_of",
     "validate_plan",
 ]
 
@@ -200,13 +210,174 @@ class Plan:
     drone_drops: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
+#: Every moment the engine may ask a policy for a plan (see the module docstring).
+TRIGGERS: Final = frozenset({"cutoff", "new_order", "vehicle_idle", "tick", "wave", "disruption"})
+#: Every mode that moves on the ground: the modes a policy built on one routing
+#: problem can plan (a drone flies sorties, a routing problem has no flights).
+GROUND_MODES: Final = frozenset(MODES) - {"drone"}
+#: The traits every policy declares, beside ``name`` and ``decide``.
+TRAITS: Final = ("dynamic", "triggers", "tick_s", "wave_hours", "modes")
+
+
 @runtime_checkable
 class DispatchPolicy(Protocol):
-    """Anything with a name that turns a state into a plan."""
+    """Anything with a name and declared traits that turns a state into a plan.
 
-    name: str
+    The traits are read-only as far as the engine is concerned: class
+    attributes, dataclass fields or properties all do. A policy that needs only
+    the defaults can inherit them from :class:`DefaultTraits`.
+
+    Attributes
+    ----------
+    name : str
+        How plans, events, errors and reports name the policy.
+    dynamic : bool
+        True: a vehicle whose plan is done waits at its hub for more work until
+        the end of its shift (the policy gives work during the day). False: it
+        clocks off when its plan is done.
+    triggers : set of str or None
+        The triggers (:data:`TRIGGERS`) the policy is asked at; None: every
+        one. Asking a policy that ignores a trigger costs a state snapshot.
+    tick_s : float or None
+        Seconds between ``tick`` triggers while vehicles are out; None: no
+        ticks. Only heard if ``triggers`` lets ``tick`` through.
+    wave_hours : sequence of float
+        Hours of the day of ``wave`` triggers after the morning cutoff; empty:
+        no waves.
+    modes : collection of str or None
+        The modes (:data:`twin.modes.MODES`) whose vehicles the policy plans;
+        None: every mode. Declared so that a policy that knows nothing of a
+        mode need not receive its vehicles; the engine does not filter by it
+        yet, so today every policy sees every vehicle and leaves alone those it
+        does not plan.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dynamic(self) -> bool: ...
+
+    @property
+    def triggers(self) -> Set[str] | None: ...
+
+    @property
+    def tick_s(self) -> float | None: ...
+
+    @property
+    def wave_hours(self) -> Sequence[float]: ...
+
+    @property
+    def modes(self) -> Collection[str] | None: ...
 
     def decide(self, state: DispatchState) -> Plan: ...
+
+
+class DefaultTraits:
+    """The default of every trait, for a policy to inherit and override what differs.
+
+    The defaults describe the simplest policy: asked at every trigger, no
+    ticks, no waves, vehicles clock off when their plan is done, every mode
+    planned. ``class MyPolicy(DefaultTraits): name = "mine"; dynamic = True``
+    then declares everything :func:`traits_of` checks.
+    """
+
+    dynamic: ClassVar[bool] = False
+    triggers: ClassVar[frozenset[str] | None] = None
+    tick_s: ClassVar[float | None] = None
+    wave_hours: ClassVar[tuple[float, ...]] = ()
+    modes: ClassVar[frozenset[str] | None] = None
+
+
+class TraitError(TypeError):
+    """A policy is missing a trait or declares one the engine cannot use."""
+
+
+@dataclass(frozen=True)
+class PolicyTraits:
+    """A policy's traits as the engine uses them: checked and normalised.
+
+    See :class:`DispatchPolicy` for what each one means.
+    """
+
+    name: str
+    dynamic: bool
+    triggers: frozenset[str] | None
+    tick_s: float | None
+    wave_hours: tuple[float, ...]
+    modes: frozenset[str] | None
+
+
+def traits_of(policy: object) -> PolicyTraits:
+    """Read and check the traits ``policy`` declares.
+
+    Every trait must be declared (a user policy may inherit
+    :class:`DefaultTraits`): a missing one would otherwise fall back silently to
+    a default the author may not have meant, such as vehicles clocking off
+    while the policy still has work for them.
+
+    Raises
+    ------
+    TraitError
+        One sentence naming the policy, every missing or bad trait and the fix.
+    """
+    name = getattr(policy, "name", None)
+    who = f"policy {name!r} ({type(policy).__name__})" if isinstance(name, str) else repr(policy)
+    if not isinstance(name, str) or not name:
+        raise TraitError(f"{who} has no `name`; give it a non-empty string `name`.")
+    missing = [t for t in TRAITS if not hasattr(policy, t)]
+    if missing:
+        raise TraitError(
+            f"{who} does not declare {', '.join(missing)}; declare "
+            f"{'them' if len(missing) > 1 else 'it'} (see twin.dispatch.DispatchPolicy) "
+            "or inherit the defaults from twin.dispatch.DefaultTraits."
+        )
+    values = {t: getattr(policy, t) for t in TRAITS}
+    problems = [p for p in (_check(t, values[t]) for t in TRAITS) if p]
+    if problems:
+        raise TraitError(f"{who}: {'; '.join(problems)}.")
+    triggers, modes = values["triggers"], values["modes"]
+    return PolicyTraits(
+        name=name,
+        dynamic=values["dynamic"],
+        triggers=None if triggers is None else frozenset(triggers),
+        tick_s=None if values["tick_s"] is None else float(values["tick_s"]),
+        wave_hours=tuple(float(h) for h in values["wave_hours"]),
+        modes=None if modes is None else frozenset(modes),
+    )
+
+
+def _check(trait: str, value: Any) -> str | None:
+    """What is wrong with one trait's value, as "trait: problem; fix" (None: fine)."""
+    if trait == "dynamic":
+        return None if isinstance(value, bool) else f"dynamic is {value!r}; use True or False"
+    if trait in ("triggers", "modes"):
+        known = TRIGGERS if trait == "triggers" else frozenset(MODES)
+        if value is None:
+            return None
+        if isinstance(value, str) or not isinstance(value, Collection):
+            return f"{trait} is {value!r}; use a set of names or None (every one)"
+        unknown = sorted(str(v) for v in value if v not in known)
+        if unknown:
+            choices = ", ".join(sorted(known))
+            return f"{trait} has unknown {', '.join(unknown)}; choose from {choices}"
+        return None
+    if trait == "tick_s":
+        if value is None:
+            return None
+        if not _is_number(value) or not value > 0 or not math.isfinite(value):
+            return f"tick_s is {value!r}; use a positive number of seconds or None (no ticks)"
+        return None
+    if isinstance(value, str) or not isinstance(value, Collection):
+        return f"wave_hours is {value!r}; use a sequence of hours of the day (empty: no waves)"
+    bad = [h for h in value if not _is_number(h) or not 0 <= h < 24]
+    if bad:
+        return f"wave_hours has {bad!r}; use hours of the day in [0, 24)"
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def split_trips(stops: Sequence[str]) -> list[list[str]]:

@@ -20,9 +20,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
+from twin.constants import HOUR_S
 from twin.dispatch.base import DispatchState, OrderView, Plan, VehicleView
 from twin.dispatch.planning import (
     PlanningSettings,
@@ -33,8 +35,6 @@ from twin.dispatch.planning import (
 )
 
 __all__ = ["InsertionPolicy"]
-
-H = 3600.0
 
 
 @dataclass
@@ -58,8 +58,15 @@ class InsertionPolicy(PlanningSettings):
     resolve_solution_limit: int = 30
     neighbours: int = 12
     name: str = "insertion"
-    dynamic = True
-    triggers = frozenset({"cutoff", "new_order", "vehicle_idle", "tick", "disruption"})
+    dynamic: ClassVar[bool] = True
+    triggers: ClassVar[frozenset[str] | None] = frozenset(
+        {"cutoff", "new_order", "vehicle_idle", "tick", "disruption"}
+    )
+    wave_hours: ClassVar[tuple[float, ...]] = ()
+    #: Every mode: the morning plan and the improvements route one ground travel
+    #: profile (as ``static``), but an order placed in the day may be inserted on any
+    #: vehicle of the state, drones included, priced on the road's travel times.
+    modes: ClassVar[frozenset[str] | None] = None
     _times: dict[tuple[int, int], float] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -69,6 +76,7 @@ class InsertionPolicy(PlanningSettings):
 
     @property
     def tick_s(self) -> float | None:
+        """Seconds between improvements; None when ``improve_every_min`` is 0 (off)."""
         return self.improve_every_min * 60.0 if self.improve_every_min else None
 
     def decide(self, state: DispatchState) -> Plan:
@@ -174,11 +182,11 @@ class InsertionPolicy(PlanningSettings):
             t += leg
         limit = min(
             v.shift_start_s + v.max_working_s,
-            v.shift_end_s + self.planned_overtime_h * H,
+            v.shift_end_s + self.planned_overtime_h * HOUR_S,
         ) - break_time_s(v)
         if vtrips and t > limit:
             return None
-        return drive / H * v.cost_per_h + late / H * state.late_cost_per_h, t
+        return drive / HOUR_S * v.cost_per_h + late / HOUR_S * state.late_cost_per_h, t
 
     def _nearest(self, node: int, planned: set[int]) -> list[int]:
         if not planned:

@@ -15,6 +15,7 @@ their hubs. Plans in force on the road are kept.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 import numpy as np
 
@@ -33,6 +34,7 @@ class MixedFleetPolicy(PlanningSettings):
     ----------
     modes : sequence of str
         Order in which modes are offered the orders (see :class:`Cascade`).
+        Also the policy's ``modes`` trait: a mode left out is never planned.
     reach_km : dict, optional
         Road reach per ground mode from its hub (defaults: robot 2.5, cargo_bike 4).
     every_min : float
@@ -49,9 +51,12 @@ class MixedFleetPolicy(PlanningSettings):
     every_min: float = 30.0
     #: Most parcels offered to one crowd courier at a time.
     crowd_bundle: int = 5
-    triggers = frozenset({"cutoff", "tick", "vehicle_idle", "disruption"})
+    triggers: ClassVar[frozenset[str] | None] = frozenset(
+        {"cutoff", "tick", "vehicle_idle", "disruption"}
+    )
     #: Vehicles wait at their hubs for in-day work.
-    dynamic = True
+    dynamic: ClassVar[bool] = True
+    wave_hours: ClassVar[tuple[float, ...]] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -61,6 +66,7 @@ class MixedFleetPolicy(PlanningSettings):
 
     @property
     def tick_s(self) -> float:
+        """Seconds between in-day re-plans: ``every_min`` minutes."""
         return self.every_min * 60.0
 
     def decide(self, state: DispatchState) -> Plan:

@@ -27,8 +27,6 @@ from twin.modes import parcel_misfit
 
 __all__ = ["Cascade", "fits", "plan_cascade", "schedule_sorties", "van_drone_drops"]
 
-H = 3600.0
-
 
 def fits(vehicle: VehicleView, order: OrderView) -> bool:
     """Can this vehicle's mode take this parcel at all (payload, size, option)?"""

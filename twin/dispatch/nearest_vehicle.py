@@ -11,6 +11,7 @@ with a map and no optimiser does; every smarter policy should beat it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -25,8 +26,15 @@ class NearestVehiclePolicy:
     """Append each order to the nearest vehicle's plan; no optimisation."""
 
     name: str = "nearest_vehicle"
-    dynamic = True
-    triggers = frozenset({"cutoff", "new_order", "vehicle_idle", "disruption"})
+    dynamic: ClassVar[bool] = True
+    triggers: ClassVar[frozenset[str] | None] = frozenset(
+        {"cutoff", "new_order", "vehicle_idle", "disruption"}
+    )
+    tick_s: ClassVar[float | None] = None
+    wave_hours: ClassVar[tuple[float, ...]] = ()
+    #: Every mode: each order goes to the nearest vehicle of any mode, drones
+    #: included, timed on the road's travel times.
+    modes: ClassVar[frozenset[str] | None] = None
     #: Where and when each vehicle's plan ends, as this policy built it (it only appends).
     _ends: dict[str, tuple[int, float]] = field(default_factory=dict, init=False, repr=False)
 

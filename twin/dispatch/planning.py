@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from twin.constants import DAY_S, HOUR_S
 from twin.dispatch.base import DispatchState, OrderView, Plan, VehicleView, new_trips
 from twin.routing import RELOAD as ROUTE_RELOAD
 from twin.routing import Job, RoutingProblem, RoutingSolution, VehicleSpec, solve
@@ -31,8 +32,6 @@ __all__ = [
     "reoptimise_next_trips",
     "servable_today",
 ]
-
-H = 3600.0
 
 
 @dataclass
@@ -89,7 +88,7 @@ class PlanningSettings:
     iterations: int | None = 2_000
     balance_cost_per_h: float = 0.0
     breaks: str = "reserve"
-    depart_offset_s: float = 2 * H
+    depart_offset_s: float = 2 * HOUR_S
 
     def __post_init__(self) -> None:
         if self.breaks not in ("reserve", "plan"):
@@ -107,7 +106,7 @@ def servable_today(state: DispatchState) -> list[OrderView]:
     A parcel that failed today waits for tomorrow: the customer was out, and
     carriers re-attempt on the next working day.
     """
-    day_start = state.day * 86_400.0
+    day_start = state.day * DAY_S
     return [
         o
         for o in state.orders
@@ -259,7 +258,7 @@ def _vehicle_spec(v: VehicleView, depot: int, settings: PlanningSettings) -> Veh
     on_duty = start - v.shift_start_s if v.started else 0.0
     working = min(
         v.max_working_s,
-        v.shift_end_s - v.shift_start_s + settings.planned_overtime_h * H,
+        v.shift_end_s - v.shift_start_s + settings.planned_overtime_h * HOUR_S,
     )
     return VehicleSpec(
         id=v.id,
@@ -274,7 +273,7 @@ def _vehicle_spec(v: VehicleView, depot: int, settings: PlanningSettings) -> Veh
             0.0,
             min(
                 working - reserve - on_duty,
-                v.shift_end_s + settings.planned_overtime_h * H - reserve - start,
+                v.shift_end_s + settings.planned_overtime_h * HOUR_S - reserve - start,
             ),
         ),
         fixed_cost=0.0 if v.started else v.fixed_cost,
@@ -341,7 +340,7 @@ def break_windows(v: VehicleView) -> tuple[tuple[float, float, float], ...]:
     windows = []
     for k in range(1, n + 1):
         latest = v.shift_start_s + k * v.break_after_s + (k - 1) * v.break_s
-        windows.append((max(v.shift_start_s, latest - 2 * H), latest, v.break_s))
+        windows.append((max(v.shift_start_s, latest - 2 * HOUR_S), latest, v.break_s))
     return tuple(windows)
 
 

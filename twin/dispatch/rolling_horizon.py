@@ -12,8 +12,9 @@ where they are (committed).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from twin.dispatch.base import DispatchState, Plan
+from twin.dispatch.base import GROUND_MODES, DispatchState, Plan
 from twin.dispatch.planning import (
     PlanningSettings,
     plan_routes,
@@ -43,8 +44,11 @@ class RollingHorizonPolicy(PlanningSettings):
     every_min: float = 30.0
     resolve_solution_limit: int = 30
     name: str = "rolling_horizon"
-    dynamic = True
-    triggers = frozenset({"cutoff", "tick", "disruption"})
+    dynamic: ClassVar[bool] = True
+    triggers: ClassVar[frozenset[str] | None] = frozenset({"cutoff", "tick", "disruption"})
+    wave_hours: ClassVar[tuple[float, ...]] = ()
+    #: As :class:`~twin.dispatch.static.StaticPolicy`: one routing problem per plan.
+    modes: ClassVar[frozenset[str] | None] = GROUND_MODES
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -53,6 +57,7 @@ class RollingHorizonPolicy(PlanningSettings):
 
     @property
     def tick_s(self) -> float:
+        """Seconds between re-optimisations: ``every_min`` minutes."""
         return self.every_min * 60.0
 
     def decide(self, state: DispatchState) -> Plan:

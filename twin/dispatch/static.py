@@ -11,8 +11,9 @@ baseline the dynamic policies are measured against.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from twin.dispatch.base import DispatchState, Plan
+from twin.dispatch.base import GROUND_MODES, DispatchState, Plan
 from twin.dispatch.planning import PlanningSettings, plan_routes, servable_today
 
 __all__ = ["StaticPolicy"]
@@ -26,8 +27,15 @@ class StaticPolicy(PlanningSettings):
     """
 
     name: str = "static"
+    #: Vehicles clock off when their one plan of the day is done.
+    dynamic: ClassVar[bool] = False
     #: Asked only for the morning plan.
-    triggers = frozenset({"cutoff"})
+    triggers: ClassVar[frozenset[str] | None] = frozenset({"cutoff"})
+    tick_s: ClassVar[float | None] = None
+    wave_hours: ClassVar[tuple[float, ...]] = ()
+    #: One routing problem per plan: ground vehicles that share one travel profile
+    #: (the road's, if any vehicle moves on it); never drones.
+    modes: ClassVar[frozenset[str] | None] = GROUND_MODES
 
     def decide(self, state: DispatchState) -> Plan:
         if state.trigger != "cutoff":

@@ -10,8 +10,9 @@ them out again (this needs ``vehicle_types.*.max_trips`` above 1).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
-from twin.dispatch.base import DispatchState, Plan
+from twin.dispatch.base import GROUND_MODES, DispatchState, Plan
 from twin.dispatch.planning import PlanningSettings, plan_routes, servable_today
 
 __all__ = ["WavesPolicy"]
@@ -32,8 +33,12 @@ class WavesPolicy(PlanningSettings):
     wave_hours: tuple[float, ...] = field(default=(10.0, 12.0, 14.0))
     time_limit_s: float = 30.0
     name: str = "waves"
-    dynamic = True
-    triggers = frozenset({"cutoff", "wave"})
+    #: Vehicles wait at the hub between waves.
+    dynamic: ClassVar[bool] = True
+    triggers: ClassVar[frozenset[str] | None] = frozenset({"cutoff", "wave"})
+    tick_s: ClassVar[float | None] = None
+    #: As :class:`~twin.dispatch.static.StaticPolicy`: one routing problem per plan.
+    modes: ClassVar[frozenset[str] | None] = GROUND_MODES
 
     def __post_init__(self) -> None:
         super().__post_init__()

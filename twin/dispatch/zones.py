@@ -17,10 +17,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
-from twin.dispatch.base import RELOAD, DispatchState, OrderView, Plan
+from twin.dispatch.base import GROUND_MODES, RELOAD, DispatchState, OrderView, Plan
 from twin.dispatch.planning import PlanningSettings, plan_routes, servable_today
 
 __all__ = ["ZonesPolicy", "balanced_kmeans"]
@@ -47,8 +48,12 @@ class ZonesPolicy(PlanningSettings):
     seed: int = 0
     time_limit_s: float = 10.0
     name: str = "zones"
-    dynamic = True
-    triggers = frozenset({"cutoff", "tick", "disruption"})
+    dynamic: ClassVar[bool] = True
+    triggers: ClassVar[frozenset[str] | None] = frozenset({"cutoff", "tick", "disruption"})
+    wave_hours: ClassVar[tuple[float, ...]] = ()
+    #: Each territory's vehicle is routed alone on its own travel profile, so every
+    #: ground mode; a drone would own a territory it cannot serve.
+    modes: ClassVar[frozenset[str] | None] = GROUND_MODES
     #: Territory centres (x, y in km) and the vehicle owning each.
     centres_km: np.ndarray | None = field(default=None, init=False, repr=False)
     owners: list[str] = field(default_factory=list, init=False, repr=False)
@@ -61,6 +66,7 @@ class ZonesPolicy(PlanningSettings):
 
     @property
     def tick_s(self) -> float:
+        """Seconds between checks for changed territories: ``replan_every_min`` minutes."""
         return self.replan_every_min * 60.0
 
     def decide(self, state: DispatchState) -> Plan:

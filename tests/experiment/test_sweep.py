@@ -22,7 +22,7 @@ from twin.errors import ExperimentError
 from twin.experiment import Experiment, execute, load_experiment, load_store, sweep
 from twin.metrics import KPI_NAMES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 

@@ -32,7 +32,7 @@ from twin.metrics import (
 from twin.report.compare import write_comparison
 from twin.scenario import Scenario, load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMALL_GRID = ROOT / "scenarios" / "small_grid.yaml"
 runner = CliRunner()
 
