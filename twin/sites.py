@@ -49,6 +49,7 @@ import pandas as pd
 from twin.errors import ScenarioError
 from twin.facility import FacilityProblem, FacilitySolution, solve
 from twin.maps.network import ROAD_CLASSES, RoadNetwork
+from twin.scenario.edit import derive
 from twin.scenario.study import GenerateSettings, SiteSettings
 from twin.traveltime import TravelTimes
 
@@ -383,11 +384,10 @@ class SiteStudy:
         # placement and travel times: the model plans for what the simulation will run.
         days = settings.sample_days
         lockers = settings.kind == "locker"
-        sample = scenario.model_copy(update={"days": days})
+        changes: dict[str, Any] = {"days": days}
         if lockers:  # where customers live: which lockers they use is the question
-            sample = sample.model_copy(
-                update={"lockers": scenario.lockers.model_copy(update={"sites": ()})}
-            )
+            changes["lockers"] = {"sites": []}
+        sample = derive(scenario, changes, keep_variants=True)
         sampled = Simulation(sample, network)
         orders = list(sampled.orders.values())
         areas = aggregate_demand(orders, days, network, settings)
@@ -679,29 +679,24 @@ def _check_capacities(candidates: list[Candidate], areas: DemandAreas) -> None:
 def configuration_scenario(study: SiteStudy, config: Configuration) -> Scenario:
     """The scenario with the configuration's sites as hubs and the fleet split among
     them; for lockers, with the configuration's lockers and nothing else changed."""
-    from twin.scenario import Scenario
-
     base = study.scenario
-    data = base.model_dump(mode="json", exclude={"variants", "sites"})
-    data["name"] = f"{base.name}[k={config.k}]"
+    name = f"{base.name}[k={config.k}]"
     if study.settings.kind == "locker":  # the chosen lockers; hubs and fleet unchanged
         today = {site.id: site.model_dump(mode="json") for site in base.lockers.sites}
-        data["lockers"]["sites"] = [
+        sites = [
             today[s.id] if s.existing else {"id": s.id, "lat": s.lat, "lon": s.lon}
             for s in config.sites
         ]
-        return Scenario.model_validate(data)
+        return derive(base, {"sites": None, "lockers": {"sites": sites}}, name=name)
     template = base.hubs[0].model_dump(mode="json")
     hubs = [h.model_dump(mode="json") for h in base.hubs]  # other vehicle types stay there
     for site in config.sites:
         if not site.existing:
             hubs.append({**template, "id": site.id, "lat": site.lat, "lon": site.lon})
-    data["hubs"] = hubs
     fleet_type = study.fleet_type
     fleet = [e.model_dump(mode="json") for e in base.fleet if e.type != fleet_type]
     fleet += [{"type": fleet_type, "count": n, "hub": sid} for sid, n in config.fleet.items()]
-    data["fleet"] = fleet
-    return Scenario.model_validate(data)
+    return derive(base, {"sites": None, "hubs": hubs, "fleet": fleet}, name=name)
 
 
 # -- evaluation by simulation ---------------------------------------------------------------------

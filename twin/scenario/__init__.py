@@ -21,6 +21,7 @@ solver, no Mesa and no SimPy. Sections: :mod:`~twin.scenario.environment`,
 
 from __future__ import annotations
 
+from twin.scenario._base import describe_errors
 from twin.scenario.demand import CustomerSettings, DemandSettings, HouseholdType, Surge
 from twin.scenario.environment import (
     AirspaceSettings,
@@ -64,6 +65,7 @@ __all__ = [
     "TrafficSettings",
     "VehicleType",
     "WeatherSettings",
+    "describe_errors",
     "dump_scenario",
     "json_schema",
     "load_scenario",
