@@ -33,6 +33,8 @@ from shapely.prepared import prep
 from twin.maps.network import MapMeta
 from twin.scenario.environment import AirspaceSettings, NoFlyArea
 
+# Settings classes in __all__ are the scenario's (twin.scenario is the contract),
+# re-exported here under the names they always had.
 __all__ = ["Airspace", "AirspaceSettings", "FlightPath", "NoFlyArea", "NoFlyZone"]
 
 _M_PER_DEG_LAT = 110_540.0

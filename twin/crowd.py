@@ -40,6 +40,8 @@ import numpy as np
 from twin.constants import DAY_S, HOUR_S
 from twin.scenario.operations import CrowdSettings
 
+# Settings classes in __all__ are the scenario's (twin.scenario is the contract),
+# re-exported here under the names they always had.
 __all__ = ["Courier", "CourierView", "CrowdModel", "CrowdSettings"]
 
 #: Seconds in a day, under the name the crowd model has always used.

@@ -23,6 +23,8 @@ import numpy as np
 
 from twin.scenario.operations import SIZES, LockerSettings, LockerSite, Size
 
+# Settings classes in __all__ are the scenario's (twin.scenario is the contract),
+# re-exported here under the names they always had.
 __all__ = ["SIZES", "LockerBank", "LockerSettings", "LockerSite"]
 
 

@@ -42,6 +42,8 @@ from twin.scenario.environment import (
     TrafficSettings,
 )
 
+# Settings classes in __all__ are the scenario's (twin.scenario is the contract),
+# re-exported here under the names they always had.
 __all__ = [
     "BorderSettings",
     "Closure",

@@ -20,6 +20,8 @@ import numpy as np
 from twin.constants import HOUR_S
 from twin.scenario.environment import WeatherSettings, WeatherState
 
+# Settings classes in __all__ are the scenario's (twin.scenario is the contract),
+# re-exported here under the names they always had.
 __all__ = ["Weather", "WeatherSettings", "WeatherState"]
 
 
