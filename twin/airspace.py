@@ -27,12 +27,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import shapely
-from pydantic import BaseModel, ConfigDict, Field
 from shapely.geometry import LineString, Polygon
 from shapely.prepared import prep
 
 from twin.maps.network import MapMeta
+from twin.scenario.environment import AirspaceSettings, NoFlyArea
 
+# Settings classes in __all__ are the scenario's (twin.scenario is the contract),
+# re-exported here under the names they always had.
 __all__ = ["Airspace", "AirspaceSettings", "FlightPath", "NoFlyArea", "NoFlyZone"]
 
 _M_PER_DEG_LAT = 110_540.0
@@ -62,28 +64,6 @@ class FlightPath:
     @property
     def straight(self) -> bool:
         return len(self.waypoints) == 2
-
-
-class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NoFlyArea(_Settings):
-    """A user-given no-fly polygon (a prison, a stadium, a hospital's helipad)."""
-
-    name: str
-    #: Corners as ``[lat, lon]`` pairs, at least three.
-    points: tuple[tuple[float, float], ...] = Field(min_length=3)
-
-
-class AirspaceSettings(_Settings):
-    """Where the scenario's drones may not fly, beyond the map's border."""
-
-    #: Map zones of these kinds are no-fly (the synthetic Laredo map has its airport).
-    avoid_kinds: tuple[str, ...] = ("airport",)
-    no_fly: tuple[NoFlyArea, ...] = ()
-    #: Distance a flight keeps from every no-fly polygon.
-    clearance_m: float = Field(default=50.0, ge=0)
 
 
 class Airspace:

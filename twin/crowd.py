@@ -33,66 +33,25 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated
 
 import mesa
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from twin.constants import DAY_S, HOUR_S
+from twin.scenario.operations import CrowdSettings
+
+# Settings classes in __all__ are the scenario's (twin.scenario is the contract),
+# re-exported here under the names they always had.
 __all__ = ["Courier", "CourierView", "CrowdModel", "CrowdSettings"]
 
-H = 3600.0
-DAY = 24 * H
+#: Seconds in a day, under the name the crowd model has always used.
+DAY = DAY_S
 #: Speed (km/h) at which a courier drives from where they are to the hub to pick up.
 PICKUP_KPH = 30.0
 #: Log-sigma of online session lengths.
 SESSION_SIGMA = 0.5
 #: Gamma shape of detour tolerances (1 would be exponential).
 DETOUR_SHAPE = 2.0
-
-
-class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CrowdSettings(_Settings):
-    """Crowdsourced couriers of a run. The default (``couriers_per_day: 0``) is no crowd."""
-
-    #: Poisson mean of the number of couriers who come online each day.
-    couriers_per_day: Annotated[int, Field(ge=0)] = 0
-    #: Hours of the day (from, to) within which couriers log on.
-    online_hours: tuple[float, float] = (10.0, 20.0)
-    #: Mean online session length (h); lognormal, see the module docstring.
-    session_h_mean: Annotated[float, Field(gt=0)] = 3.0
-    #: What the platform pays per parcel of a bundle ($).
-    pay_per_delivery: Annotated[float, Field(ge=0)] = 6.0
-    #: Plus this per km of the offered route ($).
-    pay_per_km: Annotated[float, Field(ge=0)] = 0.5
-    #: Mean hourly earning a courier wants before accepting ($/h).
-    reservation_wage_per_h: Annotated[float, Field(gt=0)] = 18.0
-    #: Lognormal sigma of reservation wages across couriers.
-    wage_sigma: Annotated[float, Field(ge=0)] = 0.3
-    #: Mean of how far (km) couriers are willing to drive to the hub to pick up.
-    max_detour_km: Annotated[float, Field(gt=0)] = 6.0
-    #: Most parcels a courier takes in one bundle.
-    max_parcels: Annotated[int, Field(ge=1)] = 8
-    #: Chance a parcel given to a courier is attempted as planned (else brought back).
-    reliability: Annotated[float, Field(ge=0, le=1)] = 0.93
-    #: Multiplier on road speed for their car, as for fleet vehicles.
-    speed_factor: Annotated[float, Field(gt=0)] = 1.0
-    #: Emissions of their private car.
-    co2_kg_per_km: Annotated[float, Field(ge=0)] = 0.2
-
-    @field_validator("online_hours")
-    @classmethod
-    def _ordered_hours(cls, v: tuple[float, float]) -> tuple[float, float]:
-        start, end = v
-        if not 0 <= start < end <= 24:
-            raise ValueError(
-                "online_hours must be (from, to) with 0 <= from < to <= 24, "
-                f"got ({start:g}, {end:g})"
-            )
-        return v
 
 
 @dataclass(frozen=True)
@@ -175,7 +134,7 @@ class Courier(mesa.Agent):
             self.available(t_s)
             and n_parcels <= self.max_parcels
             and pickup_km <= self.detour_km
-            and t_s + hours * H <= self.offline_s
+            and t_s + hours * HOUR_S <= self.offline_s
             and pay >= self.wage_per_h * hours
         )
 
@@ -235,7 +194,7 @@ class CrowdModel(mesa.Model):
         order = np.argsort(start_h, kind="stable")
         couriers = []
         for k, i in enumerate(order):
-            online_s = day * DAY + float(start_h[i]) * H
+            online_s = day * DAY + float(start_h[i]) * HOUR_S
             couriers.append(
                 Courier(
                     self,
@@ -243,7 +202,7 @@ class CrowdModel(mesa.Model):
                     day=day,
                     node=int(where[i]),
                     online_s=online_s,
-                    offline_s=online_s + float(session_h[i]) * H,
+                    offline_s=online_s + float(session_h[i]) * HOUR_S,
                     wage_per_h=float(wage[i]),
                     detour_km=float(detour[i]),
                     max_parcels=s.max_parcels,

@@ -24,13 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from twin.maps.network import ROAD_CLASSES, RoadNetwork
+from twin.constants import DAY_S, HOUR_S, ROAD_CLASSES
+from twin.maps.network import RoadNetwork
 from twin.scenario import DemandSettings
 
 __all__ = ["Order", "address_weights", "generate_orders", "surge_orders"]
-
-DAY_S = 86_400.0
-H = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +98,7 @@ def generate_orders(
     if n == 0 or len(customer_nodes) == 0:
         return []
     base = day * DAY_S
-    cutoff = base + settings.cutoff_h * H
+    cutoff = base + settings.cutoff_h * HOUR_S
     known = rng.random(n) < settings.share_known_at_cutoff
     created = np.where(known, cutoff - rng.random(n) * DAY_S, 0.0)
     weights = np.asarray(settings.arrival_weights, dtype=float)
@@ -109,7 +107,7 @@ def generate_orders(
     if w.sum() <= 0:
         w = late_hours.astype(float)
     hours = rng.choice(24, size=n, p=w / w.sum())
-    created = np.where(known, created, base + (hours + rng.random(n)) * H)
+    created = np.where(known, created, base + (hours + rng.random(n)) * HOUR_S)
     same_day = _pick(rng, settings.service_levels, n) == "same_day"
     due = np.where(known | same_day, day, day + 1)
     kinds = _pick(rng, settings.windows, n)
@@ -124,7 +122,7 @@ def generate_orders(
         due_base = due[i] * DAY_S
         start, end = _window(settings, str(kinds[i]), float(slot_draw[i]))
         kind = str(kinds[i])
-        if due[i] == day and not known[i] and start * H < created[i] + 2 * H - due_base:
+        if due[i] == day and not known[i] and start * HOUR_S < created[i] + 2 * HOUR_S - due_base:
             due_base, start, end = _rest_of_day(settings, float(created[i]), due_base)
             kind = "all_day"
         orders.append(
@@ -164,7 +162,9 @@ def surge_orders(
         if surge.day != day or len(customer_nodes) == 0:
             continue
         n = int(rng.poisson(surge.orders))
-        created = day * DAY_S + (surge.start_h + rng.random(n) * (surge.end_h - surge.start_h)) * H
+        created = (
+            day * DAY_S + (surge.start_h + rng.random(n) * (surge.end_h - surge.start_h)) * HOUR_S
+        )
         options = _pick(rng, settings.options, n)
         customers = rng.integers(0, len(customer_nodes), size=n)
         volume = settings.volume_m3_median * rng.lognormal(0.0, settings.volume_m3_sigma, n)
@@ -195,7 +195,7 @@ def _rest_of_day(
 ) -> tuple[float, float, float]:
     """An order placed in the day: (due day start, window start h, end h) from 2 h after
     placing until the end of the delivery day; too late for that means tomorrow, all day."""
-    start = max((created_s + 2 * H - due_base) / H, settings.day_window_h[0])
+    start = max((created_s + 2 * HOUR_S - due_base) / HOUR_S, settings.day_window_h[0])
     end = settings.day_window_h[1]
     if start >= end:
         due_base += DAY_S
@@ -231,8 +231,8 @@ def _order(
         weight_kg=weight_kg,
         service_level=service_level,
         window=window,
-        window_start_s=float(due_base + window_h[0] * H),
-        window_end_s=float(due_base + window_h[1] * H),
+        window_start_s=float(due_base + window_h[0] * HOUR_S),
+        window_end_s=float(due_base + window_h[1] * HOUR_S),
         option=option,
     )
 

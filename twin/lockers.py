@@ -18,74 +18,14 @@ site hold more parcels of a size than it has compartments.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from twin.scenario.operations import SIZES, LockerSettings, LockerSite, Size
+
+# Settings classes in __all__ are the scenario's (twin.scenario is the contract),
+# re-exported here under the names they always had.
 __all__ = ["SIZES", "LockerBank", "LockerSettings", "LockerSite"]
-
-Size = Literal["small", "medium", "large"]
-SIZES: tuple[Size, ...] = ("small", "medium", "large")
-
-
-class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _default_compartments() -> dict[Size, int]:
-    return {"small": 40, "medium": 24, "large": 8}
-
-
-class LockerSite(_Settings):
-    """One locker bank or staffed pickup point."""
-
-    id: str
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    compartments: dict[Size, Annotated[int, Field(ge=0)]] = Field(
-        default_factory=_default_compartments
-    )
-
-
-def _default_volumes() -> dict[Size, float]:
-    return {"small": 0.02, "medium": 0.06, "large": 0.15}
-
-
-class LockerSettings(_Settings):
-    """The scenario's lockers and how customers use them (none by default)."""
-
-    sites: tuple[LockerSite, ...] = ()
-    #: Largest parcel volume each compartment size takes.
-    compartment_volume_m3: dict[Size, Annotated[float, Field(gt=0)]] = Field(
-        default_factory=_default_volumes
-    )
-    #: Customers only consider a locker this close to home (straight line).
-    max_distance_km: Annotated[float, Field(gt=0)] = 2.0
-    #: The chance of choosing it halves every ``half_distance_km`` further away.
-    half_distance_km: Annotated[float, Field(gt=0)] = 0.8
-    #: Share of customers who accept a redirection to a locker after a failed attempt.
-    redirect_share: Annotated[float, Field(ge=0, le=1)] = 0.5
-    #: A driver redirects only to a site this close to the customer's address.
-    redirect_radius_km: Annotated[float, Field(gt=0)] = 3.0
-    pickup_delay_h_median: Annotated[float, Field(gt=0)] = 14.0
-    pickup_delay_sigma: Annotated[float, Field(ge=0)] = 0.9
-    #: Parcels not collected by then go back to the hub and the sender.
-    expiry_h: Annotated[float, Field(gt=0)] = 72.0
-    #: Time to put one parcel into a compartment.
-    deposit_s: Annotated[float, Field(ge=0)] = 20.0
-
-    @model_validator(mode="after")
-    def _valid(self) -> LockerSettings:
-        ids = [s.id for s in self.sites]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"locker site ids must be unique, got {ids}")
-        vols = [self.compartment_volume_m3.get(z, math.nan) for z in SIZES]
-        if any(math.isnan(v) for v in vols) or vols != sorted(vols):
-            raise ValueError(
-                "compartment_volume_m3 needs small <= medium <= large, all three given"
-            )
-        return self
 
 
 class LockerBank:

@@ -41,15 +41,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from twin.errors import ScenarioError
 from twin.facility import FacilityProblem, FacilitySolution, solve
 from twin.maps.network import ROAD_CLASSES, RoadNetwork
+from twin.scenario.edit import derive
+from twin.scenario.study import GenerateSettings, SiteSettings
 from twin.traveltime import TravelTimes
 
 if TYPE_CHECKING:  # scenario.py imports this module for its ``sites:`` section
@@ -70,73 +71,6 @@ __all__ = [
 ]
 
 H = 3600.0
-
-
-class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class GenerateSettings(_Settings):
-    """Candidate sites from the map: one per grid cell, on a major road."""
-
-    spacing_m: Annotated[float, Field(gt=0)] = 1500.0
-    road_classes: tuple[str, ...] = ("primary", "secondary", "tertiary")
-
-    @model_validator(mode="after")
-    def _known(self) -> GenerateSettings:
-        unknown = sorted(set(self.road_classes) - set(ROAD_CLASSES))
-        if unknown:
-            raise ValueError(f"road_classes {unknown} unknown; use some of {ROAD_CLASSES}")
-        return self
-
-
-class SiteSettings(_Settings):
-    """The scenario's ``sites:`` section: a network-design study.
-
-    Either ``candidates`` (a file, relative to the scenario file) or
-    ``generate`` gives the candidate sites.
-    """
-
-    kind: Literal["mfc", "microhub", "locker"] = "mfc"
-    candidates: str | None = None
-    generate: GenerateSettings | None = None
-    #: Defaults for candidates without their own figures (generated ones).
-    fixed_cost_per_day: Annotated[float, Field(ge=0)] = 350.0
-    capacity_per_day: Annotated[float, Field(gt=0)] | None = None
-    #: The scenario's hubs are open in every configuration (their cost is sunk).
-    existing_hubs: bool = True
-    #: Demand: days sampled from the demand model, and most customer areas.
-    sample_days: Annotated[int, Field(ge=1, le=365)] = 20
-    max_areas: Annotated[int, Field(ge=2, le=2000)] = 250
-    #: Travel times for the model are those of a van leaving at this hour.
-    depart_h: Annotated[float, Field(ge=0, lt=24)] = 10.0
-    #: Service constraint: this share of demand within ``service_min`` of its site
-    #: (lockers: within the customers' walking limit, ``lockers.max_distance_km``).
-    service_min: Annotated[float, Field(gt=0)] = 20.0
-    service_share: Annotated[float, Field(ge=0, le=1)] = 0.0
-    #: Stops sharing one stem trip (default: the day's orders per vehicle, at most
-    #: a vehicle's capacity).
-    stops_per_trip: Annotated[float, Field(gt=0)] | None = None
-    #: The vehicle type split among the open sites (default: the fleet's first).
-    fleet_type: str | None = None
-    #: Lockers: what a doorstep delivery costs (the van's stop and the drive between
-    #: stops) and what a parcel costs at a locker (deposit, the locker stop shared);
-    #: each parcel a customer sends to a locker saves the difference.
-    doorstep_cost_per_order: Annotated[float, Field(ge=0)] = 2.0
-    locker_cost_per_order: Annotated[float, Field(ge=0)] = 0.4
-    #: Lockers: share of doorstep attempts that fail (nobody home); a driver may
-    #: redirect those parcels to a locker instead of trying again another day.
-    failed_share: Annotated[float, Field(ge=0, le=1)] = 0.13
-    time_limit_s: Annotated[float, Field(gt=0)] = 30.0
-
-    @model_validator(mode="after")
-    def _one_source(self) -> SiteSettings:
-        if (self.candidates is None) == (self.generate is None):
-            raise ValueError(
-                "give the candidate sites either as a file (candidates: sites.csv) or "
-                "generated from the map (generate: {spacing_m: 1500}), not both or neither"
-            )
-        return self
 
 
 @dataclass(frozen=True)
@@ -450,11 +384,10 @@ class SiteStudy:
         # placement and travel times: the model plans for what the simulation will run.
         days = settings.sample_days
         lockers = settings.kind == "locker"
-        sample = scenario.model_copy(update={"days": days})
+        changes: dict[str, Any] = {"days": days}
         if lockers:  # where customers live: which lockers they use is the question
-            sample = sample.model_copy(
-                update={"lockers": scenario.lockers.model_copy(update={"sites": ()})}
-            )
+            changes["lockers"] = {"sites": []}
+        sample = derive(scenario, changes, keep_variants=True)
         sampled = Simulation(sample, network)
         orders = list(sampled.orders.values())
         areas = aggregate_demand(orders, days, network, settings)
@@ -746,29 +679,24 @@ def _check_capacities(candidates: list[Candidate], areas: DemandAreas) -> None:
 def configuration_scenario(study: SiteStudy, config: Configuration) -> Scenario:
     """The scenario with the configuration's sites as hubs and the fleet split among
     them; for lockers, with the configuration's lockers and nothing else changed."""
-    from twin.scenario import Scenario
-
     base = study.scenario
-    data = base.model_dump(mode="json", exclude={"variants", "sites"})
-    data["name"] = f"{base.name}[k={config.k}]"
+    name = f"{base.name}[k={config.k}]"
     if study.settings.kind == "locker":  # the chosen lockers; hubs and fleet unchanged
         today = {site.id: site.model_dump(mode="json") for site in base.lockers.sites}
-        data["lockers"]["sites"] = [
+        sites = [
             today[s.id] if s.existing else {"id": s.id, "lat": s.lat, "lon": s.lon}
             for s in config.sites
         ]
-        return Scenario.model_validate(data)
+        return derive(base, {"sites": None, "lockers": {"sites": sites}}, name=name)
     template = base.hubs[0].model_dump(mode="json")
     hubs = [h.model_dump(mode="json") for h in base.hubs]  # other vehicle types stay there
     for site in config.sites:
         if not site.existing:
             hubs.append({**template, "id": site.id, "lat": site.lat, "lon": site.lon})
-    data["hubs"] = hubs
     fleet_type = study.fleet_type
     fleet = [e.model_dump(mode="json") for e in base.fleet if e.type != fleet_type]
     fleet += [{"type": fleet_type, "count": n, "hub": sid} for sid, n in config.fleet.items()]
-    data["fleet"] = fleet
-    return Scenario.model_validate(data)
+    return derive(base, {"sites": None, "hubs": hubs, "fleet": fleet}, name=name)
 
 
 # -- evaluation by simulation ---------------------------------------------------------------------

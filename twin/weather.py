@@ -15,69 +15,14 @@ at home instead.
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from twin.constants import HOUR_S
+from twin.scenario.environment import WeatherSettings, WeatherState
+
+# Settings classes in __all__ are the scenario's (twin.scenario is the contract),
+# re-exported here under the names they always had.
 __all__ = ["Weather", "WeatherSettings", "WeatherState"]
-
-H = 3600.0
-
-
-class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class WeatherState(_Settings):
-    """One kind of weather."""
-
-    #: Multiplier on road travel times (1.0 = no effect).
-    road_factor: Annotated[float, Field(gt=0)] = 1.0
-    wind_kph: Annotated[float, Field(ge=0)] = 10.0
-    rain_mm_h: Annotated[float, Field(ge=0)] = 0.0
-    #: Share of the people who would be out that stay at home in this weather.
-    stay_home_share: Annotated[float, Field(ge=0, le=1)] = 0.0
-
-
-def _default_states() -> dict[str, WeatherState]:
-    # Illustrative magnitudes: rain slows urban traffic by roughly a tenth to a fifth,
-    # storms by a third; 40+ km/h winds and steady rain are beyond small delivery drones.
-    return {
-        "clear": WeatherState(),
-        "rain": WeatherState(road_factor=1.15, wind_kph=15, rain_mm_h=4, stay_home_share=0.05),
-        "wind": WeatherState(road_factor=1.05, wind_kph=45, rain_mm_h=0),
-        "storm": WeatherState(road_factor=1.35, wind_kph=60, rain_mm_h=15, stay_home_share=0.1),
-    }
-
-
-class WeatherSettings(_Settings):
-    """The weather of a run: an explicit hourly series, or a generated one."""
-
-    states: dict[str, WeatherState] = Field(default_factory=_default_states)
-    #: Named states hour by hour from midnight of day 0; the last one holds after.
-    series: tuple[str, ...] = ("clear",)
-    #: Generate the series instead (Markov chain over ``shares``).
-    generate: bool = False
-    #: Long-run share of each state in a generated series.
-    shares: dict[str, Annotated[float, Field(ge=0)]] = Field(
-        default_factory=lambda: {"clear": 0.8, "rain": 0.12, "wind": 0.06, "storm": 0.02}
-    )
-    #: Chance each hour that a generated series keeps its state.
-    persistence: Annotated[float, Field(ge=0, le=1)] = 0.85
-
-    @model_validator(mode="after")
-    def _known_states(self) -> WeatherSettings:
-        unknown = sorted({s for s in (*self.series, *self.shares) if s not in self.states})
-        if unknown:
-            raise ValueError(
-                f"weather states {unknown} are not defined; defined states: {sorted(self.states)}"
-            )
-        if not self.series:
-            raise ValueError("weather series needs at least one state (or set generate: true)")
-        if self.generate and sum(self.shares.values()) <= 0:
-            raise ValueError("weather shares must not all be 0")
-        return self
 
 
 class Weather:
@@ -95,7 +40,7 @@ class Weather:
 
     def state_name(self, t_s: float) -> str:
         """The weather state at time ``t_s`` (seconds since the start of day 0)."""
-        i = min(max(int(t_s // H), 0), len(self.hourly) - 1)
+        i = min(max(int(t_s // HOUR_S), 0), len(self.hourly) - 1)
         return self.hourly[i]
 
     def state(self, t_s: float) -> WeatherState:

@@ -212,7 +212,7 @@ def test_load_store_ignores_files_being_written(tmp_path: Path):
     ("changes", "message"),
     [
         ({"replication": 2}, "replication: unknown key; did you mean 'replications'?"),
-        ({"factors": {"fleet.0.cout": [1]}}, "fleet.0.cout: no such field (did you mean 'count'?)"),
+        ({"factors": {"fleet.0.cout": [1]}}, "fleet.0.cout: unknown key; did you mean 'count'?"),
         ({"factors": {"flet.0.count": [1]}}, "has no 'flet'; did you mean 'fleet'?"),
         ({"factors": {"fleet.3.count": [1]}}, "use an index from 0 to 0"),
         ({"factors": {"fleet.0.count": [-1]}}, "fix the factor path or value"),

@@ -25,6 +25,7 @@ import simpy
 
 from twin.maps import load_network
 from twin.scenario import load_scenario
+from twin.scenario.edit import with_overrides
 from twin.sim import Simulation
 
 __all__ = ["run"]
@@ -51,7 +52,7 @@ def _bare_simpy(stops_per_vehicle: list[int], seed: int = 0) -> float:
 
 def run(*, scenario_path: str = "scenarios/laredo_baseline.yaml") -> dict[str, Any]:
     """Measure and return the figures."""
-    scenario = load_scenario(scenario_path).model_copy(update={"days": 1})
+    scenario, _ = with_overrides(load_scenario(scenario_path), days=1)
     network = load_network(scenario.map.ref)
     sim = Simulation(scenario, network)
     started = time.perf_counter()

@@ -11,13 +11,11 @@ is missing (:mod:`twin.experiment.store`).
 
 from __future__ import annotations
 
-import copy
-import difflib
 import hashlib
 import itertools
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -39,7 +37,8 @@ from twin.experiment.runs import (
 )
 from twin.experiment.store import load_store, open_store, run_files, write_row
 from twin.metrics import HEADLINE_KPIS, summarize
-from twin.scenario import Scenario, load_scenario
+from twin.scenario import Scenario, describe_errors, load_scenario
+from twin.scenario.edit import with_factors
 
 __all__ = [
     "Cell",
@@ -205,27 +204,8 @@ def read_experiment_file(path: Path, model: type[_File], keys: str) -> _File:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise ExperimentError(
-            "; ".join(_experiment_problem(path, e, model) for e in exc.errors())
-        ) from None
-
-
-def _experiment_problem(path: Path, error: Any, top: type[BaseModel]) -> str:
-    """One validation error of an experiment file (of model ``top``) as "file: key: fix"."""
-    loc = ".".join(str(p) for p in error["loc"]) or "(top level)"
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        allowed = (
-            list(PolicyEntry.model_fields)
-            if error["loc"][0] == "policies"
-            else list(top.model_fields)
-        )
-        close = difflib.get_close_matches(str(error["loc"][-1]), allowed, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
-        return f"{path}: {loc}: unknown key; {hint}"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    fix = _FIX.get(kind)
-    return f"{path}: {loc}: {message}" + (f"; {fix}" if fix else "")
+        problems = describe_errors(exc, model, dotted=True, fixes=_FIX)
+        raise ExperimentError("; ".join(f"{path}: {p}" for p in problems)) from None
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -316,81 +296,10 @@ def _apply_factors(
     source: Path,
 ) -> Scenario:
     """``scenario`` with each dotted path set to its value, validated as a whole."""
-    data = scenario.model_dump(mode="json", exclude={"variants"})
-    for dotted, value in factors.items():
-        _set_path(data, dotted, value, source=source)
-    if days is not None:
-        data["days"] = days
-    if seed is not None:
-        data["seed"] = seed
     try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for e in exc.errors():
-            loc = ".".join(str(p) for p in e["loc"])
-            message = str(e["msg"]).removeprefix("Value error, ")
-            if e["type"] == "extra_forbidden":
-                parent = _get_path(data, [str(p) for p in e["loc"][:-1]])
-                wrong = str(e["loc"][-1])
-                known = [k for k in (parent or {}) if k != wrong]
-                close = difflib.get_close_matches(wrong, known, n=1)
-                message = "no such field" + (f" (did you mean {close[0]!r}?)" if close else "")
-            problems.append(f"{loc}: {message}")
-        shown = ", ".join(f"{k}={v!r}" for k, v in factors.items())
-        raise ExperimentError(
-            f"{source}: factors {shown} give an invalid scenario ({'; '.join(problems)}); "
-            "fix the factor path or value."
-        ) from None
-
-
-def _get_path(data: Any, parts: Sequence[str]) -> Any:
-    node = data
-    for part in parts:
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
-
-
-def _set_path(data: dict[str, Any], dotted: str, value: Any, *, source: Path) -> None:
-    """Deep-update ``data`` at ``dotted`` (``fleet.0.count``); bad paths are user errors."""
-    parts = dotted.split(".")
-    node: Any = data
-    for depth, part in enumerate(parts):
-        here = ".".join(parts[:depth]) or "the scenario"
-        last = depth == len(parts) - 1
-        if isinstance(node, dict):
-            if part not in node and not last:
-                close = difflib.get_close_matches(part, list(node), n=1)
-                hint = f"did you mean {close[0]!r}?" if close else f"keys: {', '.join(node)}"
-                raise ExperimentError(
-                    f"{source}: factors: {dotted!r}: {here} has no {part!r}; {hint}"
-                )
-            if last:
-                # A new key is fine in free mappings (policy.params); the scenario's
-                # validation rejects it in fixed sections, with a hint.
-                node[part] = copy.deepcopy(value)
-            else:
-                node = node[part]
-        elif isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                raise ExperimentError(
-                    f"{source}: factors: {dotted!r}: {here} is a list of {len(node)}; "
-                    f"use an index from 0 to {len(node) - 1} instead of {part!r}."
-                )
-            if last:
-                node[int(part)] = copy.deepcopy(value)
-            else:
-                node = node[int(part)]
-        else:
-            raise ExperimentError(
-                f"{source}: factors: {dotted!r}: {here} is a value, not a section; "
-                f"end the path at {here!r}."
-            )
+        return with_factors(scenario, factors, days=days, seed=seed, source=str(source))
+    except ScenarioError as exc:
+        raise ExperimentError(str(exc)) from None
 
 
 # -- the run ---------------------------------------------------------------------------------------

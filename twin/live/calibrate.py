@@ -44,6 +44,7 @@ from twin.live.state import AT_HUB_M
 from twin.maps.network import ROAD_CLASSES, RoadNetwork
 from twin.metrics import summarize
 from twin.scenario import Scenario
+from twin.scenario.edit import derive
 from twin.sim.engine import SimResult, Simulation, place_hubs
 from twin.traveltime import TravelTimes
 
@@ -500,7 +501,7 @@ def calibrate(history: History, base: Scenario, network: RoadNetwork) -> Calibra
         shares = _complete_shares(arrivals[key], names)
         if shares:
             demand[key] = shares
-    scenario = Scenario.model_validate(data)
+    scenario = derive(base, data)
     fits = {
         "service": service,
         "presence": presence,
@@ -594,7 +595,7 @@ def validate(
     days are read as the history can be: without its trip numbers if it has none.
     """
     days = history_days(history)
-    scenario = calibration.scenario.model_copy(update={"days": days})
+    scenario = derive(calibration.scenario, {"days": days}, keep_variants=True)
     actual = observed_kpis(history)
     has_trips = "trip" in history.stops and bool((history.stops["trip"] > 0).any())
     per_run = []

@@ -9,7 +9,7 @@ import pytest
 from twin.errors import ScenarioError
 from twin.scenario import Scenario, dump_scenario, json_schema, load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _write(tmp_path: Path, text: str) -> Path:

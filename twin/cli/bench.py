@@ -1,0 +1,127 @@
+"""``twin bench``: benchmarks that measure and print, never gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from twin.cli._render import out, print_json, user_errors
+from twin.errors import TwinError
+
+__all__ = ["bench_routing", "bench_sim", "bench_traveltime"]
+
+
+def _print_pairs(title: str, result: dict[str, Any]) -> None:
+    """A benchmark's flat result as a two-column table."""
+    table = Table(title=title, show_header=False)
+    for key, value in result.items():
+        table.add_row(key, str(value))
+    out.print(table)
+
+
+@user_errors
+def bench_traveltime(
+    map_ref: Annotated[str, typer.Option("--map", help="Map name or path.")] = "austin",
+    n: Annotated[int, typer.Option(help="Matrix size n x n.")] = 1000,
+    nx_sample: Annotated[int, typer.Option(help="networkx sources timed (extrapolated).")] = 40,
+    seed: Annotated[int, typer.Option(help="Seed for the random nodes.")] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Time twin's travel-time matrix against naive networkx in the same run."""
+    from twin.bench.traveltime import run
+
+    result = run(map_ref=map_ref, n=n, nx_sample=nx_sample, seed=seed)
+    if json_out:
+        print_json(result)
+        return
+    _print_pairs(f"travel-time matrix {result['n']}x{result['n']} on {result['map']}", result)
+
+
+@user_errors
+def bench_sim(
+    scenario: Annotated[str, typer.Option(help="Scenario to time.")] = (
+        "scenarios/laredo_baseline.yaml"
+    ),
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Simulated stops per second vs a bare SimPy model; wall time and memory of a run."""
+    from twin.bench.sim import run
+
+    result = run(scenario_path=scenario)
+    if json_out:
+        print_json(result)
+        return
+    _print_pairs("simulation speed", result)
+
+
+@user_errors
+def bench_routing(
+    instances: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--instances",
+            help="Folder of instances with a bks.csv (repeatable). Default: the "
+            "solomon, gehring_homberger/200, li_lim and euro_neurips_2022 folders "
+            "of ../shared/benchmarks.",
+        ),
+    ] = None,
+    backend: Annotated[str, typer.Option(help="ortools, pyvrp or auto.")] = "auto",
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per instance.")] = 10.0,
+    seed: Annotated[int, typer.Option(help="Solver seed.")] = 0,
+    workers: Annotated[int, typer.Option(help="Instances solved in parallel.")] = 1,
+    only: Annotated[
+        str | None, typer.Option("--only", help="Instance-name pattern, e.g. 'R1*'.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many instances.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write the rows as CSV.")] = None,
+) -> None:
+    """Solve benchmark instances and report the gap to their best-known solutions."""
+    from twin.bench.routing import run
+    from twin.routing import BACKENDS
+
+    if backend not in BACKENDS:
+        raise TwinError(f"--backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+
+    def tick(row: dict[str, Any]) -> None:
+        if not json_out:
+            gap = row.get("gap_pct")
+            shown = "infeasible: " + row.get("error", "") if not row["feasible"] else f"{gap}%"
+            out.print(f"  {row['family']}/{row['instance']}: {shown}", highlight=False)
+
+    result = run(
+        instances,
+        backend=backend,
+        time_limit_s=time_limit,
+        seed=seed,
+        workers=workers,
+        name_filter=only,
+        limit=limit,
+        progress=tick,
+    )
+    if csv_out is not None:
+        import pandas as pd
+
+        pd.DataFrame(result["instances"]).to_csv(csv_out, index=False)
+    if json_out:
+        print_json(result)
+        return
+    table = Table(title=f"routing vs best-known ({result['convention']}, {time_limit:g} s each)")
+    columns = {
+        "instances": "n_instances",
+        "feasible": "n_feasible",
+        "mean gap %": "mean_gap_pct",
+        "max gap %": "max_gap_pct",
+        "at BKS": "at_bks",
+        "more vehicles": "n_more_vehicles",
+    }
+    table.add_column("family")
+    for col in columns:
+        table.add_column(col)
+    for family, f in result["families"].items():
+        table.add_row(family, *(str(f[key]) for key in columns.values()))
+    out.print(table)
+    out.print(f"mean gap {result['mean_gap_pct']}% over {result['n_feasible']} feasible")

@@ -1,0 +1,170 @@
+"""``twin compare`` and ``twin sweep``: paired policy comparisons and experiment designs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from twin.cli._render import (
+    ci_text,
+    err,
+    number,
+    out,
+    plus_minus,
+    print_json,
+    progress_bar,
+    user_errors,
+)
+
+__all__ = ["compare_cmd", "sweep_cmd"]
+
+
+@user_errors
+def compare_cmd(
+    scenario_path: Annotated[Path, typer.Argument(help="Scenario YAML file.", metavar="SCENARIO")],
+    policies: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated policies, the first is the baseline; "
+            "NAME or NAME(param=value,...), e.g. 'static,static(drop_penalty=500)'."
+        ),
+    ],
+    replications: Annotated[int, typer.Option(help="Paired replications per policy.", min=1)] = 5,
+    days: Annotated[int | None, typer.Option(help="Override the number of days.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
+    variant: Annotated[str | None, typer.Option(help="Use this variant of the scenario.")] = None,
+    workers: Annotated[int, typer.Option(help="Local worker processes.", min=1)] = 1,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address, tcp://HOST:PORT.")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder.")] = None,
+    events: Annotated[bool, typer.Option(help="Also save every run's event log.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Compare dispatch policies on paired replications (common random numbers)."""
+    from twin.experiment import compare, parse_policies
+    from twin.maps import load_network
+    from twin.report.compare import write_comparison
+    from twin.scenario import load_scenario
+    from twin.scenario.edit import with_overrides
+
+    specs = parse_policies(policies)
+    scenario, notes = with_overrides(
+        load_scenario(scenario_path, variant=variant), days=days, seed=seed
+    )
+    for note in notes:
+        err.print(f"[yellow]note:[/] {note}")
+    network = load_network(scenario.map.ref, network_type=scenario.map.network_type)
+    safe_name = scenario.name.replace("[", "-").rstrip("]")
+    out_dir = out_dir or Path(scenario.outputs.dir) / f"compare-{safe_name}"
+    with progress_bar(enabled=not json_out) as progress:
+        task = progress.add_task(f"comparing on {scenario.name}", total=replications * len(specs))
+        comparison = compare(
+            scenario,
+            policies=specs,
+            replications=replications,
+            workers=workers,
+            scheduler=scheduler,
+            keep_events=events,
+            network=network,
+            on_run=lambda _: progress.advance(task),
+        )
+    data = write_comparison(comparison, network, out_dir)
+    if json_out:
+        print_json(data)
+        return
+    baseline = data["baseline"]
+    table = Table(title=f"{data['scenario']}: other − {baseline}, {replications} paired runs")
+    table.add_column("KPI")
+    for other in data["paired"]:
+        table.add_column(f"{other}\ndifference", justify="right")
+        table.add_column("95% CI", justify="right")
+        table.add_column("verdict")
+    colour = {"better": "green", "worse": "red"}
+    kpi_names = list(next(iter(data["paired"].values())))
+    for kpi in kpi_names:
+        cells = []
+        for other in data["paired"]:
+            stat = data["paired"][other][kpi]
+            style = colour.get(stat["verdict"], "dim")
+            cells += [number(stat["mean"]), ci_text(stat["ci"]), f"[{style}]{stat['verdict']}[/]"]
+        table.add_row(kpi, *cells)
+    out.print(table)
+    means = Table(title="KPI means (95% CI)")
+    means.add_column("KPI")
+    for label in data["kpis"]:
+        means.add_column(label, justify="right")
+    for kpi in kpi_names:
+        means.add_row(
+            kpi,
+            *(
+                f"{number(s[kpi]['mean'])} {ci_text(s[kpi]['ci'])}" if kpi in s else "—"
+                for s in data["kpis"].values()
+            ),
+        )
+    out.print(means)
+    if not data["demand_identical"]:
+        out.print("[bold red]warning:[/] demand differed between policies; pairing is invalid.")
+    out.print(f"report: [bold]{data['files']['html']}[/]  ({network.meta.attribution})")
+
+
+@user_errors
+def sweep_cmd(
+    experiment_path: Annotated[
+        Path, typer.Argument(help="Experiment YAML file.", metavar="EXPERIMENT")
+    ],
+    workers: Annotated[int, typer.Option(help="Local worker processes.", min=1)] = 1,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address, tcp://HOST:PORT.")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Skip runs already in the store.")] = False,
+    store: Annotated[
+        Path | None, typer.Option(help="Result store folder (default: the experiment's).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Run an experiment's design (variants x factors x policies x replications) into a store."""
+    from twin.experiment import load_experiment, sweep
+
+    experiment = load_experiment(experiment_path)
+    with progress_bar(enabled=not json_out) as progress:
+        task = progress.add_task(f"sweep {experiment.name}", total=None)
+        result = sweep(
+            experiment,
+            workers=workers,
+            scheduler=scheduler,
+            resume=resume,
+            store=store,
+            on_start=lambda todo, total: progress.update(task, total=todo),
+            on_run=lambda _: progress.advance(task),
+        )
+    if json_out:
+        print_json(result)
+        return
+    counts = result["counts"]
+    out.print(
+        f"store [bold]{result['store']}[/]: {counts['total']} runs in the design, "
+        f"{counts['done_before']} done before, {counts['run_now']} run now."
+    )
+    rows = result["summary"]
+    if not rows:
+        return
+    table = Table(title=f"{result['experiment']}: mean ± 95% CI half-width")
+    for column in ("variant", "factors", "policy", "runs"):
+        table.add_column(column)
+    kpi_names = list(rows[0]["kpis"])
+    for kpi in kpi_names:
+        table.add_column(kpi, justify="right")
+    for row in rows:
+        factors = ", ".join(f"{k}={v}" for k, v in row["factors"].items()) or "—"
+        table.add_row(
+            row["variant"],
+            factors,
+            row["policy"],
+            str(row["runs"]),
+            *(plus_minus(row["kpis"][k]) for k in kpi_names),
+        )
+    out.print(table)

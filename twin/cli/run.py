@@ -1,0 +1,102 @@
+"""``twin schema`` and ``twin run``: the scenario's schema, and one scenario simulated
+with its progress bar and KPI table (the run itself is :mod:`twin.runner`'s)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from twin.cli._render import out, print_json, user_errors
+
+__all__ = ["print_kpi_table", "run_cmd", "schema_cmd"]
+
+
+def schema_cmd() -> None:
+    """Print the JSON Schema of scenario files (for editor autocompletion)."""
+    from twin.scenario import json_schema
+
+    print_json(json_schema())
+
+
+@user_errors
+def run_cmd(
+    scenario_path: Annotated[Path, typer.Argument(help="Scenario YAML file.", metavar="SCENARIO")],
+    days: Annotated[int | None, typer.Option(help="Override the number of days.")] = None,
+    replications: Annotated[int, typer.Option(help="Independent replications.", min=1)] = 1,
+    seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
+    map_ref: Annotated[str | None, typer.Option("--map", help="Override the map.")] = None,
+    variant: Annotated[str | None, typer.Option(help="Run this variant of the scenario.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder.")] = None,
+    report: Annotated[bool, typer.Option(help="Write the HTML report.")] = True,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the KPI summary as JSON.")
+    ] = False,
+) -> None:
+    """Simulate a scenario, write the event log, tables and report, print KPIs."""
+    from twin.runner import run_scenario_cli
+
+    console = None if json_out else out
+    summary = run_scenario_cli(
+        scenario_path,
+        days=days,
+        replications=replications,
+        seed=seed,
+        map_ref=map_ref,
+        variant=variant,
+        out_dir=out_dir,
+        report=report,
+        say=console.print if console is not None else None,
+        track=_tracker(console),
+    )
+    if console is not None:
+        print_kpi_table(console, summary)
+    if json_out:
+        print_json(summary)
+
+
+def _tracker(console: Console | None) -> Callable[[str, int], Any]:
+    """The replications' progress bar on ``console`` (hidden when there is none)."""
+
+    @contextmanager
+    def track(description: str, total: int) -> Iterator[Callable[[], None]]:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=console is None,
+            transient=True,
+        )
+        with progress:
+            task = progress.add_task(description, total=total)
+            yield lambda: progress.advance(task)
+
+    return track
+
+
+def print_kpi_table(console: Console, summary: dict[str, Any]) -> None:
+    """The run's KPIs (mean and 95 % CI) and where its report is."""
+    table = Table(
+        title=f"{summary['scenario']}: {summary['replications']} replication(s), "
+        f"{summary['days']} day(s)"
+    )
+    table.add_column("KPI")
+    table.add_column("mean", justify="right")
+    table.add_column("95% CI", justify="right")
+    for name, stat in summary["kpis"].items():
+        mean = "—" if stat["mean"] is None else f"{stat['mean']:.4g}"
+        ci = stat["ci"]
+        ci_text = "—" if ci[0] is None else f"[{ci[0]:.4g}, {ci[1]:.4g}]"
+        table.add_row(name, mean, ci_text)
+    console.print(table)
+    if "report" in summary:
+        console.print(f"report: [bold]{summary['report']}[/]")

@@ -1,0 +1,116 @@
+"""The scenario: one frozen tree of every settings section, with the checks that
+span sections (fleet entries name known hubs and vehicle types, a carried drone
+is a drone, a site study shares a vehicle type of the fleet).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import Field, model_validator
+
+from twin.scenario import edit
+from twin.scenario._base import SettingsModel
+from twin.scenario.demand import CustomerSettings, DemandSettings
+from twin.scenario.environment import (
+    AirspaceSettings,
+    MapSettings,
+    TrafficSettings,
+    WeatherSettings,
+)
+from twin.scenario.operations import (
+    CrowdSettings,
+    DisruptionSettings,
+    DriverSettings,
+    FleetEntry,
+    Hub,
+    LockerSettings,
+    ServiceSettings,
+    VehicleType,
+)
+from twin.scenario.policy import OutputSettings, PolicySettings
+from twin.scenario.study import SiteSettings
+
+__all__ = ["Scenario"]
+
+
+class Scenario(SettingsModel):
+    """A whole what-if: map, hubs, fleet, drivers, demand, customers, traffic, policy."""
+
+    name: str = "scenario"
+    description: str = ""
+    seed: Annotated[int, Field(ge=0)] = 0
+    days: Annotated[int, Field(ge=1, le=365)] = 1
+    start_date: dt.date = dt.date(2026, 3, 2)  # a Monday
+    map: MapSettings = MapSettings()
+    hubs: tuple[Hub, ...] = (Hub(),)
+    vehicle_types: dict[str, VehicleType] = Field(default_factory=lambda: {"van": VehicleType()})
+    fleet: tuple[FleetEntry, ...] = (FleetEntry(),)
+    drivers: DriverSettings = DriverSettings()
+    demand: DemandSettings = DemandSettings()
+    customers: CustomerSettings = CustomerSettings()
+    service: ServiceSettings = ServiceSettings()
+    traffic: TrafficSettings = TrafficSettings()
+    disruptions: DisruptionSettings = DisruptionSettings()
+    weather: WeatherSettings = WeatherSettings()
+    lockers: LockerSettings = LockerSettings()
+    airspace: AirspaceSettings = AirspaceSettings()
+    crowd: CrowdSettings = CrowdSettings()
+    #: A network-design study (``twin sites``): candidate sites and the model's settings.
+    sites: SiteSettings | None = None
+    policy: PolicySettings = PolicySettings()
+    outputs: OutputSettings = OutputSettings()
+    variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        hub_ids = [h.id for h in self.hubs]
+        if len(set(hub_ids)) != len(hub_ids):
+            raise ValueError(f"hub ids must be unique, got {hub_ids}")
+        if not self.hubs:
+            raise ValueError("at least one hub is needed")
+        for i, entry in enumerate(self.fleet):
+            if entry.type not in self.vehicle_types:
+                raise ValueError(
+                    f"fleet[{i}].type {entry.type!r} is not among vehicle_types "
+                    f"{sorted(self.vehicle_types)}"
+                )
+            if entry.hub not in hub_ids:
+                raise ValueError(f"fleet[{i}].hub {entry.hub!r} is not among hubs {hub_ids}")
+        if self.sites is not None:
+            fleet_types = [e.type for e in self.fleet]
+            wanted = self.sites.fleet_type or (fleet_types[0] if fleet_types else None)
+            if wanted not in fleet_types:
+                raise ValueError(
+                    f"sites.fleet_type {wanted!r} must be a type in the fleet "
+                    f"{sorted(set(fleet_types))}: its vehicles are shared among the sites"
+                )
+        for name, vtype in self.vehicle_types.items():
+            if vtype.drone is None:
+                continue
+            carried = self.vehicle_types.get(vtype.drone)
+            if carried is None or carried.mode != "drone":
+                raise ValueError(
+                    f"vehicle_types.{name}.drone {vtype.drone!r} must name a vehicle type "
+                    f"with mode: drone; drone types here: "
+                    f"{sorted(n for n, t in self.vehicle_types.items() if t.mode == 'drone')}"
+                )
+            if vtype.mode not in ("van", "autonomous_van"):
+                raise ValueError(
+                    f"vehicle_types.{name}.drone: only vans and autonomous vans carry a "
+                    f"drone, not a {vtype.mode}"
+                )
+        return self
+
+    @property
+    def start_weekday(self) -> int:
+        return self.start_date.weekday()
+
+    def variant(self, name: str) -> Scenario:
+        """The scenario with variant ``name``'s overrides applied (and validated).
+
+        Kept as a method because it is public API; the derivation itself is
+        :func:`twin.scenario.edit.with_variant`, like every other one.
+        """
+        return edit.with_variant(self, name)
