@@ -444,7 +444,8 @@ class SiteStudy:
                 f"Scenario {scenario.name!r} has no 'sites:' section; add one with the "
                 "candidate sites (candidates: file or generate: {...})."
             )
-        from twin.sim import Simulation  # the engine imports the scenario, which imports this
+        from twin.rng import RandomStreams
+        from twin.world import build_world  # it imports the scenario, which imports this
 
         # The engine's own demand (its generator, customers and locker choices), hub
         # placement and travel times: the model plans for what the simulation will run.
@@ -455,7 +456,7 @@ class SiteStudy:
             sample = sample.model_copy(
                 update={"lockers": scenario.lockers.model_copy(update={"sites": ()})}
             )
-        sampled = Simulation(sample, network)
+        sampled = build_world(sample, network, RandomStreams(sample.seed))
         orders = list(sampled.orders.values())
         areas = aggregate_demand(orders, days, network, settings)
         if settings.candidates is not None:

@@ -88,7 +88,8 @@ def courier_run(
 ) -> Any:
     """Drive to the hub, pick up, deliver (skipping what the courier does not attempt),
     bring back what was not delivered, get paid per delivery."""
-    assert sim.world.crowd is not None and sim.world.crowd_type is not None
+    assert sim.world.crowd is not None
+    assert sim.world.crowd_type is not None
     vehicle = Vehicle(
         id=courier.id,
         driver_id=courier.id,

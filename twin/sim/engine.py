@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from twin.constants import DAY_S
 from twin.demand import Order
 from twin.dispatch import DispatchPolicy, make_policy
 from twin.events import TERMINAL, EventLog
@@ -57,8 +58,6 @@ __all__ = [
     "make_movers",
     "place_hubs",
 ]
-
-DAY_S = 86_400.0
 
 
 def _policy_for(scenario: Scenario) -> DispatchPolicy:
