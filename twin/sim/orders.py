@@ -81,13 +81,20 @@ def day_ahead_notices(sim: Simulation) -> Any:
 
 
 def customer_clock(sim: Simulation) -> Any:
+    """The one clock of the Mesa customer model: a step every hour, a new day at midnight.
+
+    Observers hear every hour here too (``on_tick``), so watching adds no event
+    of its own to the run.
+    """
     for day in range(sim.scenario.days):
         sim.world.customers.start_day(day)
         for _ in range(23):
             yield sim.env.timeout(HOUR_S)
             sim.world.customers.step()
+            sim.tick()
         yield sim.env.timeout(HOUR_S)
         sim.world.customers.end_day()
+        sim.tick()
 
 
 def cancellations(sim: Simulation) -> Any:
