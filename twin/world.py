@@ -43,6 +43,7 @@ __all__ = [
     "build_world",
     "forecast_matrix",
     "make_movers",
+    "make_weather",
     "order_rng",
     "place_hubs",
     "serviceable_nodes",
@@ -107,6 +108,12 @@ def forecast_matrix(m: TravelMatrix, weather: Weather) -> TravelMatrix:
     series is the forecast everyone plans with; rain slows every ground mode)."""
     factor = weather.road_factor(m.depart_s)
     return m if factor == 1.0 else replace(m, time_s=m.time_s * factor)
+
+
+def make_weather(scenario: Scenario, streams: RandomStreams) -> Weather:
+    """The run's weather: the scenario's series, or one generated from the ``weather``
+    stream (the forecast everyone plans with, and the sky the run has)."""
+    return Weather(scenario.weather, days=scenario.days, rng=streams["weather"])
 
 
 def make_movers(
@@ -181,12 +188,14 @@ def serviceable_nodes(travel: TravelTimes, hub_nodes: dict[str, int]) -> np.ndar
 
 
 def _airspace(scenario: Scenario, network: RoadNetwork) -> Airspace | None:
+    """The map's airspace, if any vehicle type flies."""
     if not any(t.mode == "drone" for t in scenario.vehicle_types.values()):
         return None
     return Airspace.from_map(network.meta, settings=scenario.airspace)
 
 
 def _lockers(scenario: Scenario, network: RoadNetwork) -> LockerBank:
+    """The locker bank, each site snapped to the network (too far off the map: an error)."""
     settings = scenario.lockers
     nodes = []
     for i, site in enumerate(settings.sites):
@@ -379,7 +388,7 @@ def build_world(
     ScenarioError
         If a hub or a locker site is too far from the map's roads.
     """
-    weather = Weather(scenario.weather, days=scenario.days, rng=streams["weather"])
+    weather = make_weather(scenario, streams)
     travel = TravelTimes(network, scenario.traffic, start_weekday=scenario.start_weekday)
     movers = make_movers(scenario, network, travel)
     airspace = _airspace(scenario, network)

@@ -72,8 +72,7 @@ from twin.maps.network import RoadNetwork
 from twin.rng import RandomStreams
 from twin.scenario import Hub, Scenario, VehicleType
 from twin.traveltime import TravelTimes, lognormal_params
-from twin.weather import Weather
-from twin.world import make_movers, place_hubs
+from twin.world import make_movers, make_weather, place_hubs
 
 __all__ = ["Forecast", "Forecaster", "OrderForecast", "RouteForecast"]
 
@@ -248,7 +247,7 @@ class Forecaster:
                 self._movers.append(mover)
             self._mover_of[name] = next(i for i, m in enumerate(self._movers) if m is mover)
         # The engine's weather: the same series (or the same generated one) it plans with.
-        self.weather = Weather(sc.weather, days=sc.days, rng=RandomStreams(sc.seed)["weather"])
+        self.weather = make_weather(sc, RandomStreams(sc.seed))
         states = sc.weather.states
         self._road_factor = np.array([states[n].road_factor for n in self.weather.hourly])
         self._stay_home = np.array([states[n].stay_home_share for n in self.weather.hourly])
@@ -479,7 +478,7 @@ class Forecaster:
         t0, duty = seen, on_duty
         if v.status == "on_break":
             start = v.break_start_s if v.break_start_s is not None else seen
-            t0 = duty = max(start + d.break_min * 60.0, now_s)
+            t0 = duty = max(start + break_s(d), now_s)
         elif here == hub and seen <= on_duty and orders:
             # On duty at the hub and not seen since: the first trip is still being loaded.
             reload[0] = False

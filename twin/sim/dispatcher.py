@@ -98,6 +98,8 @@ def mode_travel(world: World) -> dict[str, Callable[..., TravelMatrix]]:
 
 
 def cutoffs(sim: Simulation) -> Any:
+    """Each day's cutoff: vehicles start a new day (no-shows and breakdowns drawn with the
+    world) and the policy makes the morning plan."""
     for day in range(sim.scenario.days):
         cutoff = day * DAY_S + sim.scenario.demand.cutoff_h * HOUR_S
         yield sim.env.timeout(max(0.0, cutoff - sim.now()))
@@ -302,6 +304,8 @@ def available(sim: Simulation, vehicle: Vehicle, vs: VehicleDay, now: float, day
 def order_view(
     sim: Simulation, o: Order, vehicle_id: str | None, day: int, shift_start: float
 ) -> OrderView:
+    """What the policy may know of one order; a window due today cannot open before the
+    shift does (nobody is out to deliver earlier)."""
     return OrderView(
         id=o.id,
         node=o.node,

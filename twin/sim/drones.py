@@ -143,10 +143,12 @@ def van_sortie_m(sim: Simulation, vehicle_id: str, launch: int, drop: int) -> fl
 
 
 def flight_m(sim: Simulation, vehicle_id: str, stops: Sequence[int]) -> float:
+    """:func:`sortie_m` by vehicle id: what policies are given to check a drone's sortie."""
     return sortie_m(sim, sim.state.vehicle_by_id[vehicle_id], stops)
 
 
 def clear_sky_for(sim: Simulation, vehicle_id: str, t_s: float) -> float:
+    """:func:`clear_sky_from` by vehicle id: what policies are given to plan launches."""
     return clear_sky_from(sim, sim.state.vehicle_by_id[vehicle_id], t_s)
 
 

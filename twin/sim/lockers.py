@@ -67,6 +67,7 @@ def offer_redirect(
 
 
 def put_in_locker(sim: Simulation, order: Order, vehicle: Vehicle, site: str, size: str) -> None:
+    """The parcel is in its compartment: delivered, for the customer to collect."""
     sim.order_event(
         "in_locker",
         order,

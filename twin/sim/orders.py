@@ -23,6 +23,7 @@ __all__ = ["cancel_order", "cancellations", "customer_clock", "day_ahead_notices
 
 
 def release_orders(sim: Simulation) -> Any:
+    """Make each order known at its creation time, in time order (ties by id)."""
     for order in sorted(sim.world.orders.values(), key=lambda o: (o.created_s, o.id)):
         wait = max(order.created_s, 0.0) - sim.now()
         if wait > 0:
@@ -98,6 +99,7 @@ def customer_clock(sim: Simulation) -> Any:
 
 
 def cancellations(sim: Simulation) -> Any:
+    """Play the cancellations drawn with the world, at their times."""
     for t, oid in sim.world.cancel_at:
         yield sim.env.timeout(max(0.0, t - sim.now()))
         cancel_order(sim, sim.world.orders[oid])

@@ -88,6 +88,8 @@ def attempt(sim: Simulation, order: Order, vehicle: Vehicle) -> Any:
 
 
 def courier_attempts(sim: Simulation, vehicle: Vehicle, order: Order) -> bool:
+    """Does a crowd courier attempt this stop at all? (Drawn from the order attempt's
+    own stream, so every policy sees the same skips.)"""
     assert sim.world.crowd is not None
     rng = sim.order_rng(order.id, sim.state.attempts[order.id] + 1, purpose="crowd")
     if sim.world.crowd.reliable(vehicle.id, order.id, rng):
