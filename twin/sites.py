@@ -378,7 +378,8 @@ class SiteStudy:
                 f"Scenario {scenario.name!r} has no 'sites:' section; add one with the "
                 "candidate sites (candidates: file or generate: {...})."
             )
-        from twin.sim import Simulation  # the engine imports the scenario, which imports this
+        from twin.rng import RandomStreams
+        from twin.world import build_world  # it imports the scenario, which imports this
 
         # The engine's own demand (its generator, customers and locker choices), hub
         # placement and travel times: the model plans for what the simulation will run.
@@ -388,7 +389,7 @@ class SiteStudy:
         if lockers:  # where customers live: which lockers they use is the question
             changes["lockers"] = {"sites": []}
         sample = derive(scenario, changes, keep_variants=True)
-        sampled = Simulation(sample, network)
+        sampled = build_world(sample, network, RandomStreams(sample.seed))
         orders = list(sampled.orders.values())
         areas = aggregate_demand(orders, days, network, settings)
         if settings.candidates is not None:

@@ -28,7 +28,7 @@ from twin.live.history import History, history_from_result, read_history
 from twin.maps import load_network
 from twin.maps.network import ROAD_CLASSES, RoadNetwork
 from twin.scenario import Scenario, load_scenario
-from twin.sim.engine import Simulation
+from twin.sim import Simulation
 
 PEAK = (np.arange(24) >= 9) & (np.arange(24) < 13)
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from twin.customers import CustomerModel, answer_probability
+from twin.fleet import expected_service_s
 from twin.live.events import LiveClock, parse_event
 from twin.live.forecast import Forecast, Forecaster
 from twin.live.history import History, history_events, history_from_result
@@ -23,7 +24,7 @@ from twin.live.state import LiveState
 from twin.maps import load_network
 from twin.maps.network import RoadNetwork
 from twin.scenario import HouseholdType, Scenario, load_scenario
-from twin.sim.engine import SimResult, Simulation, expected_service_s
+from twin.sim import SimResult, Simulation
 from twin.traveltime import NoiseSettings, TravelTimes
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ from twin.live.history import (
 from twin.live.state import LiveState
 from twin.maps import load_network
 from twin.scenario import load_scenario
-from twin.sim.engine import Simulation
+from twin.sim import Simulation
 
 ORDERS = """order_id,created_at,lat,lon,window_start,window_end,option
 o1,2026-03-01T18:00:00,27.5,-99.5,2026-03-02T08:00:00,2026-03-02T18:00:00,home

@@ -26,7 +26,7 @@ from twin.live.replay import ReplayError, ReplayStats, load_recorded_day, replay
 from twin.live.state import LiveState
 from twin.maps import load_network
 from twin.scenario import load_scenario
-from twin.sim.engine import Simulation
+from twin.sim import Simulation
 
 with warnings.catch_warnings():
     # Starlette 1.x asks for httpx2 behind its TestClient; the project installs httpx,

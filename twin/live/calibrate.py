@@ -39,14 +39,16 @@ import pandas as pd
 from scipy import optimize, stats
 
 from twin.customers import answer_probability
+from twin.fleet import stop_overhead_s
 from twin.live.history import History, history_from_result
 from twin.live.state import AT_HUB_M
 from twin.maps.network import ROAD_CLASSES, RoadNetwork
 from twin.metrics import summarize
 from twin.scenario import Scenario
 from twin.scenario.edit import derive
-from twin.sim.engine import SimResult, Simulation, place_hubs
+from twin.sim import SimResult, Simulation
 from twin.traveltime import TravelTimes
+from twin.world import place_hubs
 
 __all__ = [
     "Calibration",
@@ -136,7 +138,7 @@ def fit_service(history: History, base: Scenario, presence: np.ndarray) -> dict[
     home_s = home["dwell_s"].to_numpy(float)
     signed = stops[(stops["option"] == "signature") & (stops["outcome"] == "delivered")]
     signed_s = signed["dwell_s"].to_numpy(float)
-    base_overhead = s.parking_s_mean + 2 * s.walk_s_mean
+    base_overhead = stop_overhead_s(s)  # the engine's stop, inverted below
     # One least-squares fit of overhead O, handover H and signature extra S over all
     # stops: failed (absent) = O; delivered at home = O + H; signed = O + H + S; a safe
     # drop = O + H if someone is in (presence p at that hour), else O + H / 2.

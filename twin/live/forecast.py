@@ -7,17 +7,19 @@ when the vehicle is back at its hub and the risk that this is after the end of
 the driver's shift.
 
 It is the engine's model of a day, not a second one: the scenario's
-:class:`~twin.traveltime.TravelTimes` per vehicle type (:func:`make_movers`:
+:class:`~twin.traveltime.TravelTimes` per vehicle type (:func:`~twin.world.make_movers`:
 congestion by road class and hour, school zones, closures, the vehicle type's
 speed), the weather's road factor, the engine's leg noise (lognormal driving
 time with mean 1 and CV ``traffic.noise.cv``, gamma border waits), service
-times drawn as :meth:`Simulation._attempt` draws them (parking and walking,
+times drawn as the engine's stop draws them (:func:`twin.sim.stops.attempt`, with
+the stop model of :mod:`twin.fleet`: parking and walking,
 handover if someone answers, a safe drop at half the handover time, the walk
 back), the wait for a window that has not opened, the break rule of the
-drivers' settings, the working-day limit that sends a vehicle home with
+drivers' settings (:func:`twin.fleet.break_due_array`), the working-day limit
+(:func:`twin.fleet.past_working_day`) that sends a vehicle home with
 stops left, and the trips of a route: before each stop the route names in
 ``reload_before`` the vehicle drives back to its hub and loads (the engine's
-:func:`~twin.sim.engine.load_time_s`; the wait for a free dock is not
+:func:`~twin.fleet.load_time_s`; the wait for a free dock is not
 modelled). Only the households are unknown to the live twin, so presence is the
 household mix's average chance that someone answers at that hour
 (:func:`~twin.customers.answer_probability`).
@@ -52,14 +54,25 @@ from scipy.special import ndtr, ndtri
 
 from twin.customers import answer_probability
 from twin.errors import UnreachableError
-from twin.fleet import build_fleet
+from twin.fleet import (
+    break_due_array,
+    break_s,
+    build_fleet,
+    draw_service_array,
+    expected_service_s,
+    handover_mean_s,
+    load_time_s,
+    past_working_day,
+    safe_drop_mean_s,
+    shift_bounds_s,
+    working_day_end_s,
+)
 from twin.live.state import LiveOrder, LiveState, LiveVehicle
 from twin.maps.network import RoadNetwork
 from twin.rng import RandomStreams
 from twin.scenario import Hub, Scenario, VehicleType
-from twin.sim.engine import expected_service_s, load_time_s, make_movers, place_hubs
 from twin.traveltime import TravelTimes, lognormal_params
-from twin.weather import Weather
+from twin.world import make_movers, make_weather, place_hubs
 
 __all__ = ["Forecast", "Forecaster", "OrderForecast", "RouteForecast"]
 
@@ -234,7 +247,7 @@ class Forecaster:
                 self._movers.append(mover)
             self._mover_of[name] = next(i for i, m in enumerate(self._movers) if m is mover)
         # The engine's weather: the same series (or the same generated one) it plans with.
-        self.weather = Weather(sc.weather, days=sc.days, rng=RandomStreams(sc.seed)["weather"])
+        self.weather = make_weather(sc, RandomStreams(sc.seed))
         states = sc.weather.states
         self._road_factor = np.array([states[n].road_factor for n in self.weather.hourly])
         self._stay_home = np.array([states[n].stay_home_share for n in self.weather.hourly])
@@ -381,10 +394,8 @@ class Forecaster:
                     waits_draw[sel] += run.rng.gamma(shape, mean / shape, int(sel.sum()))
         driving = np.maximum(expected_s - waits_mean, 0.0) * scale
         drive = driving * np.exp(self._mu + self._sigma * z) + waits_draw * scale
-        due = np.zeros(n, dtype=bool)
-        if run.vtype.crewed and d.break_min > 0:
-            due = mask & (t0 + drive - run.duty_from > d.break_after_h * H)
-        start = np.where(due, t0 + d.break_min * 60.0, t0)
+        due = break_due_array(t0, drive, run.duty_from, d, crewed=run.vtype.crewed, mask=mask)
+        start = np.where(due, t0 + break_s(d), t0)
         run.duty_from = np.where(due, start, run.duty_from)
         if run.first and run.here != target:
             rest = now_s - start - waits_draw * scale  # driving still to do: more than this
@@ -421,9 +432,7 @@ class Forecaster:
         n = len(start)
 
         def draw(mean: float) -> np.ndarray:
-            if mean <= 0:
-                return np.zeros(n)
-            return mean * np.exp(self._svc_mu + self._svc_sigma * run.rng.standard_normal(n))
+            return draw_service_array(run.rng, mean, n, mu=self._svc_mu, sigma=self._svc_sigma)
 
         if vt.stop_overhead_s is None:
             overhead = draw(s.parking_s_mean) + draw(s.walk_s_mean)
@@ -433,10 +442,9 @@ class Forecaster:
         hour = np.floor((door % DAY_S) / H).astype(np.int64)
         p = answer_probability(self.scenario.customers, hour, self._hourly(self._stay_home, door))
         present = (run.rng.random(n) < p) & (vt.mode != "drone")
-        extra = (s.signature_extra_s if order.option == "signature" else 0.0) + vt.handover_extra_s
-        handover = draw(s.handover_s_mean + extra)
+        handover = draw(handover_mean_s(s, order.option, vt))
         safe_drop = order.option == "safe_drop" and not vt.needs_presence
-        dropped = draw(0.5 * s.handover_s_mean) if vt.mode != "drone" else np.zeros(n)
+        dropped = draw(safe_drop_mean_s(s)) if vt.mode != "drone" else np.zeros(n)
         at_door = np.where(present, handover, dropped if safe_drop else 0.0)
         walk_back = draw(s.walk_s_mean) if vt.stop_overhead_s is None else np.zeros(n)
         failed = ~present & (not safe_drop)
@@ -465,13 +473,12 @@ class Forecaster:
         here = v.node if v.node is not None else hub
         seen = v.seen_s if v.seen_s is not None else now_s
         on_duty = v.on_duty_s if v.on_duty_s is not None else seen
-        day_start = math.floor(on_duty / DAY_S) * DAY_S
-        shift_start = day_start + d.shift_start_h * H
-        shift_end = v.shift_end_s if v.shift_end_s is not None else day_start + d.shift_end_h * H
+        shift_start, day_shift_end = shift_bounds_s(math.floor(on_duty / DAY_S), d)
+        shift_end = v.shift_end_s if v.shift_end_s is not None else day_shift_end
         t0, duty = seen, on_duty
         if v.status == "on_break":
             start = v.break_start_s if v.break_start_s is not None else seen
-            t0 = duty = max(start + d.break_min * 60.0, now_s)
+            t0 = duty = max(start + break_s(d), now_s)
         elif here == hub and seen <= on_duty and orders:
             # On duty at the hub and not seen since: the first trip is still being loaded.
             reload[0] = False
@@ -491,7 +498,7 @@ class Forecaster:
             t=np.full(n, t0),
             duty_from=np.full(n, duty),
             here=here,
-            limit_s=min(on_duty, shift_start) + d.max_working_h * H,
+            limit_s=working_day_end_s(min(on_duty, shift_start), d),
             shift_end_s=shift_end,
             going=np.ones(n, dtype=bool),
             eta=np.full((len(orders), n), np.nan),
@@ -570,7 +577,9 @@ class Forecaster:
         leg = self._expected_legs(run, target, run.t, run.going)
         back = self._expected_back(run, target, run.t, run.going)
         with np.errstate(invalid="ignore"):
-            over = run.t + (leg + back) * scale + run.expected_service[k] > run.limit_s
+            over = past_working_day(
+                run.t, leg * scale, run.expected_service[k], back * scale, run.limit_s
+            )
         over |= ~np.isfinite(leg)
         home = run.going & over
         if home.any():

@@ -38,7 +38,7 @@ from twin.errors import TwinError
 from twin.live.events import LiveClock
 
 if TYPE_CHECKING:
-    from twin.sim.engine import SimResult
+    from twin.sim import SimResult
 
 __all__ = [
     "SCHEMA",

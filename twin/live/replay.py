@@ -119,7 +119,7 @@ def load_recorded_day(source: str | Path, *, timezone: str = "America/Chicago") 
     if path.is_file() and path.suffix.lower() in (".yaml", ".yml"):
         from twin.maps import load_network
         from twin.scenario import load_scenario
-        from twin.sim.engine import Simulation
+        from twin.sim import Simulation
 
         scenario = load_scenario(path)
         network = load_network(scenario.map.ref, network_type=scenario.map.network_type)

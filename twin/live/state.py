@@ -34,7 +34,7 @@ from twin.live.events import (
 )
 from twin.maps.network import RoadNetwork
 from twin.scenario import Scenario
-from twin.sim.engine import place_hubs
+from twin.world import place_hubs
 
 __all__ = ["ORDER_STATUSES", "LiveOrder", "LiveState", "LiveVehicle"]
 

@@ -1,0 +1,131 @@
+"""The run's tables: one row per order and one per vehicle day, and the result they make.
+
+Rows of the vehicles table are written as each vehicle day ends
+(:func:`vehicle_row`, priced by :func:`twin.fleet.shift_cost`); the orders table
+is read off the engine's state when the run ends (:func:`orders_table`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from twin.constants import HOUR_S
+from twin.events import EventLog
+from twin.fleet import CROWD, ShiftCost, Vehicle
+from twin.scenario import Scenario
+
+if TYPE_CHECKING:
+    from twin.sim.engine import Simulation
+
+__all__ = ["ORDER_COLUMNS", "VEHICLE_COLUMNS", "SimResult", "orders_table", "vehicle_row"]
+
+ORDER_COLUMNS = (
+    "order_id", "due_day", "created_s", "node", "lat", "lon", "customer", "window",
+    "window_start_s", "window_end_s", "option", "service_level", "volume_m3", "weight_kg",
+    "released", "final_state", "attempts", "delivered_s", "eta_announced_s", "arrival_s",
+    "satisfaction",
+)  # fmt: skip
+VEHICLE_COLUMNS = (
+    "day", "vehicle_id", "driver_id", "type", "mode", "hub", "start_s", "end_s", "working_h",
+    "shift_h", "overtime_h", "driving_h", "km", "trips", "stops_planned", "stops_attempted",
+    "breaks",
+    "fixed_cost", "distance_cost", "driver_cost", "operating_cost", "co2_kg",
+)  # fmt: skip
+
+
+@dataclass
+class SimResult:
+    """Everything a run produced: the event log and the derived tables."""
+
+    scenario: Scenario
+    log: EventLog
+    orders: pd.DataFrame
+    vehicles: pd.DataFrame
+    hubs: dict[str, int]
+    routes: list[dict[str, Any]] = field(default_factory=list)
+    planning_s: float = 0.0
+    simulation_s: float = 0.0
+    n_unserviceable_nodes: int = 0
+
+    @property
+    def events(self) -> pd.DataFrame:
+        return self.log.to_frame()
+
+
+def vehicle_row(
+    vehicle: Vehicle,
+    *,
+    day: int,
+    started_s: float,
+    ended_s: float,
+    shift_start_s: float,
+    shift_end_s: float,
+    driving_s: float,
+    trips: int,
+    day_log: dict[str, Any],
+    cost: ShiftCost,
+    crowd: bool = False,
+) -> dict[str, Any]:
+    """One vehicle day's row of the vehicles table (times in hours, costs by component)."""
+    vtype = vehicle.type
+    km = day_log["km"]
+    return {
+        "day": day,
+        "vehicle_id": vehicle.id,
+        "driver_id": vehicle.driver_id,
+        "type": vehicle.type_name,
+        "mode": CROWD if crowd else vtype.mode,
+        "hub": vehicle.hub,
+        "start_s": started_s,
+        "end_s": ended_s,
+        "working_h": (ended_s - started_s) / HOUR_S,
+        "shift_h": (shift_end_s - shift_start_s) / HOUR_S,
+        "overtime_h": cost.overtime_s / HOUR_S,
+        "driving_h": driving_s / HOUR_S,
+        "km": km,
+        "trips": trips,
+        "stops_planned": day_log["planned"],
+        "stops_attempted": day_log["served"],
+        "breaks": day_log["breaks"],
+        "fixed_cost": cost.fixed_cost,
+        "distance_cost": cost.distance_cost,
+        "driver_cost": cost.driver_cost,
+        "operating_cost": cost.operating_cost,
+        "co2_kg": km * vtype.co2_kg_per_km,
+    }
+
+
+def orders_table(sim: Simulation) -> pd.DataFrame:
+    """One row per order of the run: what it was and how it ended."""
+    rows = []
+    for oid, o in sim.world.orders.items():
+        rows.append(
+            {
+                "order_id": oid,
+                "due_day": o.due_day,
+                "created_s": o.created_s,
+                "node": o.node,
+                "lat": o.lat,
+                "lon": o.lon,
+                "customer": o.customer,
+                "window": o.window,
+                "window_start_s": o.window_start_s,
+                "window_end_s": o.window_end_s,
+                "option": o.option,
+                "service_level": o.service_level,
+                "volume_m3": o.volume_m3,
+                "weight_kg": o.weight_kg,
+                "released": oid in sim.state.released,
+                "final_state": sim.log.states.state.get(oid, "not_released"),
+                "attempts": sim.state.attempts[oid],
+                "delivered_s": sim.state.delivered_s.get(oid, math.nan),
+                "eta_announced_s": sim.state.eta_announced.get(oid, math.nan),
+                "arrival_s": sim.state.arrival.get(oid, math.nan),
+                "satisfaction": float(sim.world.customers.satisfaction[o.customer]),
+            }
+        )
+    return pd.DataFrame(rows, columns=ORDER_COLUMNS)
