@@ -96,7 +96,7 @@ def test_rain_keeps_people_at_home() -> None:
 
 def test_policies_plan_with_the_forecast_road_times() -> None:
     """Dispatch sees storm-slowed travel times, so plans and ETAs allow for the weather."""
-    from twin.dispatch import DispatchState, Plan
+    from twin.dispatch import DefaultTraits, DispatchState, Plan
 
     base = load_scenario(ROOT / "scenarios" / "small_grid.yaml").model_copy(update={"days": 1})
     data = base.model_dump(mode="json")
@@ -105,7 +105,7 @@ def test_policies_plan_with_the_forecast_road_times() -> None:
     network = load_network(base.map.ref)
     seen: list[DispatchState] = []
 
-    class Watcher:
+    class Watcher(DefaultTraits):
         name = "watcher"
 
         def decide(self, state: DispatchState) -> Plan:

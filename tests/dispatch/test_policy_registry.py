@@ -124,15 +124,10 @@ def _tiny(policy: str) -> Scenario:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ScenarioError,
-    reason="engine switches to build_policy after the merge",
-)
 def test_a_scenario_with_nearest_vehicle_runs_through_simulation() -> None:
-    # Today the engine passes time_limit_s to every policy, and nearest_vehicle takes
-    # none: `twin run` exits 2 on a scenario `twin compare` runs. Once the engine
-    # builds its policy with build_policy this passes; then drop the xfail.
+    # Regression: the engine passed time_limit_s to every policy, and nearest_vehicle
+    # takes none, so `twin run` exited 2 on a scenario `twin compare` ran. The engine
+    # now builds its policy with build_policy, like every other caller.
     scenario = _tiny("nearest_vehicle")
     network = load_network(scenario.map.ref, network_type=scenario.map.network_type)
     result = Simulation(scenario, network).run()

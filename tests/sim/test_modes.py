@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString, Polygon
 
-from twin.dispatch import Plan, PlanError
+from twin.dispatch import DefaultTraits, Plan, PlanError
 from twin.dispatch.planning import servable_today
 from twin.maps.registry import load_network
 from twin.metrics import conservation, kpis
@@ -200,7 +200,7 @@ def test_orders_are_conserved_and_runs_repeat_exactly(clear: object) -> None:
     assert again.log.digest() == clear.log.digest()  # type: ignore[attr-defined]
 
 
-class _GreedyDronePolicy:
+class _GreedyDronePolicy(DefaultTraits):
     """A bad policy: every pending order to the first drone, heaviest first."""
 
     name = "greedy_drone"
@@ -218,7 +218,7 @@ def test_the_engine_rejects_a_parcel_over_a_drones_payload() -> None:
         _run(scenario, policy=_GreedyDronePolicy())
 
 
-class _RobotFarAway:
+class _RobotFarAway(DefaultTraits):
     """A bad policy: the farthest order on a robot."""
 
     name = "robot_far_away"

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString, Polygon
 
-from twin.dispatch import Plan, PlanError
+from twin.dispatch import DefaultTraits, Plan, PlanError
 from twin.dispatch.planning import servable_today
 from twin.errors import ScenarioError
 from twin.maps.registry import load_network
@@ -147,7 +147,7 @@ def test_in_a_storm_the_drone_stays_on_board_and_the_van_serves_its_orders() -> 
 
 
 def _bad_drops(pick: Callable[[tuple[str, ...]], str]) -> object:
-    class Policy:
+    class Policy(DefaultTraits):
         name = "bad_drops"
         triggers = frozenset({"cutoff"})
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Protocol, runtime_checkable
 
 from twin.crowd import CourierView
+from twin.errors import TwinError
 from twin.modes import MODES, parcel_misfit
 from twin.scenario import VehicleType
 from twin.traveltime import TravelMatrix
@@ -289,7 +290,7 @@ class DefaultTraits:
     modes: ClassVar[frozenset[str] | None] = None
 
 
-class TraitError(TypeError):
+class TraitError(TwinError, TypeError):
     """A policy is missing a trait or declares one the engine cannot use."""
 
 

@@ -10,7 +10,7 @@ vehicle its new trips (only what is not loaded changes), starting the vehicle's
 day when it is first given work. Crowd couriers get offers.
 
 What the engine knows of a policy beyond ``decide`` (its declared traits) is
-read in one place, :func:`policy_traits`.
+read once, by :func:`twin.dispatch.traits_of`, when the simulation starts.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +28,6 @@ from twin.constants import DAY_S, HOUR_S
 from twin.demand import Order
 from twin.dispatch import (
     RELOAD,
-    DispatchPolicy,
     DispatchState,
     OrderView,
     PlanError,
@@ -49,32 +47,10 @@ from twin.world import World, forecast_matrix
 if TYPE_CHECKING:
     from twin.sim.engine import Simulation
 
-__all__ = ["PolicyTraits", "dispatch", "mode_travel", "policy_traits"]
+__all__ = ["dispatch", "mode_travel"]
 
 #: Order states a plan may (re)assign.
 DISPATCHABLE = frozenset({"created", "unassigned", "reattempt"})
-
-
-@dataclass(frozen=True)
-class PolicyTraits:
-    """What a policy declares beyond ``decide``: the triggers it listens to (None: all),
-    whether idle vehicles wait at the hub for more work (a dynamic policy), its tick and
-    its wave hours."""
-
-    triggers: frozenset[str] | None
-    holds_idle: bool
-    tick_s: float | None
-    wave_hours: tuple[float, ...]
-
-
-def policy_traits(policy: DispatchPolicy) -> PolicyTraits:
-    """Read the policy's declared traits (absent ones take their defaults)."""
-    return PolicyTraits(
-        triggers=getattr(policy, "triggers", None),
-        holds_idle=bool(getattr(policy, "dynamic", False)),
-        tick_s=getattr(policy, "tick_s", None),
-        wave_hours=tuple(getattr(policy, "wave_hours", ())),
-    )
 
 
 def _travel_function(mover: TravelTimes, weather: Weather) -> Callable[..., TravelMatrix]:

@@ -37,7 +37,7 @@ import simpy
 
 from twin.constants import DAY_S
 from twin.demand import Order
-from twin.dispatch import DispatchPolicy, make_policy
+from twin.dispatch import DispatchPolicy, build_policy, traits_of
 from twin.events import TERMINAL, EventLog
 from twin.fleet import Vehicle, expected_service_s, load_time_s
 from twin.maps.network import RoadNetwork
@@ -58,15 +58,6 @@ __all__ = [
     "make_movers",
     "place_hubs",
 ]
-
-
-def _policy_for(scenario: Scenario) -> DispatchPolicy:
-    """The scenario's dispatch policy (the one place the engine builds a policy)."""
-    return make_policy(
-        scenario.policy.name,
-        time_limit_s=scenario.policy.time_limit_s,
-        **scenario.policy.params,
-    )
 
 
 class Simulation:
@@ -105,8 +96,8 @@ class Simulation:
         self.network = network
         self.replication = replication
         self.streams = RandomStreams(scenario.seed, replication=replication)
-        self.policy = policy or _policy_for(scenario)
-        self.traits = dispatcher.policy_traits(self.policy)
+        self.policy = policy or build_policy(scenario.policy)
+        self.traits = traits_of(self.policy)
         self.env = simpy.Environment()
         self.observers: list[Any] = ([EventCallback(on_event)] if on_event else []) + list(
             observers

@@ -128,7 +128,7 @@ def _has_work(sim: Simulation, vs: VehicleDay, shift_end: float) -> Any:
         return True
     vs.status = "idle"
     sim.dispatch("vehicle_idle")
-    if not vs.trips and sim.traits.holds_idle and sim.now() < shift_end:
+    if not vs.trips and sim.traits.dynamic and sim.now() < shift_end:
         vs.wake = sim.env.event()
         yield vs.wake | sim.env.timeout(shift_end - sim.now())
         vs.wake = None
