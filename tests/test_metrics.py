@@ -29,7 +29,7 @@ from twin.constants import DAY_S
 from twin.constants import HOUR_S as H
 from twin.events import EventLog
 from twin.metrics import KPI_NAMES, conservation, handovers, kpis, kpis_by_mode
-from twin.sim.engine import ORDER_COLUMNS, VEHICLE_COLUMNS
+from twin.sim.tables import ORDER_COLUMNS, VEHICLE_COLUMNS
 
 NAN = math.nan
 

@@ -56,7 +56,7 @@ def sites_cmd(
     out/sites/NAME/VARIANT); --k and --replications override the file's.
     """
     from twin.scenario import load_scenario
-    from twin.site_experiment import is_site_experiment, load_site_experiment
+    from twin.sites.experiment import is_site_experiment, load_site_experiment
 
     experiment_file = is_site_experiment(path)
     if experiment_file:

@@ -20,7 +20,7 @@ from twin.report.plots import _axes, add_attribution, plot_network
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from twin.sites import Configuration, SiteStudy
+    from twin.sites.model import Configuration, SiteStudy
 
 __all__ = ["plot_catchments", "plot_tradeoff", "write_sites_report"]
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from twin.facility import FacilityProblem, evaluate, solve
+from twin.sites.facility import FacilityProblem, evaluate, solve
 
 
 def _instance(seed: int, *, m: int = 5, n: int = 7, share: float = 0.0) -> FacilityProblem:

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from twin.errors import ExperimentError, ScenarioError
 from twin.experiment.sweep import find_scenario, read_experiment_file
 from twin.scenario import Scenario, load_scenario
-from twin.sites import parse_k
+from twin.sites.study import parse_k
 
 __all__ = ["SiteExperiment", "is_site_experiment", "load_site_experiment"]
 

@@ -14,7 +14,7 @@ from twin.maps import RoadNetwork, grid_city
 from twin.scenario import Scenario, load_scenario
 from twin.sites import SiteSettings, SiteStudy, configuration_scenario, read_candidates
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = SiteSettings(candidates="sites.csv")
 
 
