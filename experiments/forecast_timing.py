@@ -38,7 +38,7 @@ from twin.live.state import LiveState
 from twin.maps import load_network
 from twin.maps.network import RoadNetwork
 from twin.scenario import Scenario, load_scenario
-from twin.sim.engine import Simulation
+from twin.sim import Simulation
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -257,7 +257,7 @@ def test_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": set()}) == []
 
 
-@pytest.mark.parametrize("module", ["twin", "twin.cli", "twin.scenario"])
+@pytest.mark.parametrize("module", ["twin", "twin.cli", "twin.scenario", "twin.dispatch"])
 def test_light_imports_load_no_solver_mesa_simpy_or_matplotlib(module: str) -> None:
     heavy = ("ortools", "mesa", "simpy", "matplotlib", "pyvrp", "dask")
     code = (

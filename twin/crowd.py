@@ -32,16 +32,16 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import mesa
 import numpy as np
 
 from twin.constants import DAY_S, HOUR_S
+from twin.dispatch.base import CourierView
 from twin.scenario.operations import CrowdSettings
 
-# Settings classes in __all__ are the scenario's (twin.scenario is the contract),
-# re-exported here under the names they always had.
+# CrowdSettings (the scenario's: twin.scenario is the contract) and CourierView (what
+# policies see: twin.dispatch.base) are re-exported under the names they always had.
 __all__ = ["Courier", "CourierView", "CrowdModel", "CrowdSettings"]
 
 #: Seconds in a day, under the name the crowd model has always used.
@@ -52,18 +52,6 @@ PICKUP_KPH = 30.0
 SESSION_SIGMA = 0.5
 #: Gamma shape of detour tolerances (1 would be exponential).
 DETOUR_SHAPE = 2.0
-
-
-@dataclass(frozen=True)
-class CourierView:
-    """What a dispatch policy sees of a courier (not their wage or detour tolerance)."""
-
-    id: str
-    #: Network node where they are when they come online.
-    node: int
-    online_s: float
-    offline_s: float
-    max_parcels: int
 
 
 class Courier(mesa.Agent):

@@ -1,5 +1,8 @@
 """``twin schema`` and ``twin run``: the scenario's schema, and one scenario simulated
-with its progress bar and KPI table (the run itself is :mod:`twin.runner`'s)."""
+with its progress bar and KPI table.
+
+The run itself is :func:`twin.experiment.outputs.run_scenario_file`.
+"""
 
 from __future__ import annotations
 
@@ -39,10 +42,10 @@ def run_cmd(
     ] = False,
 ) -> None:
     """Simulate a scenario, write the event log, tables and report, print KPIs."""
-    from twin.runner import run_scenario_cli
+    from twin.experiment.outputs import run_scenario_file
 
     console = None if json_out else out
-    summary = run_scenario_cli(
+    summary = run_scenario_file(
         scenario_path,
         days=days,
         replications=replications,

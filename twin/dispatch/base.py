@@ -30,7 +30,6 @@ from collections.abc import Callable, Collection, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Protocol, runtime_checkable
 
-from twin.crowd import CourierView
 from twin.errors import TwinError
 from twin.modes import MODES, parcel_misfit
 from twin.scenario import VehicleType
@@ -41,6 +40,7 @@ __all__ = [
     "RELOAD",
     "TRAITS",
     "TRIGGERS",
+    "CourierView",
     "DefaultTraits",
     "DispatchPolicy",
     "DispatchState",
@@ -81,6 +81,18 @@ class OrderView:
     vehicle_id: str | None = None
     #: When the last delivery attempt failed (None: never attempted).
     last_attempt_s: float | None = None
+
+
+@dataclass(frozen=True)
+class CourierView:
+    """What a dispatch policy sees of a crowd courier (not their wage or detour tolerance)."""
+
+    id: str
+    #: Network node where they are when they come online.
+    node: int
+    online_s: float
+    offline_s: float
+    max_parcels: int
 
 
 @dataclass(frozen=True)

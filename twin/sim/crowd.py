@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from twin.constants import HOUR_S
-from twin.crowd import CourierView
 from twin.demand import Order
-from twin.dispatch import DispatchState
+from twin.dispatch import CourierView, DispatchState
 from twin.fleet import CROWD, Vehicle
 from twin.sim.state import VehicleDay, new_day_log
 from twin.sim.vehicles import (
