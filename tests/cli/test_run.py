@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from twin.cli import app
 from twin.metrics import KPI_NAMES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 
