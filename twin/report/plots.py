@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from twin.airspace import Airspace
+from twin.constants import DAY_S, HOUR_S
 from twin.maps.network import ROAD_CLASSES, RoadNetwork
 
 if TYPE_CHECKING:
@@ -185,7 +186,7 @@ def plot_routes(result: Any, network: RoadNetwork, *, day: int = 0, ax: Axes | N
             if u == v:
                 continue
             try:
-                leg = travel.leg(u, v, depart_s=day * 86400.0 + 12 * 3600.0)
+                leg = travel.leg(u, v, depart_s=day * DAY_S + 12 * HOUR_S)
             except Exception:
                 continue
             pts.extend(travel.path_coords(leg))
@@ -223,7 +224,7 @@ def plot_outcomes_by_hour(events: Any, *, ax: Axes | None = None) -> Axes:
     hours = np.arange(24)
     for kind, color in (("delivered", "#1e8449"), ("failed", "#c0392b")):
         t = events.loc[events["kind"] == kind, "time_s"].to_numpy()
-        counts = np.bincount(((t % 86400) // 3600).astype(int), minlength=24)[:24]
+        counts = np.bincount(((t % DAY_S) // HOUR_S).astype(int), minlength=24)[:24]
         offset = -0.2 if kind == "delivered" else 0.2
         ax.bar(hours + offset, counts, width=0.4, color=color, label=kind)
     ax.set_xlabel("hour of day")
@@ -249,17 +250,17 @@ def plot_gantt(events: Any, *, day: int = 0, ax: Axes | None = None) -> Axes:
         start, depart = first("load_start"), first("depart")
         back, end = first("return_to_hub"), first("shift_end")
         if start is not None and depart is not None:
-            ax.barh(row, (depart - start) / 3600, left=(start % 86400) / 3600, color="#7f8c8d")
+            ax.barh(row, (depart - start) / HOUR_S, left=(start % DAY_S) / HOUR_S, color="#7f8c8d")
         if depart is not None and back is not None:
-            ax.barh(row, (back - depart) / 3600, left=(depart % 86400) / 3600, color="#2e86c1")
+            ax.barh(row, (back - depart) / HOUR_S, left=(depart % DAY_S) / HOUR_S, color="#2e86c1")
         for b0, b1 in zip(
             mine.loc[mine["kind"] == "break_start", "time_s"],
             mine.loc[mine["kind"] == "break_end", "time_s"],
             strict=False,
         ):
-            ax.barh(row, (b1 - b0) / 3600, left=(b0 % 86400) / 3600, color="#f5b041")
+            ax.barh(row, (b1 - b0) / HOUR_S, left=(b0 % DAY_S) / HOUR_S, color="#f5b041")
         if end is not None and back is not None and end > back:
-            ax.barh(row, (end - back) / 3600, left=(back % 86400) / 3600, color="#7f8c8d")
+            ax.barh(row, (end - back) / HOUR_S, left=(back % DAY_S) / HOUR_S, color="#7f8c8d")
     ax.set_yticks(range(len(vehicles)))
     ax.set_yticklabels([v.split("/")[-1] for v in vehicles], fontsize=6)
     ax.set_xlabel("hour of day")
@@ -385,7 +386,7 @@ def plot_mode_mix_by_hour(events: Any, vehicles: Any, *, ax: Axes | None = None)
         else {}
     )
     mode = handed["vehicle_id"].astype(str).map(modes).fillna("unknown")
-    hour = (handed["time_s"].to_numpy(dtype=float) % 86400 // 3600).astype(int)
+    hour = (handed["time_s"].to_numpy(dtype=float) % DAY_S // HOUR_S).astype(int)
     hours = np.arange(24)
     order = [m for m in MODE_COLORS if m in set(mode)] + sorted(set(mode) - set(MODE_COLORS))
     bottom = np.zeros(24)
