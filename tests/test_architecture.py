@@ -264,7 +264,7 @@ def test_light_imports_load_no_solver_mesa_simpy_or_matplotlib(module: str) -> N
         f"import sys, {module}\n"
         f"print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r}))))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    assert out == "", f"import {module} loads {out}"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, f"import {module} failed:\n{done.stderr}"
+    loaded = done.stdout.strip()
+    assert loaded == "", f"import {module} loads {loaded}"
