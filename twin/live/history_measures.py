@@ -35,7 +35,12 @@ def span_hours(span: Any) -> Any:
 
 
 def stop_dwell(history: History) -> pd.DataFrame:
-    """Each stop with its service time and the order's option and area."""
+    """Each stop with its service time (``dwell_s``) and the order's option and area.
+
+    Service time is departure minus the later of arrival and window start: a
+    vehicle early for a window waits before it serves, and that wait is not
+    service.
+    """
     stops = history.stops.merge(
         history.orders[["order_id", "option", "area", "window_start"]], on="order_id"
     )

@@ -33,6 +33,7 @@ _EVENT_COLUMNS = ["time_s", "kind", "order_id", "vehicle_id", "driver_id", "lat"
 
 
 def _details(text: Any) -> dict[str, Any]:
+    """An event's ``details`` JSON as a dict (empty when the event has none)."""
     return json.loads(text) if isinstance(text, str) and text else {}
 
 
@@ -132,6 +133,8 @@ def _records(
 
 
 def _stops_table(stops: list[dict[str, Any]], to_time: np.vectorize) -> pd.DataFrame:
+    """The stops in the schema's columns; a field the log did not give takes its default
+    (first attempt, first trip), as a real operation's export would leave it."""
     stop_frame = pd.DataFrame(stops)
     if stop_frame.empty:
         stop_frame = pd.DataFrame(columns=["vehicle_id", "order_id", "arrived_s", "departed_s"])
@@ -155,6 +158,7 @@ def _stops_table(stops: list[dict[str, Any]], to_time: np.vectorize) -> pd.DataF
 
 
 def _pings_table(pings: list[dict[str, Any]], to_time: np.vectorize) -> pd.DataFrame:
+    """The pings in the schema's columns (the columns exist even when there is none)."""
     ping_frame = pd.DataFrame(pings, columns=["vehicle_id", "time_s", "lat", "lon"])
     return pd.DataFrame(
         {
@@ -167,6 +171,7 @@ def _pings_table(pings: list[dict[str, Any]], to_time: np.vectorize) -> pd.DataF
 
 
 def _breaks_table(breaks: list[dict[str, Any]], to_time: np.vectorize) -> pd.DataFrame:
+    """The breaks in the schema's columns (the columns exist even when there is none)."""
     break_frame = pd.DataFrame(breaks, columns=["vehicle_id", "start_s", "end_s"])
     return pd.DataFrame(
         {
