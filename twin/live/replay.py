@@ -339,12 +339,7 @@ def replay(
         Bad arguments or event times, a request the server refuses (401, 403,
         409, 422), or one still failing after ``retries`` retries.
     """
-    if not (isinstance(speed, int | float) and speed >= 0):  # also refuses NaN
-        raise ReplayError(f"speed {speed!r} must be >= 0 (0 or inf: as fast as possible)")
-    if not 1 <= batch_max <= MAX_BATCH:
-        raise ReplayError(f"batch_max {batch_max} must be between 1 and {MAX_BATCH}")
-    if retries < 0:
-        raise ReplayError(f"retries {retries} must be >= 0")
+    _check_arguments(speed, batch_max, retries)
     zone = ZoneInfo(timezone)
     times = [_event_time(e, i, zone) for i, e in enumerate(events)]
     start_t = _resolve(start, "start", events, times, zone)
@@ -358,47 +353,102 @@ def replay(
     http = client if client is not None else httpx.Client(timeout=timeout_s)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     sender = _Sender(http, url.rstrip("/") + "/events", headers, retries, retry_wait_s, sleep)
-    # Each event's due time, in wall seconds after the paced part begins: an event
-    # earlier than one before it (a late event) is due with that one, and events
-    # before ``start`` are due at once.
-    kept_times = [times[i] for i in keep]
+    offsets, reached = _schedule([times[i] for i in keep], start_t, speed, paced)
+    began = clock()
+    try:
+        _send_on_schedule(
+            sender,
+            events,
+            keep,
+            offsets,
+            reached,
+            paced=paced,
+            batch_max=batch_max,
+            sleep=sleep,
+            clock=clock,
+        )
+    finally:
+        if own_client:
+            http.close()
+    elapsed_s = clock() - began
+    return _stats(sender, events, keep, elapsed_s)
+
+
+def _check_arguments(speed: float, batch_max: int, retries: int) -> None:
+    """Refuse settings that cannot work before anything is read or sent."""
+    if not (isinstance(speed, int | float) and speed >= 0):  # also refuses NaN
+        raise ReplayError(f"speed {speed!r} must be >= 0 (0 or inf: as fast as possible)")
+    if not 1 <= batch_max <= MAX_BATCH:
+        raise ReplayError(f"batch_max {batch_max} must be between 1 and {MAX_BATCH}")
+    if retries < 0:
+        raise ReplayError(f"retries {retries} must be >= 0")
+
+
+def _schedule(
+    kept_times: list[dt.datetime], start_t: dt.datetime | None, speed: float, paced: bool
+) -> tuple[list[float], list[bool]]:
+    """Each event's due time, in wall seconds after the paced part begins, and whether
+    the paced part has begun by then (False: still catching up to ``start``).
+
+    An event earlier than one before it (a late event) is due with that one, and
+    events before ``start`` are due at once. Unpaced, everything is due at once.
+    """
     t0 = start_t if start_t is not None else (kept_times[0] if kept_times else None)
     offsets: list[float] = []
-    reached: list[bool] = []  # the paced part has begun (not catching up to start)
+    reached: list[bool] = []
     high: dt.datetime | None = None
     for t in kept_times:
         high = t if high is None or t > high else high
         gap = (high - t0).total_seconds() if t0 is not None else 0.0
         offsets.append(max(gap, 0.0) / speed if paced else 0.0)
         reached.append(gap >= 0.0)
-    began = clock()
-    try:
-        wall0: float | None = None  # wall time of t0, set when the catch-up is done
-        k = 0
-        while k < len(keep):
-            if paced and wall0 is None and reached[k]:
-                wall0 = clock()
-            if wall0 is not None:
-                wait = wall0 + offsets[k] - clock()
-                if wait > 0:
-                    sleep(wait)
-            # This moment's events, then later ones already due, up to batch_max.
-            now = clock()
-            end = k + 1
-            while (
-                end < len(keep)
-                and end - k < batch_max
-                and (
-                    offsets[end] == offsets[k]
-                    or (wall0 is not None and wall0 + offsets[end] <= now)
-                )
-            ):
-                end += 1
-            sender.send([_jsonable(events[i]) for i in keep[k:end]])
-            k = end
-    finally:
-        if own_client:
-            http.close()
+    return offsets, reached
+
+
+def _send_on_schedule(
+    sender: _Sender,
+    events: Sequence[dict],
+    keep: list[int],
+    offsets: list[float],
+    reached: list[bool],
+    *,
+    paced: bool,
+    batch_max: int,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> None:
+    """Send the kept events in batches, each when it is due by the absolute schedule.
+
+    A batch is one moment's events and then later ones already due, up to
+    ``batch_max``; the wall time of the paced part's start is taken when the
+    catch-up to ``start`` is done.
+    """
+    wall0: float | None = None  # wall time of t0, set when the catch-up is done
+    k = 0
+    while k < len(keep):
+        if paced and wall0 is None and reached[k]:
+            wall0 = clock()
+        if wall0 is not None:
+            wait = wall0 + offsets[k] - clock()
+            if wait > 0:
+                sleep(wait)
+        # This moment's events, then later ones already due, up to batch_max.
+        now = clock()
+        end = k + 1
+        while (
+            end < len(keep)
+            and end - k < batch_max
+            and (offsets[end] == offsets[k] or (wall0 is not None and wall0 + offsets[end] <= now))
+        ):
+            end += 1
+        sender.send([_jsonable(events[i]) for i in keep[k:end]])
+        k = end
+
+
+def _stats(
+    sender: _Sender, events: Sequence[dict], keep: list[int], elapsed_s: float
+) -> ReplayStats:
+    """What the replay did, from the sender's counts and the events it sent."""
     sent_times = [_jsonable(events[i])["time"] for i in keep]
     return ReplayStats(
         sent=sender.accepted + sender.duplicates,
@@ -407,7 +457,7 @@ def replay(
         batches=sender.batches,
         retries=sender.retried,
         skipped=len(events) - len(keep),
-        elapsed_s=clock() - began,
+        elapsed_s=elapsed_s,
         last_seq=sender.last_seq,
         first_time=sent_times[0] if sent_times else None,
         last_time=sent_times[-1] if sent_times else None,

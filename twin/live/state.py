@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from twin.constants import DAY_S, HOUR_S
 from twin.live.events import (
     DriverStatus,
     GpsPing,
@@ -246,8 +247,8 @@ class LiveState:
     def _start_duty(self, v: LiveVehicle, t: float) -> None:
         v.status, v.on_duty_s, v.break_start_s = "on_duty", t, None
         if v.shift_end_s is None or v.shift_end_s < t:
-            day_start = math.floor(t / 86400.0) * 86400.0
-            v.shift_end_s = day_start + self.scenario.drivers.shift_end_h * 3600.0
+            day_start = math.floor(t / DAY_S) * DAY_S
+            v.shift_end_s = day_start + self.scenario.drivers.shift_end_h * HOUR_S
         if v.node is None:
             v.node = self.hub_nodes[v.hub_id]
             v.seen_s, v.at_hub_since_s = t, t
