@@ -1,4 +1,4 @@
-"""DESIGN.md section 2's import rules, checked on the AST import graph.
+"""DESIGN.md section 2's import rules, checked on the AST import graph, and its size limits.
 
 Every ``import`` and ``from ... import`` in ``twin/`` counts, at module level or
 inside a function: a function-level import still ties the two modules together
@@ -268,3 +268,27 @@ def test_light_imports_load_no_solver_mesa_simpy_or_matplotlib(module: str) -> N
     assert done.returncode == 0, f"import {module} failed:\n{done.stderr}"
     loaded = done.stdout.strip()
     assert loaded == "", f"import {module} loads {loaded}"
+
+
+#: DESIGN.md's size limits: a module is one concept, a function one step of it.
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 100
+
+
+def test_modules_and_functions_stay_small() -> None:
+    too_long = []
+    for name, path in _modules().items():
+        text = path.read_text(encoding="utf-8")
+        lines = text.count("\n")
+        if lines > MAX_MODULE_LINES:
+            too_long.append(f"module {name}: {lines} lines (limit {MAX_MODULE_LINES})")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                assert node.end_lineno is not None
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(
+                        f"{name}.{node.name} (line {node.lineno}): {length} lines "
+                        f"(limit {MAX_FUNCTION_LINES})"
+                    )
+    assert not too_long, "split these along their concepts:\n" + "\n".join(too_long)
