@@ -55,6 +55,8 @@ INSERT = {"cutoff", "new_order", "vehicle_idle", "tick", "disruption"}
 NEAREST = {"cutoff", "new_order", "vehicle_idle", "disruption"}
 MIXED = {"cutoff", "tick", "vehicle_idle", "disruption"}
 GROUND = GROUND_MODES
+#: Vans and cargo bikes: the modes that take any order their capacity allows.
+UNRESTRICTED = frozenset({"van", "cargo_bike"})
 
 EXPECTED: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("static", {}, _t(False, CUTOFF, modes=GROUND)),
@@ -62,11 +64,11 @@ EXPECTED: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("waves", {"wave_hours": [15, 9.5]}, _t(True, WAVES, None, (9.5, 15.0), GROUND)),
     ("rolling_horizon", {}, _t(True, PERIODIC, 1800.0, modes=GROUND)),
     ("rolling_horizon", {"every_min": 7}, _t(True, PERIODIC, 420.0, modes=GROUND)),
-    ("insertion", {}, _t(True, INSERT, 3600.0)),
-    ("insertion", {"improve_every_min": 0}, _t(True, INSERT, None)),
-    ("zones", {}, _t(True, PERIODIC, 1800.0, modes=GROUND)),
-    ("zones", {"replan_every_min": 45}, _t(True, PERIODIC, 2700.0, modes=GROUND)),
-    ("nearest_vehicle", {}, _t(True, NEAREST)),
+    ("insertion", {}, _t(True, INSERT, 3600.0, modes=UNRESTRICTED)),
+    ("insertion", {"improve_every_min": 0}, _t(True, INSERT, None, modes=UNRESTRICTED)),
+    ("zones", {}, _t(True, PERIODIC, 1800.0, modes=UNRESTRICTED)),
+    ("zones", {"replan_every_min": 45}, _t(True, PERIODIC, 2700.0, modes=UNRESTRICTED)),
+    ("nearest_vehicle", {}, _t(True, NEAREST, modes=UNRESTRICTED)),
     ("mixed_fleet", {}, _t(True, MIXED, 1800.0, modes=ALL_MODES)),
     ("mixed_fleet", {"every_min": 10, "modes": ["van", "drone"]},
      _t(True, MIXED, 600.0, modes=frozenset({"van", "drone"}))),

@@ -295,3 +295,27 @@ def test_crowd_couriers_take_the_overflow_and_are_paid_per_delivery() -> None:
     assert finals[list(skipped)].isin(["delivered", "picked_up", "open_at_horizon"]).all()
     again = _run(scenario)
     assert again.log.digest() == result.log.digest()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("policy", ["zones", "insertion", "nearest_vehicle"])
+def test_a_policy_is_shown_only_the_modes_it_plans(policy: str) -> None:
+    # These policies check capacity and time only. Given the whole five-mode fleet they
+    # once handed robots and drones parcels too big for them, and the run died with a
+    # PlanError; now they see vans and cargo bikes, and the rest stay at the hub.
+    base = load_scenario(SCENARIO)
+    scenario = Scenario.model_validate(
+        {**base.model_dump(), "days": 1, "policy": {"name": policy, "params": {}}}
+    )
+    result = _run(scenario)
+    assert set(_modes(result).values()) <= {"van", "cargo_bike"}
+    assert len(_modes(result)) > 0
+    idle_modes = {"autonomous_van", "robot", "drone"}
+    idle = sum(e.count for e in scenario.fleet if scenario.vehicle_types[e.type].mode in idle_modes)
+    (warning,) = [w for w in result.warnings if w["code"] == "vehicles_not_planned"]  # type: ignore[attr-defined]
+    assert warning["count"] == idle
+    assert "autonomous_van, drone, robot" in warning["message"]
+    assert policy in warning["message"]
+
+
+def test_a_policy_that_plans_every_mode_leaves_no_warning(clear: object) -> None:
+    assert not [w for w in clear.warnings if w["code"] == "vehicles_not_planned"]  # type: ignore[attr-defined]

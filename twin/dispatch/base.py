@@ -40,6 +40,7 @@ __all__ = [
     "RELOAD",
     "TRAITS",
     "TRIGGERS",
+    "UNRESTRICTED_MODES",
     "CourierView",
     "DefaultTraits",
     "DispatchPolicy",
@@ -228,6 +229,10 @@ TRIGGERS: Final = frozenset({"cutoff", "new_order", "vehicle_idle", "tick", "wav
 #: Every mode that moves on the ground: the modes a policy built on one routing
 #: problem can plan (a drone flies sorties, a routing problem has no flights).
 GROUND_MODES: Final = frozenset(MODES) - {"drone"}
+#: Modes whose vehicles take any order their capacity allows: no largest parcel, no
+#: delivery option they cannot serve (an autonomous van or robot needs someone at the
+#: door), no range per trip. A policy that checks only capacity and time plans these.
+UNRESTRICTED_MODES: Final = frozenset({"van", "cargo_bike"})
 #: The traits every policy declares, beside ``name`` and ``decide``.
 TRAITS: Final = ("dynamic", "triggers", "tick_s", "wave_hours", "modes")
 
@@ -259,10 +264,10 @@ class DispatchPolicy(Protocol):
         no waves.
     modes : collection of str or None
         The modes (:data:`twin.modes.MODES`) whose vehicles the policy plans;
-        None: every mode. Declared so that a policy that knows nothing of a
-        mode need not receive its vehicles; the engine does not filter by it
-        yet, so today every policy sees every vehicle and leaves alone those it
-        does not plan.
+        None: every mode. The engine shows a policy only the vehicles of these
+        modes; the others stay at their hub all run, and the run's warnings say
+        so (a policy that knows nothing of a mode never hands it a parcel it
+        cannot carry).
     """
 
     @property

@@ -25,7 +25,7 @@ from typing import ClassVar
 import numpy as np
 
 from twin.constants import HOUR_S
-from twin.dispatch.base import DispatchState, OrderView, Plan, VehicleView
+from twin.dispatch.base import UNRESTRICTED_MODES, DispatchState, OrderView, Plan, VehicleView
 from twin.dispatch.planning import (
     PlanningSettings,
     break_time_s,
@@ -63,10 +63,9 @@ class InsertionPolicy(PlanningSettings):
         {"cutoff", "new_order", "vehicle_idle", "tick", "disruption"}
     )
     wave_hours: ClassVar[tuple[float, ...]] = ()
-    #: Every mode: the morning plan and the improvements route one ground travel
-    #: profile (as ``static``), but an order placed in the day may be inserted on any
-    #: vehicle of the state, drones included, priced on the road's travel times.
-    modes: ClassVar[frozenset[str] | None] = None
+    #: Vans and cargo bikes: in-day insertions check capacity and time only, not a
+    #: mode's parcel, option or range limits (see :data:`UNRESTRICTED_MODES`).
+    modes: ClassVar[frozenset[str] | None] = UNRESTRICTED_MODES
     _times: dict[tuple[int, int], float] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:

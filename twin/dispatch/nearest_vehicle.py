@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from twin.dispatch.base import DispatchState, Plan
+from twin.dispatch.base import UNRESTRICTED_MODES, DispatchState, Plan
 from twin.dispatch.planning import servable_today
 
 __all__ = ["NearestVehiclePolicy"]
@@ -32,9 +32,9 @@ class NearestVehiclePolicy:
     )
     tick_s: ClassVar[float | None] = None
     wave_hours: ClassVar[tuple[float, ...]] = ()
-    #: Every mode: each order goes to the nearest vehicle of any mode, drones
-    #: included, timed on the road's travel times.
-    modes: ClassVar[frozenset[str] | None] = None
+    #: Vans and cargo bikes: the nearest vehicle is chosen by capacity and time only,
+    #: not by a mode's parcel, option or range limits (see :data:`UNRESTRICTED_MODES`).
+    modes: ClassVar[frozenset[str] | None] = UNRESTRICTED_MODES
     #: Where and when each vehicle's plan ends, as this policy built it (it only appends).
     _ends: dict[str, tuple[int, float]] = field(default_factory=dict, init=False, repr=False)
 

@@ -21,7 +21,13 @@ from typing import ClassVar
 
 import numpy as np
 
-from twin.dispatch.base import GROUND_MODES, RELOAD, DispatchState, OrderView, Plan
+from twin.dispatch.base import (
+    RELOAD,
+    UNRESTRICTED_MODES,
+    DispatchState,
+    OrderView,
+    Plan,
+)
 from twin.dispatch.planning import PlanningSettings, plan_routes, servable_today
 
 __all__ = ["ZonesPolicy", "balanced_kmeans"]
@@ -51,9 +57,9 @@ class ZonesPolicy(PlanningSettings):
     dynamic: ClassVar[bool] = True
     triggers: ClassVar[frozenset[str] | None] = frozenset({"cutoff", "tick", "disruption"})
     wave_hours: ClassVar[tuple[float, ...]] = ()
-    #: Each territory's vehicle is routed alone on its own travel profile, so every
-    #: ground mode; a drone would own a territory it cannot serve.
-    modes: ClassVar[frozenset[str] | None] = GROUND_MODES
+    #: Vans and cargo bikes: a territory's orders all go to its vehicle, whatever a
+    #: mode's parcel, option or range limits (see :data:`UNRESTRICTED_MODES`).
+    modes: ClassVar[frozenset[str] | None] = UNRESTRICTED_MODES
     #: Territory centres (x, y in km) and the vehicle owning each.
     centres_km: np.ndarray | None = field(default=None, init=False, repr=False)
     owners: list[str] = field(default_factory=list, init=False, repr=False)

@@ -73,6 +73,48 @@ def mode_travel(world: World) -> dict[str, Callable[..., TravelMatrix]]:
     }
 
 
+def planned_fleet(sim: Simulation) -> list[Vehicle]:
+    """The vehicles of the modes the policy plans; a warning names those left at the hub.
+
+    A policy is only ever shown vehicles it can plan (its declared ``modes``), so
+    one that knows nothing of drones never hands them a parcel they cannot carry.
+    """
+    modes = sim.traits.modes
+    if modes is None:
+        return list(sim.world.fleet)
+    left = sorted({v.type.mode for v in sim.world.fleet} - modes)
+    if left:
+        idle = [v for v in sim.world.fleet if v.type.mode in left]
+        sim.warnings.append(
+            {
+                "code": "vehicles_not_planned",
+                "message": f"{len(idle)} vehicle(s) of mode {', '.join(left)} stay at the hub "
+                f"all run: policy {sim.policy.name!r} does not plan "
+                f"{'that mode' if len(left) == 1 else 'those modes'}; choose a policy that "
+                f"does (e.g. mixed_fleet) or remove them from the fleet",
+                "count": len(idle),
+            }
+        )
+    return [v for v in sim.world.fleet if v.type.mode in modes]
+
+
+def plan_warnings(sim: Simulation) -> list[dict[str, Any]]:
+    """What the run's plans must say out loud: how often the solver's clock stopped it."""
+    capped = sim.state.plans_capped
+    if not capped:
+        return []
+    limit = sim.scenario.policy.time_limit_s
+    return [
+        {
+            "code": "planner_time_limit_hit",
+            "message": f"the planner's wall-clock safety cap (policy.time_limit_s = {limit:g} s) "
+            f"stopped {capped} of {sim.state.plans} plans: these results depend on this "
+            "machine's speed and load; raise the cap or lower the planning work budget",
+            "count": capped,
+        }
+    ]
+
+
 def cutoffs(sim: Simulation) -> Any:
     """Each day's cutoff: vehicles start a new day (no-shows and breakdowns drawn with the
     world) and the policy makes the morning plan."""
@@ -145,7 +187,7 @@ def dispatch(sim: Simulation, trigger: str) -> None:
     ]
     views = tuple(
         vehicle_view(sim, v, sim.state.vs[v.id], now, day)
-        for v in sim.world.fleet
+        for v in sim.planned_fleet
         if available(sim, v, sim.state.vs[v.id], now, day)
     )
     state = DispatchState(
@@ -174,6 +216,9 @@ def dispatch(sim: Simulation, trigger: str) -> None:
         if oid != RELOAD
     }
     n_routes = sum(1 for vid in plan.routes if routed and vid in routed.values())
+    sim.state.plans += 1
+    if plan.stats.get("time_limit_hit"):
+        sim.state.plans_capped += 1
     if trigger == "cutoff" or n_routes:
         # A solver stopped by its clock makes the run depend on the machine: say so.
         clock = {"time_limit_hit": 1} if plan.stats.get("time_limit_hit") else {}

@@ -110,6 +110,12 @@ class Simulation:
         self.state = SimState.start(self.world, self.env)
         self.travel_rng = self.streams["travel"]
         self.mode_travel = dispatcher.mode_travel(self.world)
+        #: What the run must say out loud (a vehicle no one plans, a solver cap hit...):
+        #: ``{"code", "message", "count"}`` dicts, in :attr:`SimResult.warnings`.
+        self.warnings: list[dict[str, Any]] = []
+        #: The vehicles the policy plans: those of the modes it declares (the others
+        #: stay at their hub, and the run says so).
+        self.planned_fleet = dispatcher.planned_fleet(self)
 
     # -- the world, under the names it has always had -----------------------------------
     @property
@@ -218,6 +224,7 @@ class Simulation:
             planning_s=self.state.planning_s,
             simulation_s=time.perf_counter() - started - self.state.planning_s,
             n_unserviceable_nodes=self.network.n_nodes - len(self.world.serviceable),
+            warnings=[*self.warnings, *dispatcher.plan_warnings(self)],
         )
         for observer in self.observers:
             if hasattr(observer, "on_end"):

@@ -101,6 +101,9 @@ class SimState:
     routes: list[dict[str, Any]] = field(default_factory=list)
     #: Wall-clock seconds spent in the policy (reported, never used by the model).
     planning_s: float = 0.0
+    #: Plans asked of the policy, and how many its solver's clock cut short.
+    plans: int = 0
+    plans_capped: int = 0
     #: Legal flight paths between node pairs, computed once each.
     flights: dict[tuple[int, int], FlightPath | None] = field(default_factory=dict)
     #: A carried drone's day: its log and the nodes it flew to (by drone id).

@@ -50,6 +50,9 @@ class SimResult:
     planning_s: float = 0.0
     simulation_s: float = 0.0
     n_unserviceable_nodes: int = 0
+    #: Shortcuts and limits the numbers depend on, said out loud: ``{"code", "message",
+    #: "count"}`` dicts (a solver stopped by its clock, vehicles no one planned...).
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def events(self) -> pd.DataFrame:
