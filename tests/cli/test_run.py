@@ -146,3 +146,38 @@ def test_any_osm_map_runs_without_changes(shared_maps: Path, tmp_path: Path):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["kpis"]["delivered"]["mean"] > 0
+
+
+def test_a_run_without_shortcuts_has_an_empty_warnings_list(run_dir: tuple[Path, dict]):
+    out, summary = run_dir
+    assert summary["warnings"] == []
+    assert json.loads((out / "kpis.json").read_text())["warnings"] == []
+    assert 'id="warnings"' not in (out / "report.html").read_text(encoding="utf-8")
+
+
+def _mixed_fleet_under_zones(tmp_path: Path) -> Path:
+    # zones plans vans and cargo bikes only: the robots, drones and autonomous vans of
+    # small_modes stay at the hub, and the run must say so.
+    text = (ROOT / "scenarios" / "small_modes.yaml").read_text(encoding="utf-8")
+    text = text.replace("name: mixed_fleet", "name: zones")
+    path = tmp_path / "zones_modes.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_warnings_reach_kpis_json_stderr_the_report_and_strict(tmp_path: Path, strict: bool):
+    scenario = _mixed_fleet_under_zones(tmp_path)
+    out = tmp_path / "out"
+    args = ["run", str(scenario), "--days", "1", "--out", str(out), "--json"]
+    result = runner.invoke(app, [*args, "--strict"] if strict else args)
+    assert result.exit_code == (3 if strict else 0), result.output
+    summary = json.loads((out / "kpis.json").read_text())
+    warning = {w["code"]: w for w in summary["warnings"]}["vehicles_not_planned"]
+    assert warning["count"] == 5  # 2 robots, 2 drones, 1 autonomous van
+    assert warning["replications"] == [0]
+    assert "stay at the hub" in result.stderr
+    assert ("--strict" in result.stderr) is strict
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="warnings"' in page
+    assert "stay at the hub" in page

@@ -387,6 +387,7 @@ class _FakeResult:
     events: pd.DataFrame
     routes: list[dict[str, Any]] = field(default_factory=list)
     hubs: dict[str, int] = field(default_factory=dict)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _result_set(scenario: Scenario, tables: list[tuple]) -> ReplicationSet:

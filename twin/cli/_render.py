@@ -24,6 +24,7 @@ __all__ = [
     "out",
     "plus_minus",
     "print_json",
+    "print_warnings",
     "progress_bar",
     "user_errors",
 ]
@@ -46,6 +47,17 @@ def user_errors(func: F) -> F:
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def print_warnings(warnings: list[dict[str, Any]], *, replications: int = 1) -> None:
+    """One line per warning of a run, on stderr: the shortcuts its numbers depend on."""
+    for w in warnings:
+        where = ""
+        if replications > 1:
+            where = f" (in {len(w['replications'])} of {replications} replications)"
+        err.print(
+            f"[bold yellow]warning:[/] {w['message']}{where}", highlight=False, soft_wrap=True
+        )
 
 
 def print_json(data: Any) -> None:

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from twin.cli._render import out, print_json, user_errors
+from twin.cli._render import err, out, print_json, print_warnings, user_errors
 
 __all__ = ["print_kpi_table", "run_cmd", "schema_cmd"]
 
@@ -40,6 +40,13 @@ def run_cmd(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the KPI summary as JSON.")
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            help="Exit with status 3 if the run has warnings (a solver cap hit, "
+            "servable orders left unplanned, vehicles no policy plans).",
+        ),
+    ] = False,
 ) -> None:
     """Simulate a scenario, write the event log, tables and report, print KPIs."""
     from twin.experiment.outputs import run_scenario_file
@@ -61,6 +68,11 @@ def run_cmd(
         print_kpi_table(console, summary)
     if json_out:
         print_json(summary)
+    # Warnings go to stderr too, so they are seen with --json and in CI logs.
+    print_warnings(summary["warnings"], replications=summary["replications"])
+    if strict and summary["warnings"]:
+        err.print(f"[bold red]--strict:[/] {len(summary['warnings'])} warning(s); exit 3")
+        raise typer.Exit(code=3)
 
 
 def _tracker(console: Console | None) -> Callable[[str, int], Any]:

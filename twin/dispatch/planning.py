@@ -22,6 +22,7 @@ from twin.constants import DAY_S, HOUR_S
 from twin.dispatch.base import DispatchState, OrderView, Plan, VehicleView, new_trips
 from twin.routing import RELOAD as ROUTE_RELOAD
 from twin.routing import Job, RoutingProblem, RoutingSolution, VehicleSpec, solve
+from twin.routing.check import unserviceable
 from twin.traveltime import TravelMatrix
 
 __all__ = [
@@ -202,7 +203,15 @@ def plan_routes(
         )
         solution = min((warm, solution), key=lambda sol: sol.cost)
     plan = _to_plan(vehicles, jobs, solution)
-    return replace(plan, routes={**plan.routes, **{v.id: v.route([]) for v in idle}})
+    # Dropped jobs a vehicle could have served on a route of its own: the run reports
+    # them, since a plan that leaves servable orders behind is a shortcut, not a fact.
+    servable = sum(1 for j in solution.dropped if unserviceable(problem, j) is None)
+    stats = {
+        **plan.stats,
+        "dropped": float(len(solution.dropped)),
+        "dropped_servable": float(servable),
+    }
+    return replace(plan, routes={**plan.routes, **{v.id: v.route([]) for v in idle}}, stats=stats)
 
 
 def _one_profile(

@@ -99,7 +99,10 @@ class ZonesPolicy(PlanningSettings):
                 continue
             plan = plan_routes(state, [v], wanted[vid], self)
             routes.update(plan.routes)
-            stats["wall_s"] = stats.get("wall_s", 0.0) + plan.stats.get("wall_s", 0.0)
+            # Summed over the territories, like every count a plan reports (a capped
+            # solve in any territory must still be seen by the engine).
+            for key, value in plan.stats.items():
+                stats[key] = stats.get(key, 0.0) + value
         return Plan(routes=routes, stats=stats)
 
     # -- territories -------------------------------------------------------------------

@@ -78,6 +78,7 @@ def write_outputs(result_set: Any, out_dir: Path, *, fmt: str) -> dict[str, Any]
         "kpis": result_set.summary,
         "per_replication": result_set.per_run,
         "conservation": result_set.conservation(),
+        "warnings": result_set.warnings,
         "event_log_digests": [r.log.digest() for r in result_set.results],
         "out_dir": str(out_dir),
     }

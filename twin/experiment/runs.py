@@ -17,7 +17,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,27 @@ class ReplicationSet:
 
     def conservation(self) -> list[dict[str, int]]:
         return [conservation(r.orders) for r in self.results]
+
+    @property
+    def warnings(self) -> list[dict[str, Any]]:
+        """Every run's warnings, one entry per kind (see :func:`merge_warnings`)."""
+        return merge_warnings(self.results)
+
+
+def merge_warnings(results: Sequence[SimResult]) -> list[dict[str, Any]]:
+    """The runs' warnings, one entry per ``code``, in order of first appearance.
+
+    The message is the first run's; ``count`` is summed over the runs and
+    ``replications`` lists the runs (0-based) that raised it, so a shortcut taken
+    in one replication of many is still said out loud.
+    """
+    merged: dict[str, dict[str, Any]] = {}
+    for r, result in enumerate(results):
+        for warning in result.warnings:
+            entry = merged.setdefault(warning["code"], {**warning, "count": 0, "replications": []})
+            entry["count"] += warning.get("count", 1)
+            entry["replications"].append(r)
+    return list(merged.values())
 
 
 def run_replications(

@@ -36,6 +36,7 @@ td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}th{background:#
 td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}
 .note{color:#555;font-size:.9rem}pre{background:#f8f9f9;padding:1rem;overflow:auto;font-size:.8rem}
 .synthetic{background:#fdebd0;padding:.5rem 1rem;border-left:4px solid #e67e22}
+.warnings{background:#fadbd8;padding:.5rem 1rem;border-left:4px solid #c0392b}
 """
 
 
@@ -120,6 +121,23 @@ def _modes_section(
     return "\n".join(parts) + "\n"
 
 
+def _warnings_banner(warnings: list[dict[str, Any]], replications: int) -> str:
+    """The run's warnings at the top of the report: the shortcuts its numbers depend on."""
+    if not warnings:
+        return ""
+    items = "".join(
+        f"<li>{html.escape(w['message'])}"
+        + (
+            f" (in {len(w['replications'])} of {replications} replications)"
+            if replications > 1
+            else ""
+        )
+        + "</li>"
+        for w in warnings
+    )
+    return f'<div class="warnings" id="warnings"><b>Warnings.</b><ul>{items}</ul></div>\n'
+
+
 def write_report(result_set: Any, network: RoadNetwork, out_dir: Path) -> Path:
     """Write ``report.html`` (and figure PNGs) for a replication set; return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -154,6 +172,7 @@ def write_report(result_set: Any, network: RoadNetwork, out_dir: Path) -> Path:
         if meta.synthetic
         else ""
     )
+    warnings = _warnings_banner(result_set.warnings, len(result_set.results))
     resolved = yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>twin report: {html.escape(scenario.name)}</title>
@@ -163,7 +182,7 @@ def write_report(result_set: Any, network: RoadNetwork, out_dir: Path) -> Path:
 <p class="note">{len(result_set.results)} replication(s) × {scenario.days} day(s), seed
 {scenario.seed}, policy <b>{html.escape(scenario.policy.name)}</b>, map
 <b>{html.escape(meta.name)}</b> ({network.n_nodes} routable nodes).</p>
-{synthetic}
+{warnings}{synthetic}
 <h2>Key performance indicators</h2>
 <table id="kpis"><tr><th>KPI</th><th>mean</th><th>95% confidence interval</th><th>n</th></tr>
 {rows}</table>

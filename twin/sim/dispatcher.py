@@ -99,20 +99,33 @@ def planned_fleet(sim: Simulation) -> list[Vehicle]:
 
 
 def plan_warnings(sim: Simulation) -> list[dict[str, Any]]:
-    """What the run's plans must say out loud: how often the solver's clock stopped it."""
-    capped = sim.state.plans_capped
-    if not capped:
-        return []
-    limit = sim.scenario.policy.time_limit_s
-    return [
-        {
-            "code": "planner_time_limit_hit",
-            "message": f"the planner's wall-clock safety cap (policy.time_limit_s = {limit:g} s) "
-            f"stopped {capped} of {sim.state.plans} plans: these results depend on this "
-            "machine's speed and load; raise the cap or lower the planning work budget",
-            "count": capped,
-        }
-    ]
+    """What the run's plans must say out loud: how often the solver's clock stopped one,
+    and servable orders the morning plans left behind."""
+    state, out = sim.state, []
+    if state.plans_capped:
+        limit = sim.scenario.policy.time_limit_s
+        out.append(
+            {
+                "code": "planner_time_limit_hit",
+                "message": f"the planner's wall-clock safety cap (policy.time_limit_s = "
+                f"{limit:g} s) stopped {state.plans_capped} of {state.plans} plans: these "
+                "results depend on this machine's speed and load; raise the cap or lower "
+                "the planning work budget",
+                "count": state.plans_capped,
+            }
+        )
+    if state.morning_dropped_servable:
+        out.append(
+            {
+                "code": "plan_left_servable_orders",
+                "message": f"the morning plans left {state.morning_dropped_servable} order(s) "
+                "unrouted that a vehicle could have served on a route of its own, while "
+                f"{state.morning_idle_vehicles} vehicle-day(s) had no route: they wait for a "
+                "later plan or day",
+                "count": state.morning_dropped_servable,
+            }
+        )
+    return out
 
 
 def cutoffs(sim: Simulation) -> Any:
@@ -219,6 +232,9 @@ def dispatch(sim: Simulation, trigger: str) -> None:
     sim.state.plans += 1
     if plan.stats.get("time_limit_hit"):
         sim.state.plans_capped += 1
+    if trigger == "cutoff":
+        sim.state.morning_dropped_servable += int(plan.stats.get("dropped_servable", 0))
+        sim.state.morning_idle_vehicles += len(views) - n_routes
     if trigger == "cutoff" or n_routes:
         # A solver stopped by its clock makes the run depend on the machine: say so.
         clock = {"time_limit_hit": 1} if plan.stats.get("time_limit_hit") else {}

@@ -104,6 +104,9 @@ class SimState:
     #: Plans asked of the policy, and how many its solver's clock cut short.
     plans: int = 0
     plans_capped: int = 0
+    #: Over the morning plans: servable orders left unrouted, and vehicles given no route.
+    morning_dropped_servable: int = 0
+    morning_idle_vehicles: int = 0
     #: Legal flight paths between node pairs, computed once each.
     flights: dict[tuple[int, int], FlightPath | None] = field(default_factory=dict)
     #: A carried drone's day: its log and the nodes it flew to (by drone id).
