@@ -77,3 +77,12 @@ def test_merge_warnings_sums_counts_and_names_the_replications() -> None:
         {"code": "a", "message": "first a", "count": 5, "replications": [0, 2]},
         {"code": "b", "message": "only b", "count": 1, "replications": [2]},
     ]
+
+
+def test_a_cap_that_fires_before_any_solution_is_a_warning_not_a_traceback(
+    base: Scenario,
+) -> None:
+    # 1 ms is less than building the model takes: OR-Tools stops with no solution at
+    # all. The run goes on with nothing planned, and says so.
+    result = _run(derive(base, {"policy": {"time_limit_s": 0.001}}))
+    assert "planner_time_limit_hit" in _codes(result)

@@ -25,6 +25,7 @@ from twin.routing.problem import (
     Job,
     RoutingProblem,
     RoutingSolution,
+    SolverTimeLimitError,
     UnsupportedConstraintError,
     VehicleSpec,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "Job",
     "RoutingProblem",
     "RoutingSolution",
+    "SolverTimeLimitError",
     "UnsupportedConstraintError",
     "VehicleSpec",
     "check_solution",
@@ -97,13 +99,21 @@ def solve(
     else:
         from twin.routing.ortools import solve_ortools
 
-        solution = solve_ortools(
-            problem,
-            time_limit_s=time_limit_s,
-            solution_limit=solution_limit,
-            metaheuristic=metaheuristic,
-            initial_routes=initial_routes,
-        )
+        try:
+            solution = solve_ortools(
+                problem,
+                time_limit_s=time_limit_s,
+                solution_limit=solution_limit,
+                metaheuristic=metaheuristic,
+                initial_routes=initial_routes,
+            )
+        except SolverTimeLimitError:
+            if any(j.drop_penalty is None for j in problem.jobs):
+                raise
+            # Nothing planned, and said so: the caller's warnings report the capped
+            # solve and the servable jobs it dropped, instead of a traceback.
+            empty = _nothing_to_route(problem)
+            solution = replace(empty, solver="ortools", stats={"time_limit_hit": 1.0})
     return finish(problem, solution)
 
 

@@ -33,7 +33,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from twin.routing.problem import RELOAD, RoutingProblem, RoutingSolution, UnsupportedConstraintError
+from twin.routing.problem import (
+    RELOAD,
+    RoutingProblem,
+    RoutingSolution,
+    SolverTimeLimitError,
+    UnsupportedConstraintError,
+)
 from twin.routing.scaling import COST_SCALE, ceil_int, floor_int, load_scales, time_scale
 
 __all__ = ["METAHEURISTICS", "solve_ortools"]
@@ -91,6 +97,10 @@ def solve_ortools(
         initial_routes=initial_routes,
     )
     elapsed = time.perf_counter() - started
+    if assignment is None and elapsed >= time_limit_s * 0.98:
+        raise SolverTimeLimitError(
+            f"OR-Tools found no solution before its wall-clock cap ({time_limit_s:g} s)"
+        )
     if assignment is None:
         raise RuntimeError(
             "OR-Tools found no feasible solution: the required jobs cannot all be served "

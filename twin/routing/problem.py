@@ -26,6 +26,7 @@ __all__ = [
     "Job",
     "RoutingProblem",
     "RoutingSolution",
+    "SolverTimeLimitError",
     "UnsupportedConstraintError",
     "VehicleSpec",
 ]
@@ -36,6 +37,10 @@ RELOAD = -1
 
 class UnsupportedConstraintError(ValueError):
     """A backend cannot express a constraint of the problem (never ignored silently)."""
+
+
+class SolverTimeLimitError(RuntimeError):
+    """The wall-clock safety cap stopped a solver before it found any solution."""
 
 
 @dataclass(frozen=True)
