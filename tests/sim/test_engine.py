@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,6 +150,23 @@ def test_same_seed_same_event_log_bytes():
     assert a.log.digest() == b.log.digest()
     c = Simulation(scenario, net, replication=1).run()
     assert c.log.digest() != a.log.digest()
+
+
+def test_a_loaded_machine_gives_the_same_event_log_bytes():
+    # Planning stops on its work budget, not the clock: two processes burning both
+    # cores beside the run must not change a single event.
+    scenario = load_scenario(ROOT / "scenarios" / "small_grid.yaml")
+    net = load_network(scenario.map.ref)
+    quiet = Simulation(scenario, net).run()
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        loaded = Simulation(scenario, net).run()
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+    assert loaded.log.digest() == quiet.log.digest()
+    assert loaded.warnings == quiet.warnings == []
 
 
 def test_changing_the_policy_keeps_demand_and_customers():
