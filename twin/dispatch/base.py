@@ -170,7 +170,6 @@ class DispatchState:
     hubs: Mapping[str, int]
     #: ``travel(sources, targets, depart_s)`` -> expected times and lengths.
     travel: Callable[[list[int], list[int], float], TravelMatrix]
-    late_cost_per_h: float = 30.0
     #: Travel on each vehicle type's own network where it differs from ``travel``
     #: (bikes, robots, autonomous vans), by type name: see :meth:`travel_for`.
     mode_travel: Mapping[str, Callable[[list[int], list[int], float], TravelMatrix]] = field(

@@ -185,7 +185,7 @@ class InsertionPolicy(PlanningSettings):
         ) - break_time_s(v)
         if vtrips and t > limit:
             return None
-        return drive / HOUR_S * v.cost_per_h + late / HOUR_S * state.late_cost_per_h, t
+        return drive / HOUR_S * v.cost_per_h + late / HOUR_S * self.late_cost_per_h, t
 
     def _nearest(self, node: int, planned: set[int]) -> list[int]:
         if not planned:

@@ -55,6 +55,10 @@ class PlanningSettings:
         Counting solutions, not seconds, keeps the result machine-independent.
     drop_penalty : float
         Cost of leaving an order unrouted today (default 2,000).
+    late_cost_per_h : float
+        Cost per hour a stop is planned past its promised window (default 30).
+        Weighed against the vehicles' wage, distance and fixed costs: with a low
+        value a plan may rather be late than use another vehicle.
     planned_overtime_h : float
         Overtime a plan may count on (default 0.5 h). Planning to the legal
         maximum working day leaves no slack for traffic and failed doorsteps, so
@@ -84,6 +88,7 @@ class PlanningSettings:
     metaheuristic: str | None = None
     solution_limit: int | None = 100
     drop_penalty: float = 2_000.0
+    late_cost_per_h: float = 30.0
     planned_overtime_h: float = 0.5
     backend: str = "ortools"
     iterations: int | None = 2_000
@@ -185,7 +190,7 @@ def plan_routes(
         distance_m=m.length_m,
         vehicles=specs,
         jobs=jobs,
-        late_cost_per_h=state.late_cost_per_h,
+        late_cost_per_h=settings.late_cost_per_h,
         balance_cost_per_h=settings.balance_cost_per_h,
     )
     search = functools.partial(
