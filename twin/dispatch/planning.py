@@ -213,6 +213,7 @@ def plan_routes(
     servable = sum(1 for j in solution.dropped if unserviceable(problem, j) is None)
     stats = {
         **plan.stats,
+        "cost": float(solution.cost),
         "dropped": float(len(solution.dropped)),
         "dropped_servable": float(servable),
     }

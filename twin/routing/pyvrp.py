@@ -142,6 +142,8 @@ def solve_pyvrp(
         stats={
             "wall_s": elapsed,
             "iterations": float(result.num_iterations),
+            # Stopped by the clock, not the iteration budget: the run must say so.
+            "time_limit_hit": float(iterations is None or result.num_iterations < iterations),
             "time_scale": float(ts),
             "warm_start": float(warm is not None),
         },
