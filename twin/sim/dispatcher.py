@@ -73,29 +73,30 @@ def mode_travel(world: World) -> dict[str, Callable[..., TravelMatrix]]:
     }
 
 
-def planned_fleet(sim: Simulation) -> list[Vehicle]:
-    """The vehicles of the modes the policy plans; a warning names those left at the hub.
+def planned_fleet(sim: Simulation) -> tuple[list[Vehicle], list[dict[str, Any]]]:
+    """The vehicles of the modes the policy plans, and a warning naming those left out.
 
     A policy is only ever shown vehicles it can plan (its declared ``modes``), so
-    one that knows nothing of drones never hands them a parcel they cannot carry.
+    one that knows nothing of drones never hands them a parcel they cannot carry;
+    the others stay at their hub all run, and the run says so.
     """
     modes = sim.traits.modes
     if modes is None:
-        return list(sim.world.fleet)
+        return list(sim.world.fleet), []
+    planned = [v for v in sim.world.fleet if v.type.mode in modes]
     left = sorted({v.type.mode for v in sim.world.fleet} - modes)
-    if left:
-        idle = [v for v in sim.world.fleet if v.type.mode in left]
-        sim.warnings.append(
-            {
-                "code": "vehicles_not_planned",
-                "message": f"{len(idle)} vehicle(s) of mode {', '.join(left)} stay at the hub "
-                f"all run: policy {sim.policy.name!r} does not plan "
-                f"{'that mode' if len(left) == 1 else 'those modes'}; choose a policy that "
-                f"does (e.g. mixed_fleet) or remove them from the fleet",
-                "count": len(idle),
-            }
-        )
-    return [v for v in sim.world.fleet if v.type.mode in modes]
+    if not left:
+        return planned, []
+    n_idle = len(sim.world.fleet) - len(planned)
+    which = "that mode" if len(left) == 1 else "those modes"
+    warning = {
+        "code": "vehicles_not_planned",
+        "message": f"{n_idle} vehicle(s) of mode {', '.join(left)} stay at the hub all run: "
+        f"policy {sim.policy.name!r} does not plan {which}; "
+        "choose a policy that does (e.g. mixed_fleet) or remove them from the fleet",
+        "count": n_idle,
+    }
+    return planned, [warning]
 
 
 def plan_warnings(sim: Simulation) -> list[dict[str, Any]]:

@@ -110,12 +110,10 @@ class Simulation:
         self.state = SimState.start(self.world, self.env)
         self.travel_rng = self.streams["travel"]
         self.mode_travel = dispatcher.mode_travel(self.world)
-        #: What the run must say out loud (a vehicle no one plans, a solver cap hit...):
-        #: ``{"code", "message", "count"}`` dicts, in :attr:`SimResult.warnings`.
-        self.warnings: list[dict[str, Any]] = []
-        #: The vehicles the policy plans: those of the modes it declares (the others
-        #: stay at their hub, and the run says so).
-        self.planned_fleet = dispatcher.planned_fleet(self)
+        #: The vehicles the policy plans: those of the modes it declares. What the run
+        #: must say out loud (vehicles no one plans; the plans' own warnings are added
+        #: at the end) goes to :attr:`SimResult.warnings`.
+        self.planned_fleet, self.warnings = dispatcher.planned_fleet(self)
 
     # -- the world, under the names it has always had -----------------------------------
     @property
