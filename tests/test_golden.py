@@ -49,9 +49,10 @@ SAFETY_TIME_LIMIT_S = 3600.0
 
 
 def small_settings(scenario: Scenario) -> Scenario:
-    """The scenario at trace settings: one day, a planning budget in work units."""
+    """The scenario at trace settings: one day, no warm-up, a planning budget in work units."""
     data = scenario.model_dump()
     data["days"] = 1
+    data["warmup_days"] = 0  # a cold day: the trace pins the engine, not the steady state
     policy = data["policy"]
     policy["time_limit_s"] = SAFETY_TIME_LIMIT_S
     policy["params"] = {**policy["params"], "solution_limit": SOLUTION_LIMIT}

@@ -28,7 +28,7 @@ import pytest
 from twin.constants import DAY_S
 from twin.constants import HOUR_S as H
 from twin.events import EventLog
-from twin.metrics import KPI_NAMES, conservation, handovers, kpis, kpis_by_mode
+from twin.metrics import KPI_NAMES, conservation, handovers, kpis, kpis_by_mode, measured
 from twin.sim.tables import ORDER_COLUMNS, VEHICLE_COLUMNS
 
 NAN = math.nan
@@ -50,6 +50,10 @@ COVERED_KPIS = frozenset(
         "km_per_delivery",
         "co2_kg_per_delivery",
         "orders_open_at_horizon",
+        "open_in_locker",
+        "open_awaiting_reattempt",
+        "open_not_yet_due",
+        "open_past_due",
         "eta_mae_min",
         "customer_satisfaction",
         "driver_utilization",
@@ -453,10 +457,116 @@ def test_co2_per_delivery(run: Run):
     assert run.kpis()["co2_kg_per_delivery"] == pytest.approx(8 / 6)
 
 
-@covers("orders_open_at_horizon")
+@covers("orders_open_at_horizon", "open_past_due")
 def test_orders_open_at_horizon(run: Run):
-    # o06 only -> 1.
-    assert run.kpis()["orders_open_at_horizon"] == 1.0
+    # o06 only -> 1. Its window (13-17) closed before the horizon (22:00) and it never
+    # had a failed attempt (the bike broke down with it on board): past due.
+    out = run.kpis()
+    assert out["orders_open_at_horizon"] == 1.0
+    assert out["open_past_due"] == 1.0
+    assert out["open_in_locker"] + out["open_awaiting_reattempt"] + out["open_not_yet_due"] == 0
+
+
+@covers(
+    "orders_open_at_horizon",
+    "open_in_locker",
+    "open_awaiting_reattempt",
+    "open_not_yet_due",
+    "open_past_due",
+)
+def test_open_orders_are_split_by_reason_and_sum_to_the_total():
+    # Horizon at the end of day 0 (24:00). Five orders open then:
+    # o01 in a locker since 11:00                          -> in_locker
+    # o02 absent at 10:00, back at the hub, reattempt      -> awaiting_reattempt
+    # o03 created 20:00, window tomorrow 8-12               -> not_yet_due
+    # o04 window 8-12 today, never dispatched              -> past_due
+    # o05 window 8-12 today, never dispatched              -> past_due
+    # o06 delivered at 09:00: not open.
+    s = _Script()
+    for n in (1, 2, 4, 5, 6):
+        s.at(0.0, "created", f"d0-o{n:05d}")
+    s.at(20 * H, "created", "d0-o00003")
+    s.dispatch("d0-o00001", VAN, 7 * H)
+    s.at(11 * H - 60, "attempted", "d0-o00001", VAN)
+    s.at(11 * H, "in_locker", "d0-o00001", VAN, locker="L1")
+    s.dispatch("d0-o00002", VAN, 7 * H)
+    s.absent("d0-o00002", VAN, 10 * H)
+    s.at(13 * H, "returned_to_hub", "d0-o00002", VAN)
+    s.at(13 * H, "reattempt", "d0-o00002")
+    s.dispatch("d0-o00006", VAN, 7 * H)
+    s.door("d0-o00006", VAN, 9 * H)
+    last = {1: "in_locker", 2: "reattempt", 3: "created", 4: "created", 5: "created"}
+    for n, state in last.items():
+        s.at(DAY_S, "open_at_horizon", f"d0-o{n:05d}", last_state=state)
+    open_ = {"final_state": "open_at_horizon", "satisfaction": 3.0}
+    orders = _orders(
+        [
+            _order("d0-o00001", 1, window_h=(8, 12), attempts=1, delivered_s=11 * H, **open_),
+            _order("d0-o00002", 2, window_h=(8, 12), attempts=1, **open_),
+            _order(
+                "d0-o00003", 3, window_h=(8, 12), attempts=0, created_s=20 * H, due_day=1,
+                **open_,
+            ),
+            _order("d0-o00004", 4, window_h=(8, 12), attempts=0, **open_),
+            _order("d0-o00005", 5, window_h=(8, 12), attempts=0, **open_),
+            _order(
+                "d0-o00006", 6, window_h=(8, 12), final_state="delivered", attempts=1,
+                delivered_s=9 * H, satisfaction=4.0,
+            ),
+        ]
+    )  # fmt: skip
+    out = kpis(orders, _one_vehicle(), s.log().to_frame())
+    assert out["orders_open_at_horizon"] == 5.0
+    assert out["open_in_locker"] == 1.0
+    assert out["open_awaiting_reattempt"] == 1.0
+    assert out["open_not_yet_due"] == 1.0
+    assert out["open_past_due"] == 2.0
+
+
+def test_measured_leaves_the_warm_up_out():
+    # Two days, one warm-up day. o01 created on day 0 (warm-up), delivered on day 1:
+    # its delivery is the warm-up's backlog, served (and paid) in the measured day,
+    # but it is not a measured order. o02 is created on day 1 and delivered then.
+    # The van works both days; only the day-1 row is measured.
+    s = _Script()
+    s.at(0.0, "created", "d0-o00001")
+    s.at(7 * H, "plan")
+    s.at(DAY_S + 1.0, "created", "d1-o00002")
+    s.at(DAY_S + 7 * H, "plan")
+    for oid in ("d0-o00001", "d1-o00002"):
+        s.dispatch(oid, VAN, DAY_S + 7.5 * H)
+    s.door("d0-o00001", VAN, DAY_S + 9 * H)
+    s.door("d1-o00002", VAN, DAY_S + 10 * H)
+    orders = _orders(
+        [
+            _order(
+                "d0-o00001", 1, window_h=(8, 12), final_state="delivered", attempts=1,
+                delivered_s=9 * H, satisfaction=4.0,
+            ),
+            _order(
+                "d1-o00002", 2, window_h=(8, 12), final_state="delivered", attempts=1,
+                delivered_s=DAY_S + 10 * H, created_s=DAY_S + 1.0, due_day=1,
+                satisfaction=5.0,
+            ),
+        ]
+    )  # fmt: skip
+    two_days = pd.concat([_one_vehicle(), _one_vehicle().assign(day=1)], ignore_index=True)
+    events = s.log().to_frame()
+    kept_orders, kept_vehicles, kept_events = measured(orders, two_days, events, warmup_days=1)
+    assert list(kept_orders["order_id"]) == ["d1-o00002"]
+    assert list(kept_vehicles["day"]) == [1]
+    # o02's events (created, assigned, loaded, out, attempted, delivered, pod) and the
+    # day-1 plan; nothing of o01 or of day 0.
+    assert set(kept_events["order_id"].dropna()) == {"d1-o00002"}
+    assert list(kept_events.loc[kept_events["order_id"].isna(), "time_s"]) == [DAY_S + 7 * H]
+    out = kpis(kept_orders, kept_vehicles, kept_events)
+    # One measured order delivered; one van day of 216.0 -> 216 per delivery.
+    assert out["orders_released"] == 1.0
+    assert out["delivered"] == 1.0
+    assert out["cost_per_delivery"] == pytest.approx(216.0)
+    assert out["customer_satisfaction"] == 5.0
+    # No warm-up: the tables as they are.
+    assert measured(orders, two_days, events, warmup_days=0) == (orders, two_days, events)
 
 
 @covers("eta_mae_min")

@@ -17,7 +17,12 @@ Definitions (part of the contract; units in the names):
   table has no ``operating_cost`` column) / delivered;
 * ``deliveries_per_driver_hour``: delivered / driver working hours;
 * ``km_per_delivery``, ``co2_kg_per_delivery``: per successful delivery;
-* ``orders_open_at_horizon``: orders released but not finished when the run ends;
+* ``orders_open_at_horizon``: orders released but not finished when the run ends,
+  split by why (they sum to it): ``open_in_locker`` (deposited in a locker, not yet
+  collected), ``open_awaiting_reattempt`` (a failed attempt, waiting for the next),
+  ``open_not_yet_due`` (the promised window ends after the horizon) and
+  ``open_past_due`` (the window has passed with no failed attempt: a backlog; an
+  order at the door when the run ends counts here or as not yet due);
 * ``eta_mae_min``: mean |arrival - ETA announced at dispatch|, minutes;
 * ``customer_satisfaction``: mean satisfaction (1-5) of customers who had an order;
 * ``driver_utilization``: working hours / shift hours of the drivers who worked;
@@ -27,6 +32,12 @@ Definitions (part of the contract; units in the names):
 * ``share_<mode>``: share of deliveries made by each vehicle mode; a delivery
   belongs to the vehicle of its first hand-over event (``delivered`` or
   ``in_locker``).
+
+Warm-up: a run's KPIs are those of its measured days (:func:`measured`): the
+orders created after the warm-up, the vehicle days after it, and their events.
+Entities arriving after the warm-up and resources over the time after it is the
+usual steady-state rule; a backlog the warm-up leaves is served, and paid for,
+in the measured days, as one the measured days leave is at the horizon.
 
 Per mode, :func:`kpis_by_mode` gives one row per vehicle mode (``mode`` is the
 index), computed from the same definitions restricted to that mode's vehicles:
@@ -50,6 +61,7 @@ and a one-word reading of it.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,6 +70,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from twin.constants import DAY_S
 
 __all__ = [
     "HEADLINE_KPIS",
@@ -68,6 +82,7 @@ __all__ = [
     "handovers",
     "kpis",
     "kpis_by_mode",
+    "measured",
     "paired_difference",
     "summarize",
     "verdict",
@@ -84,6 +99,10 @@ KPI_NAMES = (
     "km_per_delivery",
     "co2_kg_per_delivery",
     "orders_open_at_horizon",
+    "open_in_locker",
+    "open_awaiting_reattempt",
+    "open_not_yet_due",
+    "open_past_due",
     "eta_mae_min",
     "customer_satisfaction",
     "driver_utilization",
@@ -208,6 +227,7 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
             float(vehicles["co2_kg"].sum()) if len(vehicles) else 0.0, n_del
         ),
         "orders_open_at_horizon": float((released["final_state"] == "open_at_horizon").sum()),
+        **_open_by_reason(released, events),
         "eta_mae_min": float(eta_err.mean() / 60.0) if len(eta_err) else math.nan,
         "customer_satisfaction": float(satisfaction),
         "driver_utilization": _ratio(working, shift),
@@ -219,6 +239,68 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
         for mode, count in _deliveries_by_mode(released, vehicles, first).items():
             out[f"share_{mode}"] = float(count / n_del)
     return out
+
+
+#: Why an order is open at the horizon, checked in this order (first match wins).
+OPEN_REASONS = ("open_in_locker", "open_awaiting_reattempt", "open_not_yet_due", "open_past_due")
+
+
+def _open_by_reason(released: pd.DataFrame, events: pd.DataFrame) -> dict[str, float]:
+    """The orders open at the horizon, by reason (module docstring); they sum to the total.
+
+    The horizon is the time of the ``open_at_horizon`` events; an order's state
+    before it is in their details (``last_state``).
+    """
+    counts = dict.fromkeys(OPEN_REASONS, 0.0)
+    at_end = events[events["kind"] == "open_at_horizon"] if len(events) else events
+    open_ids = set(
+        released.loc[released["final_state"] == "open_at_horizon", "order_id"].astype(str)
+    )
+    if not open_ids or not len(at_end):
+        return counts
+    at_end = at_end[at_end["order_id"].astype(str).isin(open_ids)]
+    last = {
+        str(oid): json.loads(details).get("last_state") if details else None
+        for oid, details in zip(at_end["order_id"], at_end["details"], strict=True)
+    }
+    horizon = dict(zip(at_end["order_id"].astype(str), at_end["time_s"], strict=True))
+    rows = released[released["order_id"].astype(str).isin(open_ids)]
+    for oid, attempts, window_end in zip(
+        rows["order_id"].astype(str), rows["attempts"], rows["window_end_s"], strict=True
+    ):
+        if last.get(oid) == "in_locker":
+            reason = "open_in_locker"
+        elif attempts > 0 and last.get(oid) != "attempted":
+            reason = "open_awaiting_reattempt"
+        elif window_end > horizon.get(oid, math.inf):
+            reason = "open_not_yet_due"
+        else:
+            reason = "open_past_due"
+        counts[reason] += 1.0
+    return counts
+
+
+def measured(
+    orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame, *, warmup_days: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The run's tables restricted to its measured days (module docstring, "Warm-up").
+
+    Orders created at or after the warm-up's end, vehicle days after it, the
+    events of those orders and the order-less events (breaks, plans) after it.
+    With ``warmup_days=0`` the tables are returned as they are.
+    """
+    if warmup_days <= 0:
+        return orders, vehicles, events
+    start_s = warmup_days * DAY_S
+    kept = orders[orders["created_s"] >= start_s] if len(orders) else orders
+    days = vehicles[vehicles["day"] >= warmup_days] if len(vehicles) else vehicles
+    if not len(events):
+        return kept, days, events
+    ids = set(kept["order_id"].astype(str))
+    order_ids = events["order_id"]
+    mine = order_ids.notna() & order_ids.astype(str).isin(ids)
+    own = order_ids.isna() & (events["time_s"] >= start_s)
+    return kept, days, events[mine | own]
 
 
 def _attributed(
@@ -365,6 +447,10 @@ KPI_DIRECTIONS: dict[str, int] = {
     "km_per_delivery": -1,
     "co2_kg_per_delivery": -1,
     "orders_open_at_horizon": -1,
+    "open_in_locker": 0,
+    "open_awaiting_reattempt": -1,
+    "open_not_yet_due": 0,
+    "open_past_due": -1,
     "eta_mae_min": -1,
     "customer_satisfaction": 1,
     "driver_utilization": 0,

@@ -25,7 +25,7 @@ from typing import Any
 from twin.dispatch import DispatchPolicy, PlanError, PolicyTraits, TraitError, traits_of
 from twin.events import TERMINAL
 from twin.maps import load_network
-from twin.metrics import conservation, kpis
+from twin.metrics import conservation
 from twin.scenario import Scenario
 
 __all__ = ["PolicyCheckError", "PolicyCheckResult", "check_policy", "check_scenario"]
@@ -146,7 +146,7 @@ def check_policy(
     events = result.events
     return PolicyCheckResult(
         policy=name,
-        kpis=kpis(result.orders, result.vehicles, events),
+        kpis=result.kpis(),
         digest=result.log.digest(),
         final_states=states,
         n_plans=int((events["kind"] == "plan").sum()),

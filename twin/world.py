@@ -113,7 +113,7 @@ def forecast_matrix(m: TravelMatrix, weather: Weather) -> TravelMatrix:
 def make_weather(scenario: Scenario, streams: RandomStreams) -> Weather:
     """The run's weather: the scenario's series, or one generated from the ``weather``
     stream (the forecast everyone plans with, and the sky the run has)."""
-    return Weather(scenario.weather, days=scenario.days, rng=streams["weather"])
+    return Weather(scenario.weather, days=scenario.simulated_days, rng=streams["weather"])
 
 
 def make_movers(
@@ -238,7 +238,7 @@ def _demand(
     out: dict[str, Order] = {}
     if orders is None:
         customers = _customers(scenario, network, serviceable, streams)
-        for day in range(scenario.days):
+        for day in range(scenario.simulated_days):
             for order in generate_orders(
                 day, scenario.demand, network, customers.node, streams.for_day("demand", day)
             ) + surge_orders(
@@ -322,7 +322,7 @@ def _draw_disruptions(world: World) -> None:
     """
     sc, fleet = world.scenario, world.fleet
     dis, d = sc.disruptions, sc.drivers
-    for day in range(sc.days):
+    for day in range(sc.simulated_days):
         rng = world.streams.for_day("disruptions", day)
         absent = rng.random(len(fleet)) < dis.no_show_prob
         broken = rng.random(len(fleet)) < dis.breakdown_prob
@@ -361,7 +361,9 @@ def _crowd(world: World) -> None:
         cost_per_km=0.0,
         co2_kg_per_km=settings.co2_kg_per_km,
     )
-    world.crowd = CrowdModel(settings, nodes, days=world.scenario.days, rng=world.streams["crowd"])
+    world.crowd = CrowdModel(
+        settings, nodes, days=world.scenario.simulated_days, rng=world.streams["crowd"]
+    )
 
 
 def build_world(

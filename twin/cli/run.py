@@ -30,7 +30,14 @@ def schema_cmd() -> None:
 @user_errors
 def run_cmd(
     scenario_path: Annotated[Path, typer.Argument(help="Scenario YAML file.", metavar="SCENARIO")],
-    days: Annotated[int | None, typer.Option(help="Override the number of days.")] = None,
+    days: Annotated[int | None, typer.Option(help="Override the number of measured days.")] = None,
+    warmup: Annotated[
+        int | None,
+        typer.Option(
+            help="Override the warm-up days simulated before the measured ones "
+            "(default: the scenario's warmup_days; 1 for multi-day runs).",
+        ),
+    ] = None,
     replications: Annotated[int, typer.Option(help="Independent replications.", min=1)] = 1,
     seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
     map_ref: Annotated[str | None, typer.Option("--map", help="Override the map.")] = None,
@@ -55,6 +62,7 @@ def run_cmd(
     summary = run_scenario_file(
         scenario_path,
         days=days,
+        warmup_days=warmup,
         replications=replications,
         seed=seed,
         map_ref=map_ref,
@@ -103,6 +111,7 @@ def print_kpi_table(console: Console, summary: dict[str, Any]) -> None:
     table = Table(
         title=f"{summary['scenario']}: {summary['replications']} replication(s), "
         f"{summary['days']} day(s)"
+        + (f" after {summary['warmup_days']} warm-up day(s)" if summary["warmup_days"] else "")
     )
     table.add_column("KPI")
     table.add_column("mean", justify="right")

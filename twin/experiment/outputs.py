@@ -72,6 +72,8 @@ def write_outputs(result_set: Any, out_dir: Path, *, fmt: str) -> dict[str, Any]
         "scenario": result_set.scenario.name,
         "replications": len(result_set.results),
         "days": result_set.scenario.days,
+        # Simulated before the measured days and left out of every KPI.
+        "warmup_days": result_set.scenario.warmup,
         "seed": result_set.scenario.seed,
         "map": result_set.scenario.map.ref,
         "policy": result_set.scenario.policy.name,
@@ -99,6 +101,7 @@ def run_scenario_file(
     path: Path,
     *,
     days: int | None = None,
+    warmup_days: int | None = None,
     replications: int = 1,
     seed: int | None = None,
     map_ref: str | None = None,
@@ -120,7 +123,9 @@ def run_scenario_file(
     """
     started = time.perf_counter()
     scenario = load_scenario(path, variant=variant)
-    scenario, notes = with_overrides(scenario, days=days, seed=seed, map_ref=map_ref)
+    scenario, notes = with_overrides(
+        scenario, days=days, warmup_days=warmup_days, seed=seed, map_ref=map_ref
+    )
     say = say or (lambda *a, **k: None)
     for note in notes:
         say(f"[yellow]note:[/] {note}")

@@ -26,7 +26,7 @@ import pandas as pd
 from twin.dispatch import DispatchPolicy
 from twin.dispatch import build_policy as build_scenario_policy
 from twin.maps import RoadNetwork, load_network
-from twin.metrics import conservation, kpis, summarize
+from twin.metrics import conservation, summarize
 from twin.scenario import Scenario
 from twin.sim import SimResult, Simulation
 
@@ -100,7 +100,7 @@ def run_replications(
         policy = build_scenario_policy(scenario.policy)
         result = Simulation(scenario, network, policy=policy, replication=r).run()
         results.append(result)
-        per_run.append(kpis(result.orders, result.vehicles, result.events))
+        per_run.append(result.kpis())
         if on_progress is not None:
             on_progress(r, result)
     return ReplicationSet(scenario=scenario, results=results, per_run=per_run)
@@ -234,7 +234,7 @@ def execute_run(spec: RunSpec) -> RunOutcome:
     events = result.events
     return RunOutcome(
         spec=spec,
-        kpis=kpis(result.orders, result.vehicles, events),
+        kpis=result.kpis(),
         event_log_digest=result.log.digest(),
         demand_digest=demand_digest(events),
         wall_s=round(time.perf_counter() - started, 3),

@@ -76,21 +76,19 @@ def _mode_table(frame: pd.DataFrame, table_id: str) -> str:
     return f'<table id="{table_id}"><tr>{head}</tr>{body}</table>'
 
 
-def _modes_section(
-    result_set: Any, events: pd.DataFrame, network: RoadNetwork, figures: Path
-) -> str:
+def _modes_section(result_set: Any, network: RoadNetwork, figures: Path) -> str:
     """The "Delivery modes" section, or "" for a single-mode run without flights.
 
     Only the mixed runs get it, so that a vans-only report is unchanged and
     carries no empty section.
     """
     results = result_set.results
-    first = results[0]
+    orders, vehicles, events = results[0].measured()
     modes = {str(m) for r in results if "mode" in r.vehicles for m in r.vehicles["mode"].unique()}
     flights = events[events["kind"] == "flight"]
     if len(modes) <= 1 and not len(flights):
         return ""
-    per_mode = kpis_by_mode(first.orders, first.vehicles, events)
+    per_mode = kpis_by_mode(orders, vehicles, events)
     parts = [
         "<h2>Delivery modes</h2>",
         '<p class="note">Per mode, replication 1. A delivery is a parcel handed over at the '
@@ -100,14 +98,14 @@ def _modes_section(
         _mode_table(per_mode, "modes"),
     ]
     if len(results) > 1:
-        frames = [per_mode] + [kpis_by_mode(r.orders, r.vehicles, r.events) for r in results[1:]]
+        frames = [per_mode] + [kpis_by_mode(*r.measured()) for r in results[1:]]
         mean = pd.concat(frames).groupby(level="mode", sort=False).mean()
         parts += [
             f'<p class="note">Mean over {len(results)} replications of each replication\'s '
             "value (a rate undefined in a replication is left out of its mean).</p>",
             _mode_table(mean, "modes-mean"),
         ]
-    mix = _png(plots.plot_mode_mix_by_hour(events, first.vehicles).figure, figures / "mode_mix.png")
+    mix = _png(plots.plot_mode_mix_by_hour(events, vehicles).figure, figures / "mode_mix.png")
     parts.append(f'<img alt="hand-overs by hour and mode" src="data:image/png;base64,{mix}">')
     if len(flights):
         day = int(flights["day"].min())
@@ -138,22 +136,32 @@ def _warnings_banner(warnings: list[dict[str, Any]], replications: int) -> str:
     return f'<div class="warnings" id="warnings"><b>Warnings.</b><ul>{items}</ul></div>\n'
 
 
+def _days(scenario: Any) -> str:
+    """The measured days, and the warm-up before them when there is one."""
+    measured = f"{scenario.days} measured day(s)"
+    if not scenario.warmup:
+        return measured
+    return f"{measured} after {scenario.warmup} warm-up day(s) (left out of every figure)"
+
+
 def write_report(result_set: Any, network: RoadNetwork, out_dir: Path) -> Path:
     """Write ``report.html`` (and figure PNGs) for a replication set; return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = out_dir / "figures"
     figures.mkdir(exist_ok=True)
     first = result_set.results[0]
-    events = first.events
+    # The report shows the measured days: the warm-up's work is left out, as in the KPIs.
+    _, vehicles, events = first.measured()
     summary = result_set.summary
     scenario = result_set.scenario
+    day = scenario.warmup
     images = {
-        "routes": _png(plots.plot_routes(first, network).figure, figures / "routes.png"),
+        "routes": _png(plots.plot_routes(first, network, day=day).figure, figures / "routes.png"),
         "by_hour": _png(plots.plot_outcomes_by_hour(events).figure, figures / "by_hour.png"),
-        "gantt": _png(plots.plot_gantt(events).figure, figures / "gantt.png"),
-        "hours": _png(plots.plot_driver_hours(first.vehicles).figure, figures / "driver_hours.png"),
+        "gantt": _png(plots.plot_gantt(events, day=day).figure, figures / "gantt.png"),
+        "hours": _png(plots.plot_driver_hours(vehicles).figure, figures / "driver_hours.png"),
     }
-    modes = _modes_section(result_set, events, network, figures)
+    modes = _modes_section(result_set, network, figures)
     rows = "".join(
         f"<tr><td>{html.escape(name)}</td><td>{_fmt(s['mean'])}</td>"
         f"<td>{_fmt(s['ci'][0])} – {_fmt(s['ci'][1])}</td><td>{s['n']}</td></tr>"
@@ -179,7 +187,7 @@ def write_report(result_set: Any, network: RoadNetwork, out_dir: Path) -> Path:
 <style>{_CSS}</style></head><body>
 <h1>{html.escape(scenario.name)}</h1>
 <p class="note">{html.escape(scenario.description)}</p>
-<p class="note">{len(result_set.results)} replication(s) × {scenario.days} day(s), seed
+<p class="note">{len(result_set.results)} replication(s) × {_days(scenario)}, seed
 {scenario.seed}, policy <b>{html.escape(scenario.policy.name)}</b>, map
 <b>{html.escape(meta.name)}</b> ({network.n_nodes} routable nodes).</p>
 {warnings}{synthetic}

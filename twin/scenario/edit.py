@@ -101,6 +101,7 @@ def with_overrides(
     scenario: Scenario,
     *,
     days: int | None = None,
+    warmup_days: int | None = None,
     seed: int | None = None,
     map_ref: str | None = None,
 ) -> tuple[Scenario, list[str]]:
@@ -113,6 +114,8 @@ def with_overrides(
     changes: dict[str, Any] = {}
     if days is not None:
         changes["days"] = days
+    if warmup_days is not None:
+        changes["warmup_days"] = warmup_days
     if seed is not None:
         changes["seed"] = seed
     if map_ref is not None and map_ref != scenario.map.ref:

@@ -41,7 +41,13 @@ class Scenario(SettingsModel):
     name: str = "scenario"
     description: str = ""
     seed: Annotated[int, Field(ge=0)] = 0
+    #: Measured days: the days whose KPIs are reported.
     days: Annotated[int, Field(ge=1, le=365)] = 1
+    #: Days simulated before the measured ones, whose KPIs are left out: a run that
+    #: starts with no backlog is not a steady-state day. ``None`` (default): one
+    #: warm-up day for a multi-day run, none for a single day. The warm-up starts on
+    #: ``start_date``; the measured days follow it, with the backlog carried over.
+    warmup_days: Annotated[int | None, Field(ge=0, le=60)] = None
     start_date: dt.date = dt.date(2026, 3, 2)  # a Monday
     map: MapSettings = MapSettings()
     hubs: tuple[Hub, ...] = (Hub(),)
@@ -102,6 +108,18 @@ class Scenario(SettingsModel):
                     f"drone, not a {vtype.mode}"
                 )
         return self
+
+    @property
+    def warmup(self) -> int:
+        """Warm-up days of this run (``warmup_days``, or its default)."""
+        if self.warmup_days is not None:
+            return self.warmup_days
+        return 1 if self.days > 1 else 0
+
+    @property
+    def simulated_days(self) -> int:
+        """Days the simulation plays: the warm-up, then the measured days."""
+        return self.warmup + self.days
 
     @property
     def start_weekday(self) -> int:

@@ -132,7 +132,7 @@ def plan_warnings(sim: Simulation) -> list[dict[str, Any]]:
 def cutoffs(sim: Simulation) -> Any:
     """Each day's cutoff: vehicles start a new day (no-shows and breakdowns drawn with the
     world) and the policy makes the morning plan."""
-    for day in range(sim.scenario.days):
+    for day in range(sim.scenario.simulated_days):
         cutoff = day * DAY_S + sim.scenario.demand.cutoff_h * HOUR_S
         yield sim.env.timeout(max(0.0, cutoff - sim.now()))
         for v in sim.world.fleet:
@@ -152,7 +152,7 @@ def scheduled_triggers(sim: Simulation) -> Any:
     tick_s = sim.traits.tick_s
     waves_h = sim.traits.wave_hours
     d = sim.scenario.drivers
-    for day in range(sim.scenario.days):
+    for day in range(sim.scenario.simulated_days):
         # Ticks run while vehicles are out: before the shift the morning plan is fresh.
         first = day * DAY_S + max(sim.scenario.demand.cutoff_h, d.shift_start_h) * HOUR_S
         last = day * DAY_S + d.shift_end_h * HOUR_S
@@ -171,7 +171,7 @@ def scheduled_triggers(sim: Simulation) -> Any:
 
 def road_closures(sim: Simulation) -> Any:
     """Closures that start or end during the run are disruptions the policy hears about."""
-    horizon = sim.scenario.days * DAY_S
+    horizon = sim.scenario.simulated_days * DAY_S
     changes = sorted(
         [(c.start_s, "road_closed", c.name) for c in sim.scenario.traffic.closures]
         + [(c.end_s, "road_reopened", c.name) for c in sim.scenario.traffic.closures]

@@ -163,7 +163,7 @@ def launch_at(sim: Simulation, vehicle: Vehicle, trip: list[Order]) -> float:
 def clear_sky_from(sim: Simulation, vehicle: Vehicle, t_s: float) -> float:
     """The first time from ``t_s`` this drone may fly (inf if not within the run)."""
     vtype = vehicle.type
-    horizon = sim.scenario.days * DAY_S
+    horizon = sim.scenario.simulated_days * DAY_S
     t = t_s
     while t < horizon:
         if not sim.world.weather.grounded(

@@ -197,7 +197,7 @@ class Simulation:
     def run(self) -> SimResult:
         """Play all days out and return the log and tables."""
         started = time.perf_counter()
-        horizon = self.scenario.days * DAY_S
+        horizon = self.scenario.simulated_days * DAY_S
         self.env.process(orders.release_orders(self))
         self.env.process(orders.day_ahead_notices(self))
         self.env.process(orders.customer_clock(self))

@@ -43,7 +43,7 @@ def release_orders(sim: Simulation) -> Any:
         )
         if (
             order.due_day * DAY_S - 4 * HOUR_S < order.created_s
-            and order.due_day < sim.scenario.days
+            and order.due_day < sim.scenario.simulated_days
         ):
             sim.order_event(
                 "notify_window",
@@ -62,7 +62,7 @@ def release_orders(sim: Simulation) -> Any:
 def day_ahead_notices(sim: Simulation) -> Any:
     """Tell each customer their delivery window the evening before (20:00), or at
     once for orders placed later than that."""
-    for day in range(sim.scenario.days):
+    for day in range(sim.scenario.simulated_days):
         notice = day * DAY_S - 4 * HOUR_S
         if notice > sim.now():
             yield sim.env.timeout(notice - sim.now())
@@ -87,7 +87,7 @@ def customer_clock(sim: Simulation) -> Any:
     Observers hear every hour here too (``on_tick``), so watching adds no event
     of its own to the run.
     """
-    for day in range(sim.scenario.days):
+    for day in range(sim.scenario.simulated_days):
         sim.world.customers.start_day(day)
         for _ in range(23):
             yield sim.env.timeout(HOUR_S)

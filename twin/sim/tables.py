@@ -16,6 +16,7 @@ import pandas as pd
 from twin.constants import HOUR_S
 from twin.events import EventLog
 from twin.fleet import CROWD, ShiftCost, Vehicle
+from twin.metrics import kpis, measured
 from twin.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -57,6 +58,15 @@ class SimResult:
     @property
     def events(self) -> pd.DataFrame:
         return self.log.to_frame()
+
+    def measured(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """Orders, vehicles and events of the measured days, the warm-up left out
+        (:func:`twin.metrics.measured`): what every KPI of the run is computed on."""
+        return measured(self.orders, self.vehicles, self.events, warmup_days=self.scenario.warmup)
+
+    def kpis(self) -> dict[str, float]:
+        """The run's KPIs over its measured days (:func:`twin.metrics.kpis`)."""
+        return kpis(*self.measured())
 
 
 def vehicle_row(
