@@ -135,8 +135,9 @@ def validate_tree(model: type[M], raw: Any, *, source: str) -> M:
     """``raw`` (a parsed scenario file or a derived dump) validated as ``model``.
 
     An empty section means its defaults; an optional study (``sites:``) stays
-    absent. Every problem is listed in one :class:`ScenarioError` that names
-    ``source`` and each field's path.
+    absent, and a blank ``warmup_days:`` means its default rule. Every problem
+    is listed in one :class:`ScenarioError` that names ``source`` and each
+    field's path.
     """
     if raw is None:
         raw = {}
@@ -144,7 +145,7 @@ def validate_tree(model: type[M], raw: Any, *, source: str) -> M:
         raise ScenarioError(
             f"{source}: the file must be a YAML mapping of sections (map:, fleet:, ...)."
         )
-    keep_none = ("description", "sites")
+    keep_none = ("description", "sites", "warmup_days")
     raw = {k: ({} if v is None and k not in keep_none else v) for k, v in raw.items()}
     try:
         return model.model_validate(raw)
