@@ -310,3 +310,19 @@ def test_cli_compare_user_errors(policies: str, message: str, tmp_path: Path):
     assert result.exit_code == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_policy_whose_plans_hit_the_clock_is_named_in_the_warnings(grid_scenario: Scenario):
+    # Guided local search without a solution limit stops only at the clock (0.2 s).
+    gls = {"metaheuristic": "guided_local_search", "solution_limit": None, "time_limit_s": 0.2}
+    result = compare(
+        grid_scenario,
+        policies=[PolicySpec("static"), PolicySpec("static", gls, label="capped")],
+        replications=1,
+    ).to_dict()
+    assert list(result["warnings"]) == ["capped"]
+    (warning,) = result["warnings"]["capped"]
+    assert warning["code"] == "planner_time_limit_hit"
+    assert warning["replications"] == [0]
+    codes = {run["policy"]: run["warnings"] for run in result["per_run"]}
+    assert codes == {"static": [], "capped": ["planner_time_limit_hit"]}

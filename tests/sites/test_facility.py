@@ -118,3 +118,14 @@ def test_more_sites_never_cost_more_to_deliver_from() -> None:
 def test_k_beyond_the_candidates_is_an_error() -> None:
     with pytest.raises(ValueError, match="k=9: there are 4 candidate sites"):
         solve(_instance(0), 9)
+
+
+def test_the_search_stops_on_its_work_budget_and_flags_only_a_clock_stop() -> None:
+    p = _instance(3)
+    budgeted = [solve(p, 2, work_limit=5.0) for _ in range(2)]
+    assert budgeted[0].open_sites == budgeted[1].open_sites
+    assert not budgeted[0].clock_stopped
+    # A cap far below any search: the clock, not the budget, ends it, and says so.
+    capped = solve(p, 2, work_limit=5.0, time_limit_s=1e-9)
+    assert capped.status != "optimal"
+    assert capped.clock_stopped

@@ -15,6 +15,7 @@ from twin.cli._render import (
     out,
     plus_minus,
     print_json,
+    print_warnings,
     progress_bar,
     user_errors,
 )
@@ -73,6 +74,11 @@ def compare_cmd(
             on_run=lambda _: progress.advance(task),
         )
     data = write_comparison(comparison, network, out_dir)
+    for label, warnings in data.get("warnings", {}).items():  # on stderr, with --json too
+        print_warnings(
+            [{**w, "message": f"{label}: {w['message']}"} for w in warnings],
+            replications=replications,
+        )
     if json_out:
         print_json(data)
         return

@@ -8,7 +8,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from twin.cli._render import number, out, plus_minus, print_json, progress_bar, user_errors
+from twin.cli._render import (
+    number,
+    out,
+    plus_minus,
+    print_json,
+    print_warnings,
+    progress_bar,
+    user_errors,
+)
 
 __all__ = ["sites_cmd"]
 
@@ -85,11 +93,13 @@ def sites_cmd(
         results[name] = _site_study(
             scenario, base_dir, ks, reps, workers, folders[name], quiet=json_out
         )
-    if json_out:  # an experiment: one result per variant; a scenario: its result
+    if not json_out:
+        for result in results.values():
+            _print_site_table(result)
+    else:  # an experiment: one result per variant; a scenario: its result
         print_json(results if experiment_file else next(iter(results.values())))
-        return
-    for result in results.values():
-        _print_site_table(result)
+    for result in results.values():  # on stderr, with --json too
+        print_warnings(result.get("warnings", []))
 
 
 def _site_study(

@@ -28,6 +28,7 @@ from twin.experiment.runs import (
     RunSpec,
     build_policy,
     execute_run,
+    merge_warnings,
 )
 from twin.maps import RoadNetwork
 from twin.metrics import KPI_NAMES, paired_difference, summarize, verdict
@@ -135,9 +136,24 @@ class Comparison:
                 "event_log_digest": o.event_log_digest,
                 "demand_digest": o.demand_digest,
                 "wall_s": o.wall_s,
+                "warnings": [w["code"] for w in o.warnings],
             }
             for o in self.runs
         ]
+
+    def warnings(self) -> dict[str, list[dict[str, Any]]]:
+        """Per policy, its runs' warnings merged (:func:`merge_warnings`); policies
+        without any are left out."""
+        out = {}
+        for label in self.labels:
+            runs = sorted(
+                (o for o in self.runs if o.spec.policy.key == label),
+                key=lambda o: o.spec.replication,
+            )
+            merged = merge_warnings(runs)
+            if merged:
+                out[label] = merged
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """The comparison as one JSON-ready object (NaN written as null)."""
@@ -152,6 +168,7 @@ class Comparison:
                 "demand_identical": self.demand_identical(),
                 "kpis": self.kpi_summary(),
                 "paired": self.paired(),
+                "warnings": self.warnings(),
                 "per_run": self.per_run(),
             }
         )

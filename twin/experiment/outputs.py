@@ -57,6 +57,8 @@ def run_row(outcome: RunOutcome) -> dict[str, Any]:
         "wall_s": outcome.wall_s,
         "hostname": outcome.hostname,
         "pid": outcome.pid,
+        # The codes of the run's warnings ("" for none): a capped or incomplete plan.
+        "warnings": ",".join(w["code"] for w in outcome.warnings),
     }
 
 

@@ -64,7 +64,7 @@ class ReplicationSet:
         return merge_warnings(self.results)
 
 
-def merge_warnings(results: Sequence[SimResult]) -> list[dict[str, Any]]:
+def merge_warnings(results: Sequence[SimResult | RunOutcome]) -> list[dict[str, Any]]:
     """The runs' warnings, one entry per ``code``, in order of first appearance.
 
     The message is the first run's; ``count`` is summed over the runs and
@@ -186,6 +186,8 @@ class RunOutcome:
     hostname: str
     pid: int
     events: pd.DataFrame | None = None
+    #: The run's warnings (``SimResult.warnings``): shortcuts its numbers depend on.
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
 _NETWORKS: dict[tuple[str, str], RoadNetwork] = {}
@@ -241,4 +243,5 @@ def execute_run(spec: RunSpec) -> RunOutcome:
         hostname=socket.gethostname(),
         pid=os.getpid(),
         events=events if spec.keep_events else None,
+        warnings=list(result.warnings),
     )

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from twin.metrics import HEADLINE_KPIS, KPI_DIRECTIONS
-from twin.report.html import _CSS, _fmt, _png
+from twin.report.html import _CSS, _fmt, _png, warnings_banner
 from twin.report.plots import _axes
 
 if TYPE_CHECKING:
@@ -281,13 +281,21 @@ def _page(data: Mapping[str, Any], *, means_png: str, forest_png: str) -> str:
         "the pairing is not valid."
     )
     title = f"twin compare: {html.escape(data['scenario'])}"
+    warnings = warnings_banner(
+        [
+            {**w, "message": f"{label}: {w['message']}"}
+            for label, merged in data.get("warnings", {}).items()
+            for w in merged
+        ],
+        data["replications"],
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>{_CSS}</style></head><body>
 <h1>{title}</h1>
 <p class="note">{data["replications"]} paired replication(s) × {data["days"]} day(s), seed
 {data["seed"]}; baseline <b>{html.escape(baseline)}</b>. {crn}</p>
-<h2>Verdicts: other − baseline</h2>
+{warnings}<h2>Verdicts: other − baseline</h2>
 <table id="paired"><tr><th rowspan="2">KPI</th>{head}</tr><tr>{sub}</tr>{"".join(rows)}</table>
 <p class="note">Paired Student-t intervals over replications. "better"/"worse": the interval
 excludes 0 on the good/bad side of the KPI; "n/a": neutral KPI or fewer than two replications.</p>

@@ -119,7 +119,7 @@ def _modes_section(result_set: Any, network: RoadNetwork, figures: Path) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _warnings_banner(warnings: list[dict[str, Any]], replications: int) -> str:
+def warnings_banner(warnings: list[dict[str, Any]], replications: int) -> str:
     """The run's warnings at the top of the report: the shortcuts its numbers depend on."""
     if not warnings:
         return ""
@@ -180,7 +180,7 @@ def write_report(result_set: Any, network: RoadNetwork, out_dir: Path) -> Path:
         if meta.synthetic
         else ""
     )
-    warnings = _warnings_banner(result_set.warnings, len(result_set.results))
+    warnings = warnings_banner(result_set.warnings, len(result_set.results))
     resolved = yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>twin report: {html.escape(scenario.name)}</title>

@@ -67,7 +67,11 @@ class SiteSettings(SettingsModel):
     #: Lockers: share of doorstep attempts that fail (nobody home); a driver may
     #: redirect those parcels to a locker instead of trying again another day.
     failed_share: Annotated[float, Field(ge=0, le=1)] = 0.13
-    time_limit_s: Annotated[float, Field(gt=0)] = 30.0
+    #: The site model's work budget per k: CP-SAT deterministic time (about a second
+    #: of a desktop machine per unit), so answers never depend on the machine.
+    work_limit: Annotated[float, Field(gt=0)] = 30.0
+    #: A wall-clock safety net only; a search it stops is flagged ``clock_stopped``.
+    time_limit_s: Annotated[float, Field(gt=0)] = 600.0
 
     @model_validator(mode="after")
     def _one_source(self) -> SiteSettings:

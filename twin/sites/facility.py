@@ -96,6 +96,9 @@ class FacilitySolution:
     service_share: float = math.nan
     #: Proven lower bound on the total cost (equal to it when optimal).
     bound: float = math.nan
+    #: The wall-clock safety cap, not the work budget, ended the search: this
+    #: answer may differ on a faster or a quieter machine.
+    clock_stopped: bool = False
 
     @property
     def total_cost(self) -> float:
@@ -123,13 +126,25 @@ def evaluate(
 
 
 def solve(
-    problem: FacilityProblem, k: int, *, time_limit_s: float = 30.0, seed: int = 0
+    problem: FacilityProblem,
+    k: int,
+    *,
+    work_limit: float = 60.0,
+    time_limit_s: float = 600.0,
+    seed: int = 0,
 ) -> FacilitySolution:
     """Open ``k`` new sites (besides the existing ones) at least total cost.
 
+    The search stops on its work budget: ``work_limit`` is CP-SAT's
+    deterministic time (a count of work, in units of roughly a second on a
+    desktop machine) with one search worker, so the same problem gets the same
+    answer on any machine under any load. ``time_limit_s`` is a safety net
+    only; when it ends the search first, the solution says so
+    (``clock_stopped``).
+
     Returns a solution with ``status`` "infeasible" (and nothing open) when no
     choice of ``k`` sites can serve all demand within capacity and the service
-    constraint; "feasible" when the time limit stopped the proof of optimality.
+    constraint; "feasible" when a limit stopped the proof of optimality.
     """
     p = problem
     new = np.flatnonzero(~p.existing)
@@ -168,6 +183,7 @@ def solve(
         + sum(round(p.demand[i] * p.cost[j, i] * _MONEY) * v for (j, i), v in x.items())
     )
     solver = cp_model.CpSolver()
+    solver.parameters.max_deterministic_time = work_limit
     solver.parameters.max_time_in_seconds = time_limit_s
     solver.parameters.num_search_workers = 1
     solver.parameters.random_seed = seed
@@ -177,8 +193,9 @@ def solve(
         cp_model.FEASIBLE: "feasible",
         cp_model.INFEASIBLE: "infeasible",
     }.get(code, "unknown")
+    clock_stopped = code != cp_model.OPTIMAL and solver.wall_time >= 0.98 * time_limit_s
     if status not in ("optimal", "feasible"):
-        return FacilitySolution(k=k, status=status)
+        return FacilitySolution(k=k, status=status, clock_stopped=clock_stopped)
     opened = tuple(j for j in range(p.n_sites) if solver.value(is_open[j]))
     assignment = np.full(p.n_points, -1, dtype=np.int64)
     for (j, i), v in x.items():
@@ -195,4 +212,5 @@ def solve(
         delivery_cost=figures["delivery_cost"],
         service_share=figures["service_share"],
         bound=solver.best_objective_bound / _MONEY + existing_fixed,
+        clock_stopped=clock_stopped,
     )

@@ -44,6 +44,7 @@ class Configuration:
         return {
             "k": self.k,
             "status": s.status,
+            "clock_stopped": s.clock_stopped,
             "sites": [
                 {
                     **c.to_dict(),
@@ -165,7 +166,12 @@ class SiteStudy:
         return config
 
     def _configuration(self, k: int, problem: FacilityProblem) -> Configuration:
-        solution = solve(problem, k, time_limit_s=self.settings.time_limit_s)
+        solution = solve(
+            problem,
+            k,
+            work_limit=self.settings.work_limit,
+            time_limit_s=self.settings.time_limit_s,
+        )
         if not solution.feasible:
             return Configuration(k, solution, [])
         # Rows past the candidates are not sites (the lockers' doorstep option).

@@ -38,6 +38,24 @@ def parse_k(text: str | int | Sequence[int]) -> list[int]:
     return sorted(set(values))
 
 
+def site_model_warnings(configs: list[Any]) -> list[dict[str, Any]]:
+    """A warning when the site model's wall-clock safety cap, not its work budget,
+    ended a search: those answers may differ on another machine."""
+    stopped = [c.k for c in configs if c.solution.clock_stopped]
+    if not stopped:
+        return []
+    return [
+        {
+            "code": "site_model_time_limit_hit",
+            "message": f"the site model's wall-clock safety cap (sites.time_limit_s) ended "
+            f"the search for k = {', '.join(map(str, stopped))} before its work budget "
+            "(sites.work_limit): those answers may differ on another machine; raise "
+            "sites.time_limit_s or lower sites.work_limit",
+            "count": len(stopped),
+        }
+    ]
+
+
 def run_study(
     study: SiteStudy,
     ks: Sequence[int],
@@ -66,5 +84,6 @@ def run_study(
             study, to_simulate, replications=replications, workers=workers, on_run=on_run
         )
     result = study_result(study, configs, evaluations, baseline=baseline)
+    result["warnings"] = site_model_warnings([*([baseline] if baseline else []), *configs])
     result["report"] = str(write_sites_report(study, result, configs, baseline, Path(folder)))
     return result
