@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def small_grid_2days() -> tuple[Scenario, RoadNetwork]:
-    scenario = load_scenario(ROOT / "scenarios" / "small_grid.yaml").model_copy(update={"days": 2})
+    scenario = load_scenario(ROOT / "scenarios" / "small_grid.yaml").model_copy(
+        update={"days": 2, "warmup_days": 0}
+    )
     return scenario, load_network(scenario.map.ref)
 
 

@@ -36,6 +36,7 @@ PEAK = (np.arange(24) >= 9) & (np.arange(24) < 13)
 def _truth(base: Scenario) -> Scenario:
     d = base.model_dump(mode="json", exclude={"variants"})
     d["days"] = 5
+    d["warmup_days"] = 0  # a history of 5 days, the first one cold
     d["fleet"] = [{"type": "van", "count": 6, "hub": "depot"}]
     d["demand"].update(
         orders_per_day=200,

@@ -96,9 +96,9 @@ def history_cmd(
 
     if fmt not in ("csv", "parquet"):
         raise TwinError(f"--format {fmt!r}: choose csv or parquet.")
-    scenario = load_scenario(scenario_path)
-    if days is not None:
-        scenario, _ = with_overrides(scenario, days=days)
+    # A history is every day simulated, from the first: no warm-up is left out, so
+    # --days N writes N days.
+    scenario, _ = with_overrides(load_scenario(scenario_path), days=days, warmup_days=0)
     network = load_network(scenario.map.ref, network_type=scenario.map.network_type)
     result = Simulation(scenario, network, replication=replication).run()
     history = history_from_result(result)

@@ -79,7 +79,8 @@ def validate(
     days are read as the history can be: without its trip numbers if it has none.
     """
     days = history_days(history)
-    scenario = derive(calibration.scenario, {"days": days}, keep_variants=True)
+    # Every simulated day is compared, as every day of the history is: no warm-up.
+    scenario = derive(calibration.scenario, {"days": days, "warmup_days": 0}, keep_variants=True)
     actual = observed_kpis(history)
     has_trips = "trip" in history.stops and bool((history.stops["trip"] > 0).any())
     per_run = []

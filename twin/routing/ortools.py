@@ -353,7 +353,25 @@ class _Model:
             params.first_solution_strategy = strategies.PATH_CHEAPEST_ARC
             params.time_limit.FromMilliseconds(max(1, int(left * 1000)))
             assignment = routing.SolveWithParameters(params)
+        left = time_limit_s - (time.perf_counter() - started)
+        if assignment is not None and not warm and left > 0 and self._nothing_served(assignment):
+            # The insertion heuristics price an insertion without the lateness it
+            # causes, so when lateness is dear they insert nothing, and local search
+            # cannot leave an empty plan. Cost-aware insertion (slower) can.
+            params.first_solution_strategy = strategies.LOCAL_CHEAPEST_COST_INSERTION
+            params.time_limit.FromMilliseconds(max(1, int(left * 1000)))
+            retry = routing.SolveWithParameters(params)
+            if retry is not None and retry.ObjectiveValue() < assignment.ObjectiveValue():
+                assignment = retry
         return assignment, warm
+
+    def _nothing_served(self, assignment: pywrapcp.Assignment) -> bool:
+        """No job is on any route (every one dropped) although there are jobs."""
+        routing, manager = self.routing, self.manager
+        return self.n_jobs > 0 and all(
+            assignment.Value(routing.NextVar(manager.NodeToIndex(j))) == manager.NodeToIndex(j)
+            for j in range(self.n_jobs)
+        )
 
 
 def _allow(routing: pywrapcp.RoutingModel, index: int, vehicles: list[int], optional: bool) -> None:

@@ -102,7 +102,8 @@ class SiteStudy:
         # placement and travel times: the model plans for what the simulation will run.
         days = settings.sample_days
         lockers = settings.kind == "locker"
-        changes: dict[str, Any] = {"days": days}
+        # Sampled days, not a sequence to measure: no warm-up.
+        changes: dict[str, Any] = {"days": days, "warmup_days": 0}
         if lockers:  # where customers live: which lockers they use is the question
             changes["lockers"] = {"sites": []}
         sample = derive(scenario, changes, keep_variants=True)
