@@ -524,27 +524,34 @@ def test_open_orders_are_split_by_reason_and_sum_to_the_total():
 
 
 def test_measured_leaves_the_warm_up_out():
-    # Two days, one warm-up day. o01 created on day 0 (warm-up), delivered on day 1:
-    # its delivery is the warm-up's backlog, served (and paid) in the measured day,
-    # but it is not a measured order. o02 is created on day 1 and delivered then.
-    # The van works both days; only the day-1 row is measured.
+    # Two days, one warm-up day. o01 is due on day 0 (warm-up) and delivered on day 1:
+    # the warm-up's backlog, served (and paid) in the measured day, but not a measured
+    # order. o02 was placed on the evening of day 0 for day 1, o03 on day 1 for day 1:
+    # both are due on the measured day, so both are measured. The van works both days;
+    # only the day-1 row is measured.
     s = _Script()
     s.at(0.0, "created", "d0-o00001")
     s.at(7 * H, "plan")
-    s.at(DAY_S + 1.0, "created", "d1-o00002")
+    s.at(20 * H, "created", "d0-o00002")
+    s.at(DAY_S + 1.0, "created", "d1-o00003")
     s.at(DAY_S + 7 * H, "plan")
-    for oid in ("d0-o00001", "d1-o00002"):
+    for oid in ("d0-o00001", "d0-o00002", "d1-o00003"):
         s.dispatch(oid, VAN, DAY_S + 7.5 * H)
     s.door("d0-o00001", VAN, DAY_S + 9 * H)
-    s.door("d1-o00002", VAN, DAY_S + 10 * H)
+    s.door("d0-o00002", VAN, DAY_S + 9.5 * H)
+    s.door("d1-o00003", VAN, DAY_S + 10 * H)
     orders = _orders(
         [
             _order(
                 "d0-o00001", 1, window_h=(8, 12), final_state="delivered", attempts=1,
-                delivered_s=9 * H, satisfaction=4.0,
+                delivered_s=DAY_S + 9 * H, satisfaction=4.0,
             ),
             _order(
-                "d1-o00002", 2, window_h=(8, 12), final_state="delivered", attempts=1,
+                "d0-o00002", 2, window_h=(8, 12), final_state="delivered", attempts=1,
+                delivered_s=DAY_S + 9.5 * H, created_s=20 * H, due_day=1, satisfaction=5.0,
+            ),
+            _order(
+                "d1-o00003", 3, window_h=(8, 12), final_state="delivered", attempts=1,
                 delivered_s=DAY_S + 10 * H, created_s=DAY_S + 1.0, due_day=1,
                 satisfaction=5.0,
             ),
@@ -553,17 +560,17 @@ def test_measured_leaves_the_warm_up_out():
     two_days = pd.concat([_one_vehicle(), _one_vehicle().assign(day=1)], ignore_index=True)
     events = s.log().to_frame()
     kept_orders, kept_vehicles, kept_events = measured(orders, two_days, events, warmup_days=1)
-    assert list(kept_orders["order_id"]) == ["d1-o00002"]
+    assert list(kept_orders["order_id"]) == ["d0-o00002", "d1-o00003"]
     assert list(kept_vehicles["day"]) == [1]
-    # o02's events (created, assigned, loaded, out, attempted, delivered, pod) and the
-    # day-1 plan; nothing of o01 or of day 0.
-    assert set(kept_events["order_id"].dropna()) == {"d1-o00002"}
+    # The events of o02 and o03 (created, assigned, loaded, out, attempted, delivered,
+    # pod) and the day-1 plan; nothing of o01 and no order-less event of day 0.
+    assert set(kept_events["order_id"].dropna()) == {"d0-o00002", "d1-o00003"}
     assert list(kept_events.loc[kept_events["order_id"].isna(), "time_s"]) == [DAY_S + 7 * H]
     out = kpis(kept_orders, kept_vehicles, kept_events)
-    # One measured order delivered; one van day of 216.0 -> 216 per delivery.
-    assert out["orders_released"] == 1.0
-    assert out["delivered"] == 1.0
-    assert out["cost_per_delivery"] == pytest.approx(216.0)
+    # Two measured orders delivered; one van day of 216.0 -> 108 per delivery.
+    assert out["orders_released"] == 2.0
+    assert out["delivered"] == 2.0
+    assert out["cost_per_delivery"] == pytest.approx(108.0)
     assert out["customer_satisfaction"] == 5.0
     # No warm-up: the tables as they are.
     assert measured(orders, two_days, events, warmup_days=0) == (orders, two_days, events)

@@ -34,10 +34,13 @@ Definitions (part of the contract; units in the names):
   ``in_locker``).
 
 Warm-up: a run's KPIs are those of its measured days (:func:`measured`): the
-orders created after the warm-up, the vehicle days after it, and their events.
-Entities arriving after the warm-up and resources over the time after it is the
-usual steady-state rule; a backlog the warm-up leaves is served, and paid for,
-in the measured days, as one the measured days leave is at the horizon.
+orders *due* on a measured day or later (placed during the warm-up or after it),
+the vehicle days of the measured days, and their events. Orders due during the
+warm-up are left out even when they are delivered later: the backlog the warm-up
+leaves is served, and paid for, in the measured days, as the backlog the
+measured days leave is at the horizon, so in a steady state the two balance.
+(Counting orders by the day they were *placed* would not: most of a day's
+parcels are ordered the evening before.)
 
 Per mode, :func:`kpis_by_mode` gives one row per vehicle mode (``mode`` is the
 index), computed from the same definitions restricted to that mode's vehicles:
@@ -285,14 +288,14 @@ def measured(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The run's tables restricted to its measured days (module docstring, "Warm-up").
 
-    Orders created at or after the warm-up's end, vehicle days after it, the
-    events of those orders and the order-less events (breaks, plans) after it.
-    With ``warmup_days=0`` the tables are returned as they are.
+    Orders due on day ``warmup_days`` or later, vehicle days from it on, the
+    events of those orders and the order-less events (breaks, plans) from its
+    start. With ``warmup_days=0`` the tables are returned as they are.
     """
     if warmup_days <= 0:
         return orders, vehicles, events
     start_s = warmup_days * DAY_S
-    kept = orders[orders["created_s"] >= start_s] if len(orders) else orders
+    kept = orders[orders["due_day"] >= warmup_days] if len(orders) else orders
     days = vehicles[vehicles["day"] >= warmup_days] if len(vehicles) else vehicles
     if not len(events):
         return kept, days, events
