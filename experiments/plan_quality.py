@@ -2,10 +2,11 @@
 
 For each price of lateness (``policy.params.late_cost_per_h``) and fleet size, the
 measured day of ``scenarios/laredo_baseline.yaml`` (after its warm-up day), and
-what a dispatcher would look at: vans used of the fleet, deliveries whose first ETA sent (made from the
-plan, retimed on the time-of-day travel times) was already past the window end,
-late deliveries and how many of them were late at that first ETA, on-time rate,
-cost per delivery, and the run's warnings. Run from the repository root::
+what a dispatcher would look at: vans used of the fleet, deliveries whose first
+ETA sent (made from the plan, retimed on the time-of-day travel times) was
+already past the window end, late deliveries and how many of them were late at
+that first ETA, on-time rate, cost per delivery, and the run's warnings. Run
+from the repository root::
 
     .venv/bin/python experiments/plan_quality.py [--late 30,300,3000] [--vans 25,30]
     .venv/bin/python experiments/plan_quality.py --params '{"backend": "pyvrp", "iterations": 2000}'
