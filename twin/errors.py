@@ -8,7 +8,16 @@ for these. Programming errors stay ordinary exceptions so they are not hidden.
 
 from __future__ import annotations
 
-__all__ = ["ExperimentError", "MapError", "ScenarioError", "TwinError", "UnreachableError"]
+from typing import Any
+
+__all__ = [
+    "ExperimentError",
+    "MapError",
+    "ScenarioError",
+    "TwinError",
+    "UnreachableError",
+    "time_zone",
+]
 
 
 class TwinError(Exception):
@@ -29,3 +38,20 @@ class ExperimentError(TwinError, ValueError):
 
 class UnreachableError(TwinError, LookupError):
     """No route exists between two places on the routable network at that time."""
+
+
+def time_zone(name: str, *, option: str = "--timezone") -> Any:
+    """The IANA time zone ``name`` (a :class:`zoneinfo.ZoneInfo`), or one clear error.
+
+    Zone names come from users (``--timezone``, API settings); an unknown one is
+    bad input, named with where it came from, not a traceback.
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise TwinError(
+            f"{option} {name!r} is not a known IANA time zone; give one such as "
+            "'America/Chicago' (Laredo) or 'America/Monterrey' (Nuevo Laredo)."
+        ) from None

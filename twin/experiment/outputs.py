@@ -24,7 +24,14 @@ from twin.metrics import KPI_NAMES
 from twin.scenario import dump_scenario, load_scenario
 from twin.scenario.edit import with_overrides
 
-__all__ = ["json_safe", "run_row", "run_scenario_file", "write_outputs"]
+__all__ = [
+    "clear_earlier_run",
+    "default_out_dir",
+    "json_safe",
+    "run_row",
+    "run_scenario_file",
+    "write_outputs",
+]
 
 
 def json_safe(value: Any) -> Any:
@@ -89,6 +96,42 @@ def write_outputs(result_set: Any, out_dir: Path, *, fmt: str) -> dict[str, Any]
     return summary
 
 
+#: Files and folders a run writes into its output folder (and clears there first).
+RUN_OUTPUTS = (
+    "events_r*.parquet",
+    "events_r*.csv",
+    "orders_r*.parquet",
+    "vehicles_r*.parquet",
+    "kpis.json",
+    "scenario.resolved.yaml",
+    "report.html",
+    "figures/*.png",
+)
+
+
+def default_out_dir(scenario: Any, *, map_ref: str | None = None) -> Path:
+    """``<outputs.dir>/<scenario>[-<variant>][-<map>]``: a variant or another map never
+    writes into the folder of the scenario as shipped."""
+    name = scenario.name.replace("[", "-").rstrip("]")
+    if map_ref is not None:
+        name += "-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(map_ref).stem)
+    return Path(scenario.outputs.dir) / name
+
+
+def clear_earlier_run(out_dir: Path) -> list[str]:
+    """Remove an earlier run's files from ``out_dir`` (only the files a run writes,
+    :data:`RUN_OUTPUTS`; anything else stays) so that no stale replication or figure
+    sits beside the new results. Returns a note when something was removed."""
+    if not out_dir.is_dir():
+        return []
+    stale = sorted(p for pattern in RUN_OUTPUTS for p in out_dir.glob(pattern) if p.is_file())
+    for path in stale:
+        path.unlink()
+    if not stale:
+        return []
+    return [f"cleared {len(stale)} file(s) of an earlier run from {out_dir}"]
+
+
 #: Opens a progress display for (description, total) and gives the function that
 #: advances it by one.
 Track = Callable[[str, int], AbstractContextManager[Callable[[], None]]]
@@ -124,16 +167,19 @@ def run_scenario_file(
         passes its rich progress bar; notebooks and tests leave both out.
     """
     started = time.perf_counter()
-    scenario = load_scenario(path, variant=variant)
+    loaded = load_scenario(path, variant=variant)
     scenario, notes = with_overrides(
-        scenario, days=days, warmup_days=warmup_days, seed=seed, map_ref=map_ref
+        loaded, days=days, warmup_days=warmup_days, seed=seed, map_ref=map_ref
     )
+    other_map = map_ref if map_ref is not None and map_ref != loaded.map.ref else None
     say = say or (lambda *a, **k: None)
     for note in notes:
         say(f"[yellow]note:[/] {note}")
     network = load_network(scenario.map.ref, network_type=scenario.map.network_type)
     say(f"map {network.meta.name}: {network.n_nodes} routable nodes ({network.meta.attribution})")
-    out_dir = out_dir or Path(scenario.outputs.dir) / scenario.name.replace("[", "-").rstrip("]")
+    out_dir = out_dir or default_out_dir(scenario, map_ref=other_map)
+    for note in clear_earlier_run(out_dir):
+        say(f"[yellow]note:[/] {note}")
     with (track or _no_progress)(f"simulating {scenario.name}", replications) as advance:
         result_set = run_replications(
             scenario,

@@ -19,7 +19,6 @@ import hashlib
 import json
 import re
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
@@ -33,6 +32,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from twin.errors import time_zone
 
 __all__ = [
     "DriverStatus",
@@ -230,7 +231,7 @@ class LiveClock:
 
     def __init__(self, start_date: dt.date, *, timezone: str = "America/Chicago") -> None:
         self.start_date = start_date
-        self.zone = ZoneInfo(timezone)
+        self.zone = time_zone(timezone)
         self._midnight = dt.datetime.combine(start_date, dt.time())
 
     def seconds(self, t: dt.datetime) -> float:

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from twin.errors import TwinError
+from twin.errors import TwinError, time_zone
 from twin.live.events import LiveClock
 
 __all__ = [
@@ -332,7 +332,7 @@ def read_history(folder: str | Path, *, timezone: str = "America/Chicago") -> Hi
     root = Path(folder)
     if not root.is_dir():
         raise HistoryError(root, [f"{root} is not a folder; give the folder of the history"])
-    zone = ZoneInfo(timezone)
+    zone = time_zone(timezone)
     tables: dict[str, pd.DataFrame] = {}
     problems: list[str] = []
     for table in SCHEMA:
@@ -349,6 +349,13 @@ def read_history(folder: str | Path, *, timezone: str = "America/Chicago") -> Hi
         problems.extend(bad)
     if not problems:
         problems = _check_links(tables)
+    for table in REQUIRED_TABLES:
+        if not problems and not len(tables[table]):
+            # A header alone would calibrate a scenario of nothing (0 orders a day).
+            problems.append(
+                f"{table}: the table has a header but no rows; a history needs at least "
+                "one day of operation"
+            )
     if problems:
         raise HistoryError(root, problems)
     for frame, table in ((tables[t], t) for t in SCHEMA):

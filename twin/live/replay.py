@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from twin.errors import TwinError
+from twin.errors import TwinError, time_zone
 
 __all__ = [
     "ReplayError",
@@ -340,7 +340,7 @@ def replay(
         409, 422), or one still failing after ``retries`` retries.
     """
     _check_arguments(speed, batch_max, retries)
-    zone = ZoneInfo(timezone)
+    zone = time_zone(timezone)
     times = [_event_time(e, i, zone) for i, e in enumerate(events)]
     start_t = _resolve(start, "start", events, times, zone)
     until_t = _resolve(until, "until", events, times, zone)

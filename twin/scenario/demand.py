@@ -105,6 +105,19 @@ class DemandSettings(SettingsModel):
             raise ValueError("arrival_weights needs 24 hourly values")
         if self.share_known_at_cutoff < 1 and sum(self.arrival_weights) <= 0:
             raise ValueError("arrival_weights must not all be 0 when orders arrive in the day")
+        start, end = self.day_window_h
+        if not 0 <= start < end <= 24:
+            raise ValueError(
+                f"day_window_h {list(self.day_window_h)}: the promised day must start before "
+                "it ends, within 0-24 h (e.g. [8, 18])"
+            )
+        for name, length in (("slot_starts_4h", 4.0), ("slot_starts_2h", 2.0)):
+            for slot in getattr(self, name):
+                if slot < start or slot + length > end:
+                    raise ValueError(
+                        f"{name}: the slot {slot:g}-{slot + length:g} h lies outside "
+                        f"day_window_h [{start:g}, {end:g}]; move it inside or widen the day"
+                    )
         return self
 
 

@@ -124,6 +124,11 @@ def with_overrides(
             {**hub.model_dump(mode="json"), "lat": None, "lon": None} for hub in scenario.hubs
         ]
         notes.append(f"map overridden to {map_ref!r}: hubs moved to the map's default site")
+        # The description travels into reports: it must not describe the old map alone.
+        changes["description"] = (
+            f"Run on map {map_ref!r} instead of {scenario.map.ref!r} (hubs moved to its "
+            f"default site). {scenario.description}"
+        ).strip()
     if not changes:
         return scenario, notes
     derived = derive(

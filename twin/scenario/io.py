@@ -22,7 +22,15 @@ def load_scenario(path: str | Path, *, variant: str | None = None) -> Scenario:
     if not path.is_file():
         raise ScenarioError(f"Scenario file {path} does not exist; check the path.")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ScenarioError(
+            f"{path} is not UTF-8 text (byte {exc.start}, line {line}); save it as UTF-8 "
+            "(most editors: File > Save with encoding)."
+        ) from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -33,6 +41,13 @@ def load_scenario(path: str | Path, *, variant: str | None = None) -> Scenario:
         raise ScenarioError(
             f"{path} is not valid YAML{where}{why}; fix the syntax there."
         ) from None
+    if raw is None:
+        # An empty file would run the whole default day, which is never what was meant.
+        raise ScenarioError(
+            f"{path} is empty (or only comments); a scenario needs at least its map and "
+            "fleet: start from scenarios/small_grid.yaml, or write 'name: x' to run every "
+            "default on purpose."
+        )
     scenario = validate_tree(Scenario, raw, source=str(path))
     if "name" not in (raw or {}):  # a file without a name is named after itself
         scenario = edit.derive(scenario, {}, name=path.stem, source=str(path), keep_variants=True)

@@ -76,6 +76,11 @@ class Scenario(SettingsModel):
             raise ValueError(f"hub ids must be unique, got {hub_ids}")
         if not self.hubs:
             raise ValueError("at least one hub is needed")
+        if self.fleet and sum(entry.count for entry in self.fleet) == 0:
+            raise ValueError(
+                "fleet: every count is 0, so nothing would be delivered; give at least "
+                "one vehicle (e.g. {type: van, count: 5, hub: ...})"
+            )
         for i, entry in enumerate(self.fleet):
             if entry.type not in self.vehicle_types:
                 raise ValueError(

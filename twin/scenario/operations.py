@@ -140,6 +140,12 @@ class FleetEntry(SettingsModel):
     hub: str = "hub"
 
 
+#: Shortest and longest shift a scenario may set: shorter is a typo (minutes for
+#: hours), longer breaks any hours-of-service rule (US FMCSA allows 14 h on duty).
+MIN_SHIFT_H = 1.0
+MAX_SHIFT_H = 16.0
+
+
 class DriverSettings(SettingsModel):
     """Shifts, the break rule, the longest working day and pay.
 
@@ -162,6 +168,13 @@ class DriverSettings(SettingsModel):
     def _ordered(self) -> DriverSettings:
         if self.shift_end_h <= self.shift_start_h:
             raise ValueError("shift_end_h must be after shift_start_h")
+        length = self.shift_end_h - self.shift_start_h
+        if not MIN_SHIFT_H <= length <= MAX_SHIFT_H:
+            raise ValueError(
+                f"a shift of {length:g} h (shift_start_h {self.shift_start_h:g} to "
+                f"shift_end_h {self.shift_end_h:g}) is not a working day; give one of "
+                f"{MIN_SHIFT_H:g} to {MAX_SHIFT_H:g} h"
+            )
         if self.max_working_h < self.shift_end_h - self.shift_start_h:
             raise ValueError("max_working_h must be at least the shift length")
         if self.max_driving_h is not None and self.max_driving_h > self.max_working_h:
