@@ -56,23 +56,18 @@ index), computed from the same definitions restricted to that mode's vehicles:
 * ``attempts``, ``failed_attempts``: ``attempted`` and ``failed`` events of its
   vehicles; ``failed_delivery_rate``: failed_attempts / attempts.
 
-Comparisons: :data:`KPI_DIRECTIONS` says which way each KPI is better, and
-:func:`paired_difference` / :func:`verdict` turn replications run with common
-random numbers under two policies into a difference with a confidence interval
-and a one-word reading of it.
+Comparisons: :data:`KPI_DIRECTIONS` says which way each KPI is better; the
+statistics over replications (intervals, paired differences, verdicts) are in
+:mod:`twin.stats`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
 from twin.constants import DAY_S
 
@@ -80,15 +75,11 @@ __all__ = [
     "HEADLINE_KPIS",
     "KPI_DIRECTIONS",
     "KPI_NAMES",
-    "PairedDifference",
     "conservation",
     "handovers",
     "kpis",
     "kpis_by_mode",
     "measured",
-    "paired_difference",
-    "summarize",
-    "verdict",
 ]
 
 KPI_NAMES = (
@@ -406,32 +397,6 @@ def conservation(orders: pd.DataFrame) -> dict[str, int]:
     return {str(k): int(v) for k, v in released["final_state"].value_counts().sort_index().items()}
 
 
-def summarize(runs: list[dict[str, float]], *, confidence: float = 0.95) -> dict[str, Any]:
-    """Mean, half-width and confidence interval per KPI over replications (Student t)."""
-    names = sorted({k for run in runs for k in run})
-    out: dict[str, Any] = {}
-    for name in names:
-        values = np.array([run.get(name, math.nan) for run in runs], dtype=float)
-        values = values[np.isfinite(values)]
-        n = len(values)
-        if n == 0:
-            out[name] = {"mean": None, "ci": [None, None], "half_width": None, "n": 0}
-            continue
-        mean = float(values.mean())
-        if n > 1:
-            sem = float(values.std(ddof=1) / math.sqrt(n))
-            half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * sem)
-        else:
-            half = math.nan
-        out[name] = {
-            "mean": mean,
-            "ci": [mean - half, mean + half] if n > 1 else [None, None],
-            "half_width": half if n > 1 else None,
-            "n": n,
-        }
-    return out
-
-
 #: Which way each KPI is better: +1 higher, -1 lower, 0 neutral (no verdict).
 #: ``orders_released`` is demand, not performance; under common random numbers it
 #: should not move at all. ``driver_utilization`` is neutral on purpose: it rises
@@ -472,92 +437,3 @@ HEADLINE_KPIS = (
     "orders_open_at_horizon",
     "customer_satisfaction",
 )
-
-BETTER = "better"
-WORSE = "worse"
-NO_DIFFERENCE = "no significant difference"
-NOT_APPLICABLE = "n/a"
-
-
-@dataclass(frozen=True)
-class PairedDifference:
-    """Mean of paired differences ``b - a`` with a Student-t confidence interval.
-
-    ``ci`` is None when fewer than two finite pairs exist (no spread to estimate);
-    ``mean`` is NaN when there is none at all.
-    """
-
-    mean: float
-    ci: tuple[float, float] | None
-    n: int
-    confidence: float = 0.95
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form: NaN becomes None, the interval a two-item list."""
-        return {
-            "mean": None if math.isnan(self.mean) else self.mean,
-            "ci": None if self.ci is None else [self.ci[0], self.ci[1]],
-            "n": self.n,
-        }
-
-
-def paired_difference(
-    a: Sequence[float], b: Sequence[float], *, confidence: float = 0.95
-) -> PairedDifference:
-    """Mean difference ``b - a`` over paired replications, with its t interval.
-
-    Pairing (replication ``r`` of ``a`` against replication ``r`` of ``b``, both
-    run on the same random streams) removes the demand and customer noise both
-    share, so the interval is much tighter than one from two independent samples.
-
-    Parameters
-    ----------
-    a, b : sequence of float
-        KPI values per replication, same length, same replication order.
-    confidence : float, optional
-        Two-sided confidence level of the interval (default 0.95).
-
-    Returns
-    -------
-    PairedDifference
-        Pairs where either value is NaN (a KPI undefined in that run, e.g. a
-        rate with nothing delivered) are dropped, and ``n`` counts the rest.
-        With ``n < 2`` the interval is None; with zero spread (a constant
-        shift) it has zero width at the mean.
-    """
-    x = np.asarray(a, dtype=float)
-    y = np.asarray(b, dtype=float)
-    if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(f"paired samples need equal lengths, got {x.shape} and {y.shape}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
-    d = (y - x)[np.isfinite(x) & np.isfinite(y)]
-    n = len(d)
-    if n == 0:
-        return PairedDifference(mean=math.nan, ci=None, n=0, confidence=confidence)
-    mean = float(d.mean())
-    if n < 2:
-        return PairedDifference(mean=mean, ci=None, n=n, confidence=confidence)
-    sd = float(d.std(ddof=1))
-    if sd == 0.0:
-        return PairedDifference(mean=mean, ci=(mean, mean), n=n, confidence=confidence)
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n))
-    return PairedDifference(mean=mean, ci=(mean - half, mean + half), n=n, confidence=confidence)
-
-
-def verdict(kpi: str, difference: PairedDifference) -> str:
-    """Read a paired difference (other - baseline) of ``kpi`` in plain words.
-
-    "better" or "worse" when the interval excludes 0 on the good or the bad side
-    of the KPI (see :data:`KPI_DIRECTIONS`), "no significant difference" when it
-    contains 0, and "n/a" for neutral KPIs or when there is no interval.
-    """
-    direction = KPI_DIRECTIONS.get(kpi, 0)
-    if direction == 0 or difference.ci is None:
-        return NOT_APPLICABLE
-    low, high = difference.ci
-    if low > 0:
-        return BETTER if direction > 0 else WORSE
-    if high < 0:
-        return WORSE if direction > 0 else BETTER
-    return NO_DIFFERENCE

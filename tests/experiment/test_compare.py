@@ -22,15 +22,10 @@ from twin.experiment import (
     demand_digest,
     parse_policies,
 )
-from twin.metrics import (
-    KPI_DIRECTIONS,
-    KPI_NAMES,
-    PairedDifference,
-    paired_difference,
-    verdict,
-)
+from twin.metrics import KPI_DIRECTIONS, KPI_NAMES
 from twin.report.compare import write_comparison
 from twin.scenario import Scenario, load_scenario
+from twin.stats import PairedDifference, paired_difference, verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL_GRID = ROOT / "scenarios" / "small_grid.yaml"
@@ -45,7 +40,15 @@ POLICIES_UNDER_TEST = (
     PolicySpec("insertion"),
     PolicySpec("zones"),
 )
-VERDICTS = {"better", "worse", "no significant difference", "n/a"}
+VERDICTS = {
+    "better",
+    "worse",
+    "no significant difference",
+    "below the practical threshold",
+    "not enough spread",
+    "identical",
+    "n/a",
+}
 #: t quantiles, 97.5 %, from tables: 1 and 3 degrees of freedom.
 T_1DF = 12.706204736174698
 T_3DF = 3.182446305284263
@@ -93,7 +96,7 @@ def test_no_pairs_at_all():
     diff = paired_difference([math.nan], [1.0])
     assert diff.n == 0
     assert math.isnan(diff.mean)
-    assert diff.to_dict() == {"mean": None, "ci": None, "n": 0}
+    assert diff.to_dict() == {"mean": None, "ci": None, "n": 0, "p_value": None}
 
 
 def test_unequal_lengths_are_refused():
@@ -102,22 +105,31 @@ def test_unequal_lengths_are_refused():
 
 
 @pytest.mark.parametrize(
-    ("kpi", "ci", "expected"),
+    ("kpi", "mean", "p", "expected"),
     [
-        ("delivered", (1.0, 3.0), "better"),
-        ("delivered", (-3.0, -1.0), "worse"),
-        ("cost_per_delivery", (1.0, 3.0), "worse"),
-        ("cost_per_delivery", (-3.0, -1.0), "better"),
-        ("on_time_rate", (-0.1, 0.2), "no significant difference"),
-        ("overtime_h", (0.0, 0.0), "no significant difference"),
-        ("orders_released", (1.0, 3.0), "n/a"),
-        ("driver_utilization", (0.1, 0.2), "n/a"),
-        ("share_van", (0.1, 0.2), "n/a"),
+        ("delivered", 20.0, 0.001, "better"),
+        ("delivered", -20.0, 0.001, "worse"),
+        ("cost_per_delivery", 0.5, 0.001, "worse"),
+        ("cost_per_delivery", -0.5, 0.001, "better"),
+        ("on_time_rate", 0.05, 0.2, "no significant difference"),
+        ("on_time_rate", 0.0005, 0.001, "below the practical threshold"),
+        ("orders_released", 20.0, 0.001, "n/a"),
+        ("driver_utilization", 0.1, 0.001, "n/a"),
+        ("share_van", 0.1, 0.001, "n/a"),
     ],
 )
-def test_verdict_follows_the_kpi_direction(kpi: str, ci: tuple[float, float], expected: str):
-    diff = PairedDifference(mean=(ci[0] + ci[1]) / 2, ci=ci, n=5)
-    assert verdict(kpi, diff) == expected
+def test_verdict_follows_the_kpi_direction(kpi: str, mean: float, p: float, expected: str):
+    from twin.stats import PRACTICAL_DIFFERENCE
+
+    diff = PairedDifference(mean=mean, ci=(mean - 1, mean + 1), n=5, p_value=p)
+    assert verdict(kpi, diff, threshold=PRACTICAL_DIFFERENCE.get(kpi, 0.0)) == expected
+
+
+def test_differences_without_spread_get_no_verdict():
+    shifted = paired_difference([1.0, 2.0, 5.0], [1.5, 2.5, 5.5])
+    same = paired_difference([1.0, 2.0, 5.0], [1.0, 2.0, 5.0])
+    assert verdict("overtime_h", shifted) == "not enough spread"
+    assert verdict("overtime_h", same) == "identical"
 
 
 def test_every_kpi_has_a_direction():
@@ -235,7 +247,7 @@ def test_comparison_json_shape(comparison: Comparison):
     for label in labels[1:]:
         for kpi in KPI_NAMES:
             stat = data["paired"][label][kpi]
-            assert set(stat) == {"mean", "ci", "n", "verdict"}
+            assert set(stat) == {"mean", "ci", "n", "p_value", "p_holm", "verdict"}
             assert stat["verdict"] in VERDICTS
     for row in data["per_run"]:
         assert len(row["demand_digest"]) == 64

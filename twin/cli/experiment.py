@@ -23,6 +23,20 @@ from twin.cli._render import (
 __all__ = ["compare_cmd", "sweep_cmd"]
 
 
+def _thresholds(text: str) -> dict[str, float]:
+    """``--threshold`` as a mapping; a malformed item is a usage error."""
+    out: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{item!r}: give KPI=VALUE, e.g. on_time_rate=0.01", param_hint="--threshold"
+            ) from None
+    return out
+
+
 @user_errors
 def compare_cmd(
     scenario_path: Annotated[Path, typer.Argument(help="Scenario YAML file.", metavar="SCENARIO")],
@@ -44,6 +58,14 @@ def compare_cmd(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder.")] = None,
     events: Annotated[bool, typer.Option(help="Also save every run's event log.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    threshold: Annotated[
+        str,
+        typer.Option(
+            help="Practical differences below which no verdict is given, KPI=VALUE, "
+            "comma-separated (e.g. 'on_time_rate=0.01,cost_per_delivery=0.1'); "
+            "defaults in twin.stats.PRACTICAL_DIFFERENCE.",
+        ),
+    ] = "",
 ) -> None:
     """Compare dispatch policies on paired replications (common random numbers)."""
     from twin.experiment import compare, parse_policies
@@ -72,6 +94,7 @@ def compare_cmd(
             keep_events=events,
             network=network,
             on_run=lambda _: progress.advance(task),
+            thresholds=_thresholds(threshold),
         )
     data = write_comparison(comparison, network, out_dir)
     for label, warnings in data.get("warnings", {}).items():  # on stderr, with --json too

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -31,8 +31,9 @@ from twin.experiment.runs import (
     merge_warnings,
 )
 from twin.maps import RoadNetwork
-from twin.metrics import KPI_NAMES, paired_difference, summarize, verdict
+from twin.metrics import KPI_NAMES
 from twin.scenario import Scenario
+from twin.stats import PRACTICAL_DIFFERENCE, compare_kpis, summarize
 
 __all__ = ["Comparison", "compare", "parse_policies"]
 
@@ -82,6 +83,9 @@ class Comparison:
     policies: tuple[PolicySpec, ...]
     replications: int
     runs: list[RunOutcome]
+    #: Practical difference per KPI below which no verdict is given (overrides
+    #: :data:`twin.stats.PRACTICAL_DIFFERENCE`).
+    thresholds: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def baseline(self) -> str:
@@ -112,13 +116,15 @@ class Comparison:
 
     def paired(self) -> dict[str, dict[str, dict[str, Any]]]:
         """Per other policy, per KPI: mean and 95% CI of (other - baseline), and a verdict."""
-        out: dict[str, dict[str, dict[str, Any]]] = {}
-        for label in self.labels[1:]:
-            out[label] = {}
-            for kpi in self.kpi_names:
-                diff = paired_difference(self.values(self.baseline, kpi), self.values(label, kpi))
-                out[label][kpi] = {**diff.to_dict(), "verdict": verdict(kpi, diff)}
-        return out
+        baseline = {kpi: self.values(self.baseline, kpi) for kpi in self.kpi_names}
+        return {
+            label: compare_kpis(
+                baseline,
+                {kpi: self.values(label, kpi) for kpi in self.kpi_names},
+                thresholds=self.thresholds,
+            )
+            for label in self.labels[1:]
+        }
 
     def demand_identical(self) -> bool:
         """True when every replication saw the same orders under every policy."""
@@ -168,6 +174,7 @@ class Comparison:
                 "demand_identical": self.demand_identical(),
                 "kpis": self.kpi_summary(),
                 "paired": self.paired(),
+                "thresholds": {**PRACTICAL_DIFFERENCE, **self.thresholds},
                 "warnings": self.warnings(),
                 "per_run": self.per_run(),
             }
@@ -184,6 +191,7 @@ def compare(
     keep_events: bool = False,
     network: RoadNetwork | None = None,
     on_run: Callable[[RunOutcome], None] | None = None,
+    thresholds: Mapping[str, float] | None = None,
 ) -> Comparison:
     """Run ``replications`` paired replications of ``scenario`` under each policy.
 
@@ -204,7 +212,15 @@ def compare(
         this process then reuse it instead of loading it again.
     on_run : callable, optional
         Called with each outcome as it finishes (progress bars).
+    thresholds : mapping, optional
+        Practical difference per KPI below which a significant difference gets
+        no "better"/"worse" (default :data:`twin.stats.PRACTICAL_DIFFERENCE`).
     """
+    unknown = sorted(set(thresholds or {}) - set(KPI_NAMES))
+    if unknown:
+        raise ExperimentError(
+            f"--threshold names unknown KPI(s) {unknown}; choose among {list(KPI_NAMES)}."
+        )
     specs_by_policy = [p if isinstance(p, PolicySpec) else PolicySpec(p) for p in policies]
     if len(specs_by_policy) < 2:
         raise ExperimentError(
@@ -247,4 +263,5 @@ def compare(
         policies=tuple(specs_by_policy),
         replications=replications,
         runs=outcomes,
+        thresholds=dict(thresholds or {}),
     )

@@ -26,9 +26,10 @@ import pandas as pd
 from twin.dispatch import DispatchPolicy
 from twin.dispatch import build_policy as build_scenario_policy
 from twin.maps import RoadNetwork, load_network
-from twin.metrics import conservation, summarize
+from twin.metrics import conservation
 from twin.scenario import Scenario
 from twin.sim import SimResult, Simulation
+from twin.stats import replication_warning, summarize
 
 __all__ = [
     "PolicySpec",
@@ -60,8 +61,10 @@ class ReplicationSet:
 
     @property
     def warnings(self) -> list[dict[str, Any]]:
-        """Every run's warnings, one entry per kind (see :func:`merge_warnings`)."""
-        return merge_warnings(self.results)
+        """Every run's warnings, one entry per kind (see :func:`merge_warnings`), and
+        one when the replications are too few for the intervals to be trusted."""
+        few = replication_warning(len(self.results))
+        return merge_warnings(self.results) + ([few] if few else [])
 
 
 def merge_warnings(results: Sequence[SimResult | RunOutcome]) -> list[dict[str, Any]]:

@@ -36,9 +36,10 @@ from twin.experiment.runs import (
     execute_run,
 )
 from twin.experiment.store import load_store, open_store, run_files, write_row
-from twin.metrics import HEADLINE_KPIS, summarize
+from twin.metrics import HEADLINE_KPIS
 from twin.scenario import Scenario, describe_errors, load_scenario
 from twin.scenario.edit import with_factors
+from twin.stats import summarize
 
 __all__ = [
     "Cell",

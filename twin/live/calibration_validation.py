@@ -21,9 +21,9 @@ from twin.live.history_measures import driving_legs, history_days, span_hours, s
 from twin.live.history_schema import History
 from twin.live.simulated_history import history_from_result
 from twin.maps.network import RoadNetwork
-from twin.metrics import summarize
 from twin.scenario.edit import derive
 from twin.sim import SimResult, Simulation
+from twin.stats import summarize
 
 __all__ = ["observed_kpis", "validate"]
 

@@ -35,6 +35,9 @@ _VERDICT_COLOR = {
     "better": "#1e8449",
     "worse": "#c0392b",
     "no significant difference": "#566573",
+    "below the practical threshold": "#566573",
+    "not enough spread": "#aab7b8",
+    "identical": "#aab7b8",
     "n/a": "#aab7b8",
 }
 
@@ -297,8 +300,12 @@ def _page(data: Mapping[str, Any], *, means_png: str, forest_png: str) -> str:
 {data["seed"]}; baseline <b>{html.escape(baseline)}</b>. {crn}</p>
 {warnings}<h2>Verdicts: other − baseline</h2>
 <table id="paired"><tr><th rowspan="2">KPI</th>{head}</tr><tr>{sub}</tr>{"".join(rows)}</table>
-<p class="note">Paired Student-t intervals over replications. "better"/"worse": the interval
-excludes 0 on the good/bad side of the KPI; "n/a": neutral KPI or fewer than two replications.</p>
+<p class="note">Paired Student-t intervals over replications. "better"/"worse": the paired
+t-test rejects "no difference" after Holm's correction across all KPIs with a direction (5 %
+family-wise), and the difference reaches the KPI's practical threshold; "below the practical
+threshold": significant but smaller than that; "not enough spread": every replication differs
+by the same amount, which a t-test cannot judge; "n/a": neutral KPI or fewer than two
+replications.</p>
 <img alt="paired differences" src="data:image/png;base64,{forest_png}">
 <h2>KPI means (95% CI)</h2>
 <table id="means"><tr><th>KPI</th>{means_head}</tr>{means_rows}</table>

@@ -149,7 +149,7 @@ def study_result(
     service, the simulated KPIs with 95 % intervals, and the saving against the
     existing network by the model and by the simulation (paired), with a flag where
     the model's figure falls outside the simulation's interval."""
-    from twin.metrics import paired_difference, summarize
+    from twin.stats import paired_difference, summarize
 
     by_config = {id(e.config): e for e in evaluations}
     base_eval = by_config.get(id(baseline))
