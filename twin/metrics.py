@@ -8,7 +8,12 @@ Definitions (part of the contract; units in the names):
   carrier's delivery even if the customer has not collected it yet, or never
   does: the carrier's work and cost were spent on it). See :func:`handovers`;
 * ``on_time_rate``: handed over inside the promised window (``delivered_s``, the
-  door or locker hand-over time, at most ``window_end_s``) / delivered;
+  door or locker hand-over time, at most ``window_end_s``) / delivered: the
+  punctuality of what was delivered;
+* ``service_level``: orders handed over inside their promised window / orders
+  *due* (released, window ended by the horizon: the end of the last simulated
+  day). Unlike ``on_time_rate`` it falls when a due order is not delivered at
+  all (left open, returned, cancelled after its window);
 * ``first_attempt_success_rate``: handed over without a failed attempt before
   (at most one attempt) / orders attempted or handed over;
 * ``failed_delivery_rate``: failed attempts / attempts;
@@ -86,6 +91,7 @@ KPI_NAMES = (
     "orders_released",
     "delivered",
     "on_time_rate",
+    "service_level",
     "first_attempt_success_rate",
     "failed_delivery_rate",
     "cost_per_delivery",
@@ -196,7 +202,9 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
             & ~released["order_id"].astype(str).isin(failed_orders)
         ).sum()
     )
-    on_time = (delivered["delivered_s"] <= delivered["window_end_s"] + 1e-6).sum()
+    on_time_mask = delivered["delivered_s"] <= delivered["window_end_s"] + 1e-6
+    on_time = on_time_mask.sum()
+    due = released["window_end_s"] <= _horizon_s(events) + 1e-6
     eta_err = (released["arrival_s"] - released["eta_announced_s"]).abs().dropna()
     costs = float(_vehicle_costs(vehicles).sum()) if len(vehicles) else 0.0
     km = float(vehicles["km"].sum()) if len(vehicles) else 0.0
@@ -212,6 +220,7 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
         "orders_released": float(len(released)),
         "delivered": float(n_del),
         "on_time_rate": _ratio(on_time, n_del),
+        "service_level": _ratio(int(on_time_mask[due[handed]].sum()), int(due.sum())),
         "first_attempt_success_rate": _ratio(first_ok, attempted_orders),
         "failed_delivery_rate": _ratio(len(failed), len(attempts)),
         "cost_per_delivery": _ratio(costs, n_del),
@@ -233,6 +242,14 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
         for mode, count in _deliveries_by_mode(released, vehicles, first).items():
             out[f"share_{mode}"] = float(count / n_del)
     return out
+
+
+def _horizon_s(events: pd.DataFrame) -> float:
+    """The end of the run: the first midnight at or after its last event (a run ends
+    at a day's end, where the engine logs the orders still open)."""
+    if not len(events):
+        return 0.0
+    return float(math.ceil(float(events["time_s"].max()) / DAY_S)) * DAY_S
 
 
 #: Why an order is open at the horizon, checked in this order (first match wins).
@@ -408,6 +425,7 @@ KPI_DIRECTIONS: dict[str, int] = {
     "orders_released": 0,
     "delivered": 1,
     "on_time_rate": 1,
+    "service_level": 1,
     "first_attempt_success_rate": 1,
     "failed_delivery_rate": -1,
     "cost_per_delivery": -1,

@@ -67,6 +67,7 @@ MIN_REPLICATIONS = 5
 #: KPIs bounded on both sides: their intervals are computed on the logit scale.
 _BOUNDED: dict[str, tuple[float, float]] = {
     "on_time_rate": (0.0, 1.0),
+    "service_level": (0.0, 1.0),
     "first_attempt_success_rate": (0.0, 1.0),
     "failed_delivery_rate": (0.0, 1.0),
     "locker_share": (0.0, 1.0),
@@ -79,6 +80,7 @@ _EDGE = 1e-4
 PRACTICAL_DIFFERENCE: dict[str, float] = {
     "delivered": 5.0,
     "on_time_rate": 0.005,
+    "service_level": 0.005,
     "first_attempt_success_rate": 0.005,
     "failed_delivery_rate": 0.005,
     "cost_per_delivery": 0.02,

@@ -64,7 +64,7 @@ def attempt(sim: Simulation, order: Order, vehicle: Vehicle) -> Any:
         pod = "signature" if order.option == "signature" else "scan"
         sim.order_event("delivered", order, vehicle_id=vid, attempt=attempt)
         sim.order_event("pod", order, vehicle_id=vid, pod=pod)
-        sim.state.delivered_s[order.id] = arrival
+        sim.state.delivered_s[order.id] = sim.now()  # the hand-over, not the knock
         sim.world.customers.record_outcome(
             row, delivered=True, lateness_h=lateness_h, eta_error_h=eta_error_h
         )
@@ -74,7 +74,7 @@ def attempt(sim: Simulation, order: Order, vehicle: Vehicle) -> Any:
         sim.order_event("safe_drop", order, vehicle_id=vid)
         sim.order_event("delivered", order, vehicle_id=vid, attempt=attempt)
         sim.order_event("pod", order, vehicle_id=vid, pod="photo")
-        sim.state.delivered_s[order.id] = arrival
+        sim.state.delivered_s[order.id] = sim.now()  # the hand-over, not the knock
         sim.world.customers.record_outcome(
             row, delivered=True, lateness_h=lateness_h, eta_error_h=eta_error_h
         )
