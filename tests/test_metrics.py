@@ -1044,11 +1044,11 @@ def test_costs_of_several_vehicles_days_and_modes():
     # km 30 + 50 + 6 + 4 + 8 = 98 -> 24.5; CO2 6 + 10 = 16 kg -> 4.0.
     assert out["km_per_delivery"] == pytest.approx(24.5)
     assert out["co2_kg_per_delivery"] == pytest.approx(4.0)
-    # working 9.5 + 10 + 4 + 2 + 1 = 26.5 h, uncrewed robot/drone and the crowd courier
-    # included: 4 / 26.5 deliveries per "driver" hour.
-    assert out["deliveries_per_driver_hour"] == pytest.approx(4 / 26.5)
-    # shift 9 + 9 + 9 + 9 + 1 = 37 h -> 26.5/37.
-    assert out["driver_utilization"] == pytest.approx(26.5 / 37)
+    # Driver KPIs count the van only (the robot and the drone have no driver, the crowd
+    # courier is paid per parcel): its 2 deliveries / 9.5 + 10 = 19.5 working hours.
+    assert out["deliveries_per_driver_hour"] == pytest.approx(2 / 19.5)
+    # Van shifts 9 + 9 = 18 h -> 19.5 / 18.
+    assert out["driver_utilization"] == pytest.approx(19.5 / 18)
     # van day 0 0.5 h + van day 1 1 h = 1.5 h (a sum over vehicle-days).
     assert out["overtime_h"] == pytest.approx(1.5)
     # Deliveries: van 2, robot 1, crowd 1 of 4; the drone has no share_ key.
@@ -1098,6 +1098,7 @@ _BY_MODE_COLUMNS = [
     "share",
     "cost",
     "cost_per_delivery",
+    "deliveries_per_hour",
     "km_per_delivery",
     "co2_kg_per_delivery",
     "on_time_rate",
@@ -1119,6 +1120,7 @@ def test_kpis_by_mode_on_two_modes(run: Run):
             "share": 5 / 6,
             "cost": 257.0,
             "cost_per_delivery": 257.0 / 5,  # 51.4
+            "deliveries_per_hour": 5 / 9.5,  # 08:00-17:30
             "km_per_delivery": 40.0 / 5,
             "co2_kg_per_delivery": 8.0 / 5,
             # o01 yes, o02 no, o03 yes (boundary), o05 no, o09 yes (early) -> 3/5
@@ -1134,6 +1136,7 @@ def test_kpis_by_mode_on_two_modes(run: Run):
             "share": 1 / 6,
             "cost": 120.75,
             "cost_per_delivery": 120.75,
+            "deliveries_per_hour": 1 / 5.5,  # 08:00-13:30
             "km_per_delivery": 15.0,
             "co2_kg_per_delivery": 0.0,
             "on_time_rate": 1.0,  # 12:30 <= 13:00
@@ -1162,6 +1165,10 @@ def test_kpis_by_mode_with_several_days_and_a_mode_without_deliveries():
     assert van["km_per_delivery"] == pytest.approx(40.0)
     assert van["co2_kg_per_delivery"] == pytest.approx(8.0)
     assert (van["attempts"], van["failed_attempts"], van["failed_delivery_rate"]) == (2, 0, 0.0)
+    # Per-mode productivity: van 2 / 19.5 h, robot 1 / 4 h, crowd 1 / 1 h.
+    assert van["deliveries_per_hour"] == pytest.approx(2 / 19.5)
+    assert robot["deliveries_per_hour"] == pytest.approx(0.25)
+    assert crowd["deliveries_per_hour"] == pytest.approx(1.0)
     # Robot: 40.6 incl. 20 supervision; crowd: its 12.0 pay.
     assert robot["cost"] == pytest.approx(40.6)
     assert robot["cost_per_delivery"] == pytest.approx(40.6)
@@ -1175,6 +1182,7 @@ def test_kpis_by_mode_with_several_days_and_a_mode_without_deliveries():
     assert drone["deliveries"] == 0
     assert drone["share"] == 0.0
     assert drone["cost"] == pytest.approx(21.4)
+    assert drone["deliveries_per_hour"] == 0.0  # 0 of 2 h
     for column in (
         "cost_per_delivery",
         "km_per_delivery",

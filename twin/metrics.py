@@ -20,7 +20,11 @@ Definitions (part of the contract; units in the names):
 * ``cost_per_delivery``: (fixed + distance + driver time incl. overtime +
   operating cost: remote supervision, crowd couriers' pay; 0 when the vehicles
   table has no ``operating_cost`` column) / delivered;
-* ``deliveries_per_driver_hour``: delivered / driver working hours;
+* ``deliveries_per_driver_hour``: deliveries handed over by vehicles with a paid
+  driver or rider (vans, cargo bikes: :data:`twin.modes.CREWED`) / those
+  vehicles' working hours. Robots, drones, autonomous vans and crowd couriers
+  (paid per parcel) are left out of every driver KPI; :func:`kpis_by_mode` gives
+  each mode's own ``deliveries_per_hour``;
 * ``km_per_delivery``, ``co2_kg_per_delivery``: per successful delivery;
 * ``orders_open_at_horizon``: orders released but not finished when the run ends,
   split by why (they sum to it): ``open_in_locker`` (deposited in a locker, not yet
@@ -30,8 +34,9 @@ Definitions (part of the contract; units in the names):
   order at the door when the run ends counts here or as not yet due);
 * ``eta_mae_min``: mean |arrival - ETA announced at dispatch|, minutes;
 * ``customer_satisfaction``: mean satisfaction (1-5) of customers who had an order;
-* ``driver_utilization``: working hours / shift hours of the drivers who worked;
-* ``overtime_h``: total overtime hours;
+* ``driver_utilization``: working hours / shift hours of the drivers who worked
+  (crewed vehicles only);
+* ``overtime_h``: total overtime hours of the drivers (crewed vehicles only);
 * ``locker_share``: deliveries whose first hand-over was into a parcel locker
   (chosen by the customer or redirected after a failed attempt) / delivered;
 * ``share_<mode>``: share of deliveries made by each vehicle mode; a delivery
@@ -57,6 +62,8 @@ index), computed from the same definitions restricted to that mode's vehicles:
 * ``cost``: fixed + distance + driver + operating cost of that mode's vehicles;
 * ``cost_per_delivery``, ``km_per_delivery``, ``co2_kg_per_delivery``: that
   mode's cost, km and CO2 / its deliveries (NaN without deliveries);
+* ``deliveries_per_hour``: its deliveries / its vehicles' working hours (the
+  mode's productivity, crewed or not);
 * ``on_time_rate``: of its deliveries, those with ``delivered_s <= window_end_s``;
 * ``attempts``, ``failed_attempts``: ``attempted`` and ``failed`` events of its
   vehicles; ``failed_delivery_rate``: failed_attempts / attempts.
@@ -75,6 +82,7 @@ from typing import Any
 import pandas as pd
 
 from twin.constants import DAY_S
+from twin.modes import CREWED
 
 __all__ = [
     "HEADLINE_KPIS",
@@ -126,6 +134,7 @@ _BY_MODE_COLUMNS = (
     "share",
     "cost",
     "cost_per_delivery",
+    "deliveries_per_hour",
     "km_per_delivery",
     "co2_kg_per_delivery",
     "on_time_rate",
@@ -208,9 +217,14 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
     eta_err = (released["arrival_s"] - released["eta_announced_s"]).abs().dropna()
     costs = float(_vehicle_costs(vehicles).sum()) if len(vehicles) else 0.0
     km = float(vehicles["km"].sum()) if len(vehicles) else 0.0
-    working = float(vehicles["working_h"].sum()) if len(vehicles) else 0.0
-    shift = float(vehicles["shift_h"].sum()) if len(vehicles) else 0.0
+    # Driver KPIs are over the vehicles with a paid driver or rider: a robot's or a
+    # drone's hours are not driver hours (per-mode productivity: kpis_by_mode).
+    crewed = vehicles[vehicles["mode"].isin(CREWED)] if len(vehicles) else vehicles
+    working = float(crewed["working_h"].sum()) if len(crewed) else 0.0
+    shift = float(crewed["shift_h"].sum()) if len(crewed) else 0.0
     mine = first["order_id"].astype(str).isin(delivered["order_id"].astype(str))
+    crewed_ids = set(crewed["vehicle_id"].astype(str)) if len(crewed) else set()
+    by_crew = int((mine & first["vehicle_id"].astype(str).isin(crewed_ids)).sum())
     in_locker = int((mine & (first["kind"] == "in_locker")).sum())
     customers = released["customer"].unique()
     satisfaction = (
@@ -224,7 +238,7 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
         "first_attempt_success_rate": _ratio(first_ok, attempted_orders),
         "failed_delivery_rate": _ratio(len(failed), len(attempts)),
         "cost_per_delivery": _ratio(costs, n_del),
-        "deliveries_per_driver_hour": _ratio(n_del, working),
+        "deliveries_per_driver_hour": _ratio(by_crew, working),
         "km_per_delivery": _ratio(km, n_del),
         "co2_kg_per_delivery": _ratio(
             float(vehicles["co2_kg"].sum()) if len(vehicles) else 0.0, n_del
@@ -234,7 +248,7 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
         "eta_mae_min": float(eta_err.mean() / 60.0) if len(eta_err) else math.nan,
         "customer_satisfaction": float(satisfaction),
         "driver_utilization": _ratio(working, shift),
-        "overtime_h": float(vehicles["overtime_h"].sum()) if len(vehicles) else 0.0,
+        "overtime_h": float(crewed["overtime_h"].sum()) if len(crewed) else 0.0,
         "returned_to_sender": float((released["final_state"] == "returned_to_sender").sum()),
         "locker_share": _ratio(in_locker, n_del),
     }
@@ -381,6 +395,7 @@ def kpis_by_mode(
         mode_cost = float(cost[mine].sum()) if mine is not None else 0.0
         km = float(vehicles.loc[mine, "km"].sum()) if mine is not None else 0.0
         co2 = float(vehicles.loc[mine, "co2_kg"].sum()) if mine is not None else 0.0
+        hours = float(vehicles.loc[mine, "working_h"].sum()) if mine is not None else 0.0
         rows.append(
             {
                 "mode": mode,
@@ -389,6 +404,7 @@ def kpis_by_mode(
                 "share": _ratio(n, n_del),
                 "cost": mode_cost,
                 "cost_per_delivery": _ratio(mode_cost, n),
+                "deliveries_per_hour": _ratio(n, hours),
                 "km_per_delivery": _ratio(km, n),
                 "co2_kg_per_delivery": _ratio(co2, n),
                 "on_time_rate": _ratio(int(done["on_time"].sum()), n),
