@@ -181,8 +181,8 @@ def test_past_working_day_scalar_and_array_agree():
 
 # -- cost ------------------------------------------------------------------------------
 def test_shift_cost_of_a_crewed_van_with_overtime():
-    # 8:00 to 17:30 with the shift ending at 16:00: 8 h of wages, 1.5 h of overtime.
-    cost = shift_cost(DRIVERS, VAN, started_s=8 * H, ended_s=17.5 * H, shift_end_s=16 * H, km=40)
+    # 8:00 to 17:30 = 9.5 h paid, on an 8 h contract (8-16): 8 h of wages, 1.5 h overtime.
+    cost = shift_cost(DRIVERS, VAN, started_s=8 * H, ended_s=17.5 * H, km=40)
     assert cost.overtime_s == 1.5 * H
     assert cost.driver_cost == pytest.approx(8 * 20 + 1.5 * 30)
     assert cost.operating_cost == 0.0
@@ -191,38 +191,40 @@ def test_shift_cost_of_a_crewed_van_with_overtime():
 
 
 def test_shift_cost_early_end_and_uncrewed_supervision():
-    early = shift_cost(DRIVERS, VAN, started_s=8 * H, ended_s=12 * H, shift_end_s=16 * H, km=0)
+    early = shift_cost(DRIVERS, VAN, started_s=8 * H, ended_s=12 * H, km=0)
     assert early.overtime_s == 0.0
     assert early.driver_cost == pytest.approx(4 * 20)
-    robot = shift_cost(DRIVERS, ROBOT, started_s=9 * H, ended_s=17 * H, shift_end_s=16 * H, km=10)
+    robot = shift_cost(DRIVERS, ROBOT, started_s=9 * H, ended_s=17 * H, km=10)
     assert robot.driver_cost == 0.0  # nobody to pay: remote supervision instead
     assert robot.operating_cost == pytest.approx(8 * 6)
     assert robot.distance_cost == pytest.approx(1.0)
 
 
 def test_shift_cost_of_a_crowd_courier_is_its_pay():
-    cost = shift_cost(
-        DRIVERS, VAN, started_s=10 * H, ended_s=12 * H, shift_end_s=12 * H, km=5, crowd_pay=17.5
-    )
+    cost = shift_cost(DRIVERS, VAN, started_s=10 * H, ended_s=20 * H, km=5, crowd_pay=17.5)
     assert (cost.overtime_s, cost.driver_cost, cost.operating_cost) == (0.0, 0.0, 17.5)
+
+
+def test_overtime_is_time_past_the_contract_not_the_clock_past_the_shift_end():
+    # Sent out at 10:00, back at 17:30: 7.5 h paid on an 8 h contract. The shift's end
+    # (16:00) has passed, but the driver has not worked longer than the contract.
+    late = shift_cost(DRIVERS, VAN, started_s=10 * H, ended_s=17.5 * H, km=0)
+    assert late.overtime_s == 0.0
+    assert late.driver_cost == pytest.approx(7.5 * 20)
 
 
 @pytest.mark.parametrize("vtype", [VAN, ROBOT])
 def test_shift_cost_array_agrees_with_scalar(vtype):
     started = np.array([8 * H, 8 * H, 9 * H, 8.25 * H])
     ended = np.array([17.5 * H, 12 * H, 17 * H, 16 * H])
-    shift_end = np.full(4, 16 * H)
     km = np.array([40.0, 0.0, 10.0, 33.3])
-    arrays = shift_cost_array(
-        DRIVERS, vtype, started_s=started, ended_s=ended, shift_end_s=shift_end, km=km
-    )
+    arrays = shift_cost_array(DRIVERS, vtype, started_s=started, ended_s=ended, km=km)
     for i in range(4):
         one = shift_cost(
             DRIVERS,
             vtype,
             started_s=float(started[i]),
             ended_s=float(ended[i]),
-            shift_end_s=float(shift_end[i]),
             km=float(km[i]),
         )
         assert arrays.overtime_s[i] == one.overtime_s

@@ -138,7 +138,8 @@ def _vehicle(
     shift_h: float = 9.0,
     day: int = 0,
 ) -> dict[str, Any]:
-    """One vehicle-day row (start and end in hours of ``day``; the drivers' shift is 8-17)."""
+    """One vehicle-day row (start and end in hours of ``day``; the drivers' shift is 8-17;
+    half the paid time driving, a quarter at stops)."""
     return {
         "day": day,
         "vehicle_id": vehicle_id,
@@ -152,6 +153,7 @@ def _vehicle(
         "shift_h": shift_h,
         "overtime_h": overtime_h,
         "driving_h": 0.5 * (end_h - start_h),
+        "at_stops_h": 0.25 * (end_h - start_h),
         "km": km,
         "trips": 1,
         "stops_planned": 5,
@@ -617,8 +619,9 @@ def test_customer_satisfaction_is_a_mean_over_distinct_customers(run: Run):
 
 @covers("driver_utilization")
 def test_driver_utilization(run: Run):
-    # working / shift hours of all vehicle-days: (9.5 + 5.5) / (9 + 9) = 15/18.
-    assert run.kpis()["driver_utilization"] == pytest.approx(15 / 18)
+    # (driving + at stops) / paid time: (4.75 + 2.375) van + (2.75 + 1.375) bike = 11.25
+    # busy hours of 9.5 + 5.5 = 15 paid -> 0.75 (loading, waiting, breaks are the rest).
+    assert run.kpis()["driver_utilization"] == pytest.approx(0.75)
 
 
 @covers("overtime_h")
@@ -1047,8 +1050,8 @@ def test_costs_of_several_vehicles_days_and_modes():
     # Driver KPIs count the van only (the robot and the drone have no driver, the crowd
     # courier is paid per parcel): its 2 deliveries / 9.5 + 10 = 19.5 working hours.
     assert out["deliveries_per_driver_hour"] == pytest.approx(2 / 19.5)
-    # Van shifts 9 + 9 = 18 h -> 19.5 / 18.
-    assert out["driver_utilization"] == pytest.approx(19.5 / 18)
+    # Van busy 0.75 of its 19.5 paid hours (the helper's driving and stop shares).
+    assert out["driver_utilization"] == pytest.approx(0.75)
     # van day 0 0.5 h + van day 1 1 h = 1.5 h (a sum over vehicle-days).
     assert out["overtime_h"] == pytest.approx(1.5)
     # Deliveries: van 2, robot 1, crowd 1 of 4; the drone has no share_ key.
@@ -1075,19 +1078,21 @@ def test_nan_operating_cost_counts_zero():
 
 
 @covers("driver_utilization")
-def test_utilization_counts_overtime_and_can_exceed_one():
-    # One van-day 06:00-18:00 = 12 h (1 h overtime) against a 9 h shift: 12/9 > 1.
+def test_utilization_is_busy_over_paid_time_and_never_exceeds_one():
+    # One van-day 06:00-18:00 = 12 h paid (driving 6 h, at stops 3 h) against a 9 h
+    # contract: busy 9 / 12 = 0.75, however long past the contract the day ran (the
+    # old definition, working / shift hours, gave 12/9 > 1). Overtime: the table's 3 h.
     vehicles = _vehicles(
         [
             _vehicle(
-                VAN, "van", start_h=6, end_h=18, overtime_h=1.0, km=10.0, fixed_cost=50.0,
+                VAN, "van", start_h=6, end_h=18, overtime_h=3.0, km=10.0, fixed_cost=50.0,
                 distance_cost=3.0, driver_cost=230.0, operating_cost=0.0, co2_kg=2.0,
             )
         ]
     )  # fmt: skip
     out = kpis(_orders([]), vehicles, EventLog().to_frame())
-    assert out["driver_utilization"] == pytest.approx(12 / 9)
-    assert out["overtime_h"] == 1.0
+    assert out["driver_utilization"] == pytest.approx(0.75)
+    assert out["overtime_h"] == 3.0
 
 
 # -- kpis_by_mode -------------------------------------------------------------------------

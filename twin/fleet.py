@@ -46,6 +46,7 @@ __all__ = [
     "break_due_array",
     "break_s",
     "build_fleet",
+    "contracted_shift_s",
     "draw_service_array",
     "draw_service_s",
     "expected_service_s",
@@ -264,25 +265,29 @@ def shift_cost(
     *,
     started_s: float,
     ended_s: float,
-    shift_end_s: float,
     km: float,
     crowd_pay: float | None = None,
 ) -> ShiftCost:
     """Price one vehicle day.
 
-    A crewed vehicle pays its driver's wage up to the end of the shift and the
-    overtime rate past it; an uncrewed one pays remote supervision for all its
-    working time. A crowd courier (``crowd_pay`` given) is paid for the bundle,
-    not by the hour, and its ``shift_end_s`` is the end of its run.
+    A crewed vehicle pays its driver's wage for the paid time (shift start to
+    end, ``ended_s - started_s``) up to the contracted shift length
+    (``drivers.shift_end_h - shift_start_h``) and the overtime rate beyond it:
+    overtime is time worked past the contract, not the clock past the shift's
+    end, so a van sent out late and back late has no overtime if its day was no
+    longer than the contract. An uncrewed vehicle pays remote supervision for
+    all its working time. A crowd courier (``crowd_pay`` given) is paid for the
+    bundle, not by the hour, and has no overtime.
     """
-    overtime = max(0.0, ended_s - shift_end_s)
+    worked = ended_s - started_s
     if crowd_pay is not None:
-        driver_cost, operating_cost = 0.0, crowd_pay
+        overtime, driver_cost, operating_cost = 0.0, 0.0, crowd_pay
     else:
-        wages = min(ended_s - started_s, shift_end_s - started_s) / HOUR_S * drivers.cost_per_hour
+        overtime = max(0.0, worked - contracted_shift_s(drivers))
+        wages = (worked - overtime) / HOUR_S * drivers.cost_per_hour
         wages += overtime / HOUR_S * drivers.overtime_cost_per_hour
         driver_cost = wages if vtype.crewed else 0.0
-        operating_cost = (ended_s - started_s) / HOUR_S * vtype.supervision_cost_per_h
+        operating_cost = worked / HOUR_S * vtype.supervision_cost_per_h
     return ShiftCost(
         overtime_s=overtime,
         fixed_cost=vtype.fixed_cost_per_day,
@@ -292,25 +297,28 @@ def shift_cost(
     )
 
 
+def contracted_shift_s(drivers: DriverSettings) -> float:
+    """The contracted shift length: what a day's wage pays before overtime."""
+    return (drivers.shift_end_h - drivers.shift_start_h) * HOUR_S
+
+
 def shift_cost_array(
     drivers: DriverSettings,
     vtype: VehicleType,
     *,
     started_s: np.ndarray,
     ended_s: np.ndarray,
-    shift_end_s: np.ndarray,
     km: np.ndarray,
 ) -> ShiftCost:
     """:func:`shift_cost` of many days of one vehicle type (arrays; no crowd pay)."""
-    overtime = np.maximum(0.0, ended_s - shift_end_s)
-    wages = (
-        np.minimum(ended_s - started_s, shift_end_s - started_s) / HOUR_S * drivers.cost_per_hour
-    )
+    worked = ended_s - started_s
+    overtime = np.maximum(0.0, worked - contracted_shift_s(drivers))
+    wages = (worked - overtime) / HOUR_S * drivers.cost_per_hour
     wages = wages + overtime / HOUR_S * drivers.overtime_cost_per_hour
     return ShiftCost(
         overtime_s=overtime,
         fixed_cost=vtype.fixed_cost_per_day,
         distance_cost=km * vtype.cost_per_km,
         driver_cost=wages if vtype.crewed else np.zeros_like(wages),
-        operating_cost=(ended_s - started_s) / HOUR_S * vtype.supervision_cost_per_h,
+        operating_cost=worked / HOUR_S * vtype.supervision_cost_per_h,
     )

@@ -34,9 +34,11 @@ Definitions (part of the contract; units in the names):
   order at the door when the run ends counts here or as not yet due);
 * ``eta_mae_min``: mean |arrival - ETA announced at dispatch|, minutes;
 * ``customer_satisfaction``: mean satisfaction (1-5) of customers who had an order;
-* ``driver_utilization``: working hours / shift hours of the drivers who worked
-  (crewed vehicles only);
-* ``overtime_h``: total overtime hours of the drivers (crewed vehicles only);
+* ``driver_utilization``: (driving + time at stops) / paid time (shift start to
+  end) of the drivers who worked (crewed vehicles only): the share of a paid day
+  spent moving parcels, not loading, waiting or on breaks;
+* ``overtime_h``: paid time beyond the contracted shift length, summed over the
+  drivers' days (crewed vehicles only; :func:`twin.fleet.shift_cost`);
 * ``locker_share``: deliveries whose first hand-over was into a parcel locker
   (chosen by the customer or redirected after a failed attempt) / delivered;
 * ``share_<mode>``: share of deliveries made by each vehicle mode; a delivery
@@ -221,7 +223,10 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
     # drone's hours are not driver hours (per-mode productivity: kpis_by_mode).
     crewed = vehicles[vehicles["mode"].isin(CREWED)] if len(vehicles) else vehicles
     working = float(crewed["working_h"].sum()) if len(crewed) else 0.0
-    shift = float(crewed["shift_h"].sum()) if len(crewed) else 0.0
+    # Busy: driving or at a customer's door (NaN for tables without those columns,
+    # such as results written before at_stops_h existed).
+    timed = len(crewed) and {"driving_h", "at_stops_h"} <= set(crewed.columns)
+    busy = float((crewed["driving_h"] + crewed["at_stops_h"]).sum()) if timed else math.nan
     mine = first["order_id"].astype(str).isin(delivered["order_id"].astype(str))
     crewed_ids = set(crewed["vehicle_id"].astype(str)) if len(crewed) else set()
     by_crew = int((mine & first["vehicle_id"].astype(str).isin(crewed_ids)).sum())
@@ -247,7 +252,7 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
         **_open_by_reason(released, events),
         "eta_mae_min": float(eta_err.mean() / 60.0) if len(eta_err) else math.nan,
         "customer_satisfaction": float(satisfaction),
-        "driver_utilization": _ratio(working, shift),
+        "driver_utilization": _ratio(busy, working),
         "overtime_h": float(crewed["overtime_h"].sum()) if len(crewed) else 0.0,
         "returned_to_sender": float((released["final_state"] == "returned_to_sender").sum()),
         "locker_share": _ratio(in_locker, n_del),

@@ -164,6 +164,7 @@ def replication_warning(replications: int) -> dict[str, Any] | None:
         f"that they are rough; run {MIN_REPLICATIONS} or more (--replications) for intervals "
         "to act on",
         "count": 1,
+        "replications": list(range(replications)),  # about all of them
     }
 
 

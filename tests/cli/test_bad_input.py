@@ -37,7 +37,7 @@ def _scenario(tmp_path: Path, text: str) -> Path:
         ),
         (
             "demand: {slot_starts_2h: [6, 8]}\n",
-            "slot_starts_2h: the slot 6-8 h lies outside day_window_h [8, 18]",
+            "slot_starts_2h: the slot starting at 6 h starts outside day_window_h [8, 18]",
         ),
         (
             "drivers: {shift_start_h: 8, shift_end_h: 8.1}\n",

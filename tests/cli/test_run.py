@@ -148,11 +148,18 @@ def test_any_osm_map_runs_without_changes(shared_maps: Path, tmp_path: Path):
     assert summary["kpis"]["delivered"]["mean"] > 0
 
 
-def test_a_run_without_shortcuts_has_an_empty_warnings_list(run_dir: tuple[Path, dict]):
+def test_a_run_without_shortcuts_warns_only_of_its_few_replications(
+    run_dir: tuple[Path, dict],
+):
+    # No capped solver, no servable order left, no idle mode: the one warning is that
+    # 3 replications give rough intervals (twin.stats.MIN_REPLICATIONS is 5).
     out, summary = run_dir
-    assert summary["warnings"] == []
-    assert json.loads((out / "kpis.json").read_text())["warnings"] == []
-    assert 'id="warnings"' not in (out / "report.html").read_text(encoding="utf-8")
+    codes = [w["code"] for w in summary["warnings"]]
+    assert codes == ["few_replications"]
+    saved = json.loads((out / "kpis.json").read_text())["warnings"]
+    assert [w["code"] for w in saved] == codes
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "3 replications: the 95 % intervals rest on so few values" in page
 
 
 def _mixed_fleet_under_zones(tmp_path: Path) -> Path:

@@ -111,11 +111,11 @@ class DemandSettings(SettingsModel):
                 f"day_window_h {list(self.day_window_h)}: the promised day must start before "
                 "it ends, within 0-24 h (e.g. [8, 18])"
             )
-        for name, length in (("slot_starts_4h", 4.0), ("slot_starts_2h", 2.0)):
+        for name in ("slot_starts_4h", "slot_starts_2h"):
             for slot in getattr(self, name):
-                if slot < start or slot + length > end:
+                if not start <= slot < end:
                     raise ValueError(
-                        f"{name}: the slot {slot:g}-{slot + length:g} h lies outside "
+                        f"{name}: the slot starting at {slot:g} h starts outside "
                         f"day_window_h [{start:g}, {end:g}]; move it inside or widen the day"
                     )
         return self

@@ -76,7 +76,7 @@ class VehicleDay:
 
 def new_day_log(planned: int = 0) -> dict[str, Any]:
     """A vehicle's running totals for its row of the vehicles table."""
-    return {"km": 0.0, "breaks": 0, "served": 0, "planned": planned}
+    return {"km": 0.0, "breaks": 0, "served": 0, "planned": planned, "at_stops_s": 0.0}
 
 
 @dataclass

@@ -32,7 +32,8 @@ ORDER_COLUMNS = (
 )  # fmt: skip
 VEHICLE_COLUMNS = (
     "day", "vehicle_id", "driver_id", "type", "mode", "hub", "start_s", "end_s", "working_h",
-    "shift_h", "overtime_h", "driving_h", "km", "trips", "stops_planned", "stops_attempted",
+    "shift_h", "overtime_h", "driving_h", "at_stops_h", "km", "trips", "stops_planned",
+    "stops_attempted",
     "breaks",
     "fixed_cost", "distance_cost", "driver_cost", "operating_cost", "co2_kg",
 )  # fmt: skip
@@ -99,6 +100,8 @@ def vehicle_row(
         "shift_h": (shift_end_s - shift_start_s) / HOUR_S,
         "overtime_h": cost.overtime_s / HOUR_S,
         "driving_h": driving_s / HOUR_S,
+        # Parking, walking, the hand-over or the failed knock: time at the customers.
+        "at_stops_h": day_log["at_stops_s"] / HOUR_S,
         "km": km,
         "trips": trips,
         "stops_planned": day_log["planned"],

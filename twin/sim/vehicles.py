@@ -292,7 +292,9 @@ def deliver_trip(
         sortie = launch_from(sim, vehicle, vs, trip, i)
         if sortie is not None:
             flown.add(trip[i + 1].id)
+        at_door = sim.now()
         yield from attempt(sim, order, vehicle)
+        day_log["at_stops_s"] += sim.now() - at_door
         vs.onboard.remove(order)
         day_log["served"] += 1
         if sim.order_state(order.id) == "failed":
@@ -331,7 +333,9 @@ def fly_trip(
         yield from fly(sim, vehicle, vs.here, order.node, payload, day_log, order=order)
         vs.here = order.node
         nodes.append(vs.here)
+        at_door = sim.now()
         yield from attempt(sim, order, vehicle)
+        day_log["at_stops_s"] += sim.now() - at_door
         payload -= order.weight_kg
         vs.onboard.remove(order)
         day_log["served"] += 1
@@ -435,6 +439,7 @@ def deposit_redirected(
             nodes.append(node)
         for order, _, size in here:
             yield sim.env.timeout(sim.scenario.lockers.deposit_s)
+            day_log["at_stops_s"] += sim.scenario.lockers.deposit_s
             put_in_locker(sim, order, vehicle, site, size)
         vs.to_locker = [item for item in vs.to_locker if item[1] != site]
 
@@ -496,7 +501,6 @@ def end_shift(
         vehicle.type,
         started_s=started,
         ended_s=ended,
-        shift_end_s=shift_end,
         km=day_log["km"],
         crowd_pay=crowd_pay,
     )
