@@ -319,3 +319,33 @@ def test_a_policy_is_shown_only_the_modes_it_plans(policy: str) -> None:
 
 def test_a_policy_that_plans_every_mode_leaves_no_warning(clear: object) -> None:
     assert not [w for w in clear.warnings if w["code"] == "vehicles_not_planned"]  # type: ignore[attr-defined]
+
+
+def test_insertion_with_bikes_beside_vans_never_gives_an_order_twice() -> None:
+    # insertion puts new orders on cargo bikes too, but its periodic re-plan routes one
+    # travel profile (the vans): orders already on a bike must stay the bike's. This
+    # raised PlanError ("gave order ... to both ...cargo_bike-01 and ...van-04") on
+    # laredo_mixed_fleet.
+    from pathlib import Path
+
+    from twin.maps import load_network
+    from twin.scenario import load_scenario
+    from twin.scenario.edit import derive
+    from twin.sim import Simulation
+
+    root = Path(__file__).resolve().parents[2]
+    scenario = derive(
+        load_scenario(root / "scenarios" / "laredo_mixed_fleet.yaml"),
+        {
+            "days": 1,
+            "warmup_days": 0,
+            "demand": {"orders_per_day": 900},
+            "policy": {"name": "insertion", "params": {}},
+        },
+    )
+    result = Simulation(scenario, load_network(scenario.map.ref)).run()
+    by_bike = result.events[
+        (result.events["kind"] == "delivered")
+        & result.events["vehicle_id"].astype(str).str.contains("cargo_bike")
+    ]
+    assert len(by_bike) > 0

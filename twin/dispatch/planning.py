@@ -249,6 +249,17 @@ def reoptimise_next_trips(state: DispatchState, settings: PlanningSettings) -> P
     """
     later = {v.id: v.planned_trips()[1:] for v in state.vehicles}
     kept = {oid for trips in later.values() for trip in trips for oid in trip}
+    # A routing problem holds one travel profile (:func:`_one_profile`): the orders
+    # planned on the vehicles it leaves out (cargo bikes beside vans) stay theirs,
+    # or the re-plan would hand them to a second vehicle.
+    replanned = {v.id for v in _one_profile(state, state.vehicles)[0]}
+    kept |= {
+        oid
+        for v in state.vehicles
+        if v.id not in replanned
+        for trip in v.planned_trips()
+        for oid in trip
+    }
     orders = [o for o in servable_today(state) if o.id not in kept]
     if not orders:
         return Plan(routes={})
