@@ -82,6 +82,11 @@ class PlanningSettings:
     depart_offset_s : float
         Plan on the travel times of a departure this long after the earliest
         vehicle start (default 2 h: mid-morning traffic).
+    window_margin_s : float
+        Plan every stop to start this long before its promised window closes
+        (default 0). One travel matrix cannot hold the day's traffic, so a plan
+        that meets the windows to the minute sends ETAs past some of them; a
+        dispatcher's buffer absorbs that.
     """
 
     time_limit_s: float = 60.0
@@ -95,6 +100,7 @@ class PlanningSettings:
     balance_cost_per_h: float = 0.0
     breaks: str = "reserve"
     depart_offset_s: float = 2 * HOUR_S
+    window_margin_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.breaks not in ("reserve", "plan"):
@@ -168,7 +174,7 @@ def plan_routes(
             location=where[o.node],
             demand=o.demand,
             tw_start_s=o.window_start_s,
-            tw_end_s=max(o.window_end_s, o.window_start_s + 1),
+            tw_end_s=max(o.window_end_s - settings.window_margin_s, o.window_start_s + 1),
             service_s=o.service_s + load_per_parcel * o.demand[0],
             # Orders already late or re-attempted first: they cost more to drop.
             drop_penalty=settings.drop_penalty * (1 + o.attempts + (o.due_day < state.day)),
