@@ -155,7 +155,10 @@ def summarize(runs: Sequence[Mapping[str, float]], *, confidence: float = 0.95) 
 
 
 def replication_warning(replications: int) -> dict[str, Any] | None:
-    """A run warning when there are intervals (2+ replications) but too few to trust them."""
+    """A run warning when there are intervals (2+ replications) but too few to trust them.
+
+    It is about the set of replications, so it names none of them (no
+    ``replications`` key, unlike the warnings of single runs)."""
     if not 1 < replications < MIN_REPLICATIONS:
         return None
     return {
@@ -164,7 +167,6 @@ def replication_warning(replications: int) -> dict[str, Any] | None:
         f"that they are rough; run {MIN_REPLICATIONS} or more (--replications) for intervals "
         "to act on",
         "count": 1,
-        "replications": list(range(replications)),  # about all of them
     }
 
 

@@ -53,7 +53,7 @@ def print_warnings(warnings: list[dict[str, Any]], *, replications: int = 1) -> 
     """One line per warning of a run, on stderr: the shortcuts its numbers depend on."""
     for w in warnings:
         where = ""
-        if replications > 1:
+        if replications > 1 and "replications" in w:  # a run-set warning names none
             where = f" (in {len(w['replications'])} of {replications} replications)"
         err.print(
             f"[bold yellow]warning:[/] {w['message']}{where}", highlight=False, soft_wrap=True

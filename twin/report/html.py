@@ -127,7 +127,7 @@ def warnings_banner(warnings: list[dict[str, Any]], replications: int) -> str:
         f"<li>{html.escape(w['message'])}"
         + (
             f" (in {len(w['replications'])} of {replications} replications)"
-            if replications > 1
+            if replications > 1 and "replications" in w
             else ""
         )
         + "</li>"
