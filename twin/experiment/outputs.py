@@ -96,7 +96,7 @@ def write_outputs(result_set: Any, out_dir: Path, *, fmt: str) -> dict[str, Any]
     return summary
 
 
-#: Files and folders a run writes into its output folder (and clears there first).
+#: The files a run writes into its output folder (and clears there first).
 RUN_OUTPUTS = (
     "events_r*.parquet",
     "events_r*.csv",
