@@ -24,7 +24,8 @@ def test_more_vans_deliver_more_when_demand_exceeds_the_fleet(backend: str) -> N
             "warmup_days": 0,
             "vehicle_types": {"van": {"capacity_parcels": 45, "max_trips": 1}},
             "fleet": [{"type": "van", "count": 2, "hub": "depot"}],
-            "policy": {"params": {"backend": backend}},
+            # A small PyVRP budget: this day is tiny, and the test is about the fleet.
+            "policy": {"params": {"backend": backend, "iterations": 200}},
             "variants": {"more_vans": {"fleet": [{"type": "van", "count": 4, "hub": "depot"}]}},
         },
     )
