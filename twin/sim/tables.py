@@ -7,6 +7,7 @@ is read off the engine's state when the run ends (:func:`orders_table`).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -56,8 +57,10 @@ class SimResult:
     #: "count"}`` dicts (a solver stopped by its clock, vehicles no one planned...).
     warnings: list[dict[str, Any]] = field(default_factory=list)
 
-    @property
+    @functools.cached_property
     def events(self) -> pd.DataFrame:
+        """The event log as a table, built once: the log is complete when the run
+        returns, and KPIs, digests and reports all read this table."""
         return self.log.to_frame()
 
     def measured(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
