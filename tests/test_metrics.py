@@ -29,7 +29,16 @@ import pytest
 from twin.constants import DAY_S
 from twin.constants import HOUR_S as H
 from twin.events import EventLog
-from twin.metrics import KPI_NAMES, conservation, handovers, kpis, kpis_by_mode, measured
+from twin.metrics import (
+    KPI_NAMES,
+    conservation,
+    cost_breakdown,
+    failures_by_reason,
+    handovers,
+    kpis,
+    kpis_by_mode,
+    measured,
+)
 from twin.sim.tables import ORDER_COLUMNS, VEHICLE_COLUMNS
 
 NAN = math.nan
@@ -45,8 +54,10 @@ COVERED_KPIS = frozenset(
         "delivered",
         "on_time_rate",
         "service_level",
+        "attempted_on_time_rate",
         "first_attempt_success_rate",
         "failed_delivery_rate",
+        "no_attempts",
         "cost_per_delivery",
         "deliveries_per_driver_hour",
         "km_per_delivery",
@@ -147,6 +158,7 @@ def _vehicle(
         "type": mode,
         "mode": mode,
         "hub": "hub-a",
+        "status": "worked",
         "start_s": day * DAY_S + start_h * H,
         "end_s": day * DAY_S + end_h * H,
         "working_h": end_h - start_h,
@@ -162,6 +174,7 @@ def _vehicle(
         "fixed_cost": fixed_cost,
         "distance_cost": distance_cost,
         "driver_cost": driver_cost,
+        "overtime_cost": overtime_h * 30.0,  # the overtime rate of these runs: 30 an hour
         "operating_cost": operating_cost,
         "co2_kg": co2_kg,
     }
@@ -308,6 +321,7 @@ def _main_run() -> Run:
     s.at(12.5 * H - 60, "attempted", "d0-o00004", BIKE)
     s.at(12.5 * H, "in_locker", "d0-o00004", BIKE, locker="L2")
     s.at(13 * H, "breakdown", vehicle_id=BIKE)
+    s.at(13 * H, "no_attempt", "d0-o00006", BIKE, reason="breakdown")
     s.at(13.5 * H, "returned_to_hub", "d0-o00006", BIKE)
     s.at(13.5 * H, "reattempt", "d0-o00006")
     s.at(13.5 * H, "shift_end", vehicle_id=BIKE)
@@ -436,11 +450,66 @@ def test_failed_delivery_rate(run: Run):
     assert run.kpis()["failed_delivery_rate"] == pytest.approx(4 / 9)
 
 
+@covers("attempted_on_time_rate")
+def test_attempted_on_time_rate_counts_the_first_knock_inside_the_window(run: Run):
+    # 8 due (as for service_level). First attempt by the window's end: o01 10:00<=12,
+    # o02 11:00<=12 (delivered late, but the first knock was in time), o03 12:00<=12,
+    # o04 12:29<=13 (at the locker), o05 10:30<=12, o08 10:15<=12, o09 09:30<=15 -> 7.
+    # o06 was never tried (the bike broke down with it on board) -> 7/8.
+    assert run.kpis()["attempted_on_time_rate"] == pytest.approx(7 / 8)
+
+
+@covers("no_attempts")
+def test_no_attempts_count_parcels_brought_back_untried(run: Run):
+    # o06 rode back after the bike's breakdown: 1 no-attempt. It is no attempt: the
+    # failure rate (4/9) and first-attempt success (4/7) above do not count it.
+    assert run.kpis()["no_attempts"] == 1.0
+
+
+def test_failures_by_reason_split_failed_attempts_and_untried_parcels(run: Run):
+    # failed: o08 twice, o05, o02 = 4 customer_absent; no_attempt: o06 (breakdown).
+    # Per attempt: over the 9 attempted events.
+    frame = failures_by_reason(run.events)
+    rows = {(r.outcome, r.reason): (r.count, r.per_attempt) for r in frame.itertuples()}
+    assert rows == {
+        ("failed", "customer_absent"): (4, pytest.approx(4 / 9)),
+        ("no_attempt", "breakdown"): (1, pytest.approx(1 / 9)),
+    }
+    assert failures_by_reason(run.events.iloc[0:0]).empty
+
+
 @covers("cost_per_delivery")
 def test_cost_per_delivery(run: Run):
     # van 50 + 12 + 195 + 0 = 257.0, bike 10 + 0.75 + 110 + 0 = 120.75;
     # (257.0 + 120.75) / 6 delivered = 377.75 / 6.
     assert run.kpis()["cost_per_delivery"] == pytest.approx(377.75 / 6)
+
+
+def test_cost_breakdown_sums_to_the_cost_kpi(run: Run):
+    # fixed 50 + 10; distance 12 + 0.75; wages: van 195 of which 0.5 h x 30 = 15
+    # overtime, bike 110 -> 180 + 110 = 290 and 15; no supervision, no crowd pay.
+    frame = cost_breakdown(run.vehicles, 6.0)
+    assert frame["total"].to_dict() == pytest.approx(
+        {"fixed": 60.0, "distance": 12.75, "wages": 290.0, "overtime": 15.0,
+         "supervision": 0.0, "crowd_pay": 0.0}
+    )  # fmt: skip
+    assert frame["per_delivery"].sum() == pytest.approx(run.kpis()["cost_per_delivery"])
+
+
+def test_an_idle_owned_van_costs_its_fixed_cost_and_no_driver_time(run: Run):
+    # A second van with no work: status idle, fixed 50, nothing else. Cost per
+    # delivery rises by 50 / 6; driver KPIs do not move (no working hours).
+    idle = _vehicle(
+        "hub-a/van-02", "van", start_h=0, end_h=0, overtime_h=0.0, km=0.0, fixed_cost=50.0,
+        distance_cost=0.0, driver_cost=0.0, operating_cost=0.0, co2_kg=0.0,
+    )  # fmt: skip
+    idle.update(status="idle", start_s=NAN, end_s=NAN)
+    with_idle = Run(run.orders, _vehicles([*run.vehicles.to_dict("records"), idle]), run.log)
+    out = with_idle.kpis()
+    assert out["cost_per_delivery"] == pytest.approx((377.75 + 50) / 6)
+    assert out["deliveries_per_driver_hour"] == pytest.approx(0.4)
+    assert out["overtime_h"] == pytest.approx(0.5)
+    assert with_idle.by_mode().loc["van", "vehicle_days"] == 1
 
 
 @covers("deliveries_per_driver_hour")

@@ -90,7 +90,8 @@ INFO_KINDS = frozenset(
         "flight",
         "grounded",
         "crowd_offer",
-        "courier_skipped",
+        "no_attempt",
+        "stolen",
     }
 )
 

@@ -77,6 +77,8 @@ class Vehicle:
     type: VehicleType
     hub: str
     hub_node: int
+    #: Costs its fixed cost on idle days too (``FleetEntry.owned``).
+    owned: bool = True
 
     @property
     def capacity(self) -> tuple[float, float, float]:
@@ -98,6 +100,7 @@ def build_fleet(scenario: Scenario, hub_nodes: dict[str, int]) -> list[Vehicle]:
                     type=scenario.vehicle_types[entry.type],
                     hub=entry.hub,
                     hub_node=hub_nodes[entry.hub],
+                    owned=entry.owned,
                 )
             )
     return vehicles
@@ -255,8 +258,11 @@ class ShiftCost(NamedTuple):
     overtime_s: Any
     fixed_cost: float
     distance_cost: Any
+    #: Wages for the whole paid time, overtime pay included (``overtime_cost``).
     driver_cost: Any
     operating_cost: Any
+    #: The part of ``driver_cost`` paid at the overtime rate.
+    overtime_cost: Any = 0.0
 
 
 def shift_cost(
@@ -288,12 +294,14 @@ def shift_cost(
         wages += overtime / HOUR_S * drivers.overtime_cost_per_hour
         driver_cost = wages if vtype.crewed else 0.0
         operating_cost = worked / HOUR_S * vtype.supervision_cost_per_h
+    overtime_cost = overtime / HOUR_S * drivers.overtime_cost_per_hour if vtype.crewed else 0.0
     return ShiftCost(
         overtime_s=overtime,
         fixed_cost=vtype.fixed_cost_per_day,
         distance_cost=km * vtype.cost_per_km,
         driver_cost=driver_cost,
         operating_cost=operating_cost,
+        overtime_cost=overtime_cost,
     )
 
 
@@ -321,4 +329,7 @@ def shift_cost_array(
         distance_cost=km * vtype.cost_per_km,
         driver_cost=wages if vtype.crewed else np.zeros_like(wages),
         operating_cost=worked / HOUR_S * vtype.supervision_cost_per_h,
+        overtime_cost=overtime / HOUR_S * drivers.overtime_cost_per_hour
+        if vtype.crewed
+        else np.zeros_like(wages),
     )

@@ -14,12 +14,24 @@ Definitions (part of the contract; units in the names):
   *due* (released, window ended by the horizon: the end of the last simulated
   day). Unlike ``on_time_rate`` it falls when a due order is not delivered at
   all (left open, returned, cancelled after its window);
+* ``attempted_on_time_rate``: orders *due* whose first attempt at the door (the
+  ``attempted`` event: parked and walked up, or at the locker) was inside the
+  window / orders due: the fleet's punctuality, whatever happened at the door.
+  ``service_level`` is at most this less the failures at the door;
 * ``first_attempt_success_rate``: handed over without a failed attempt before
   (at most one attempt) / orders attempted or handed over;
-* ``failed_delivery_rate``: failed attempts / attempts;
+* ``failed_delivery_rate``: failed attempts / attempts, whatever the reason
+  (:func:`failures_by_reason` splits them: customer absent, access problem, no
+  safe place, refused, damaged, locker full);
+* ``no_attempts``: parcels a courier took out and brought back without trying
+  the door (working-day, driving or range limit reached, breakdown, blocked
+  street, a crowd courier's skip). They are planned again and count in no
+  attempt, failure or first-attempt KPI;
 * ``cost_per_delivery``: (fixed + distance + driver time incl. overtime +
   operating cost: remote supervision, crowd couriers' pay; 0 when the vehicles
-  table has no ``operating_cost`` column) / delivered;
+  table has no ``operating_cost`` column) / delivered. Every vehicle of the fleet
+  is in the vehicles table every day; an owned vehicle left idle still costs its
+  fixed cost. :func:`cost_breakdown` splits it into components that sum to it;
 * ``deliveries_per_driver_hour``: deliveries handed over by vehicles with a paid
   driver or rider (vans, cargo bikes: :data:`twin.modes.CREWED`) / those
   vehicles' working hours. Robots, drones, autonomous vans and crowd couriers
@@ -57,7 +69,8 @@ parcels are ordered the evening before.)
 Per mode, :func:`kpis_by_mode` gives one row per vehicle mode (``mode`` is the
 index), computed from the same definitions restricted to that mode's vehicles:
 
-* ``vehicle_days``: rows of the vehicles table of that mode;
+* ``vehicle_days``: days a vehicle of that mode worked (rows with ``status``
+  ``worked``; idle and no-show days are left out);
 * ``deliveries``: orders handed over by a vehicle of that mode (see ``share_<mode>``);
 * ``share``: deliveries / all deliveries of the run (``delivered`` above); a
   hand-over without a recorded vehicle belongs to no mode;
@@ -91,6 +104,8 @@ __all__ = [
     "KPI_DIRECTIONS",
     "KPI_NAMES",
     "conservation",
+    "cost_breakdown",
+    "failures_by_reason",
     "handovers",
     "kpis",
     "kpis_by_mode",
@@ -102,8 +117,10 @@ KPI_NAMES = (
     "delivered",
     "on_time_rate",
     "service_level",
+    "attempted_on_time_rate",
     "first_attempt_success_rate",
     "failed_delivery_rate",
+    "no_attempts",
     "cost_per_delivery",
     "deliveries_per_driver_hour",
     "km_per_delivery",
@@ -216,6 +233,11 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
     on_time_mask = delivered["delivered_s"] <= delivered["window_end_s"] + 1e-6
     on_time = on_time_mask.sum()
     due = released["window_end_s"] <= _horizon_s(events) + 1e-6
+    tries = attempts.sort_values("time_s", kind="stable").drop_duplicates("order_id")
+    first_try = dict(zip(tries["order_id"].astype(str), tries["time_s"].astype(float), strict=True))
+    first_try_s = released["order_id"].astype(str).map(first_try).astype(float)
+    # Never tried (NaN) compares False: not reached in time.
+    reached = first_try_s <= released["window_end_s"].astype(float) + 1e-6
     eta_err = (released["arrival_s"] - released["eta_announced_s"]).abs().dropna()
     costs = float(_vehicle_costs(vehicles).sum()) if len(vehicles) else 0.0
     km = float(vehicles["km"].sum()) if len(vehicles) else 0.0
@@ -240,8 +262,10 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
         "delivered": float(n_del),
         "on_time_rate": _ratio(on_time, n_del),
         "service_level": _ratio(int(on_time_mask[due[handed]].sum()), int(due.sum())),
+        "attempted_on_time_rate": _ratio(int((reached & due).sum()), int(due.sum())),
         "first_attempt_success_rate": _ratio(first_ok, attempted_orders),
         "failed_delivery_rate": _ratio(len(failed), len(attempts)),
+        "no_attempts": float((events["kind"] == "no_attempt").sum()) if len(events) else 0.0,
         "cost_per_delivery": _ratio(costs, n_del),
         "deliveries_per_driver_hour": _ratio(by_crew, working),
         "km_per_delivery": _ratio(km, n_del),
@@ -404,7 +428,7 @@ def kpis_by_mode(
         rows.append(
             {
                 "mode": mode,
-                "vehicle_days": int(mine.sum()) if mine is not None else 0,
+                "vehicle_days": int((mine & _worked(vehicles)).sum()) if mine is not None else 0,
                 "deliveries": n,
                 "share": _ratio(n, n_del),
                 "cost": mode_cost,
@@ -422,11 +446,106 @@ def kpis_by_mode(
     return frame.set_index("mode")
 
 
+def _worked(vehicles: pd.DataFrame) -> pd.Series:
+    """Mask of the vehicle days with work (tables without ``status``: every row)."""
+    if "status" not in vehicles:
+        return pd.Series(True, index=vehicles.index)
+    return vehicles["status"] == "worked"
+
+
+#: Components of :func:`cost_breakdown`, in display order.
+COST_COMPONENTS = ("fixed", "distance", "wages", "overtime", "supervision", "crowd_pay")
+
+
+def cost_breakdown(vehicles: pd.DataFrame, delivered: float) -> pd.DataFrame:
+    """The cost KPI by component: what the run's money was spent on.
+
+    ``fixed``: vehicles' fixed cost per day (idle owned vehicles included);
+    ``distance``: per km; ``wages``: drivers' pay at the normal rate; ``overtime``:
+    pay at the overtime rate; ``supervision``: remote supervision of uncrewed
+    vehicles (robots, drones, autonomous vans); ``crowd_pay``: crowd couriers'
+    pay. ``total`` sums to the cost of :func:`kpis` and ``per_delivery`` to its
+    ``cost_per_delivery`` (NaN without deliveries).
+
+    Parameters
+    ----------
+    vehicles : pandas.DataFrame
+        A run's vehicles table (columns missing from older results count 0).
+    delivered : float
+        Deliveries of the run (:func:`kpis`'s ``delivered``).
+    """
+
+    def total(column: str, mask: Any = None) -> float:
+        if column not in vehicles or not len(vehicles):
+            return 0.0
+        values = vehicles[column].fillna(0.0)
+        return float(values[mask].sum() if mask is not None else values.sum())
+
+    crowd = vehicles["mode"] == "crowd" if len(vehicles) else None
+    overtime = total("overtime_cost")
+    totals = {
+        "fixed": total("fixed_cost"),
+        "distance": total("distance_cost"),
+        "wages": total("driver_cost") - overtime,
+        "overtime": overtime,
+        "supervision": total("operating_cost", ~crowd if crowd is not None else None),
+        "crowd_pay": total("operating_cost", crowd) if crowd is not None else 0.0,
+    }
+    return pd.DataFrame(
+        {
+            "total": totals,
+            "per_delivery": {k: _ratio(v, delivered) for k, v in totals.items()},
+        }
+    ).rename_axis("component")
+
+
 def _events_by_mode(events: pd.DataFrame, kind: str, modes: dict[str, str]) -> dict[str, int]:
     """How many events of ``kind`` the vehicles of each mode logged."""
     vids = events.loc[events["kind"] == kind, "vehicle_id"].dropna().astype(str)
     counts = vids.map(modes).dropna().value_counts()
     return {str(m): int(c) for m, c in counts.items()}
+
+
+def failures_by_reason(events: pd.DataFrame) -> pd.DataFrame:
+    """What went wrong at the doors, and which parcels were never tried.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (``outcome``, ``reason``): ``failed`` attempts by their reason,
+        ``no_attempt`` by why the courier did not try, and ``stolen`` safe drops.
+        Columns ``count`` and ``per_attempt`` (count / all attempts; NaN without
+        attempts). Sorted by outcome, then count (largest first); empty, with
+        those columns, when nothing went wrong.
+    """
+    columns = ["outcome", "reason", "count", "per_attempt"]
+    if not len(events):
+        return pd.DataFrame(columns=columns)
+    n_attempts = int((events["kind"] == "attempted").sum())
+    rows = []
+    for outcome in ("failed", "no_attempt", "stolen"):
+        mine = events[events["kind"] == outcome]
+        if outcome == "stolen":
+            reasons = pd.Series(["theft after a safe drop"] * len(mine), dtype=object)
+        else:
+            reasons = mine["details"].map(_reason)
+        for reason, count in reasons.value_counts().items():
+            rows.append(
+                {
+                    "outcome": outcome,
+                    "reason": str(reason),
+                    "count": int(count),
+                    "per_attempt": _ratio(int(count), n_attempts),
+                }
+            )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _reason(details: Any) -> str:
+    """The ``reason`` in an event's details (``unknown`` when it has none)."""
+    if not details:
+        return "unknown"
+    return str(json.loads(details).get("reason", "unknown"))
 
 
 def conservation(orders: pd.DataFrame) -> dict[str, int]:
@@ -447,8 +566,10 @@ KPI_DIRECTIONS: dict[str, int] = {
     "delivered": 1,
     "on_time_rate": 1,
     "service_level": 1,
+    "attempted_on_time_rate": 1,
     "first_attempt_success_rate": 1,
     "failed_delivery_rate": -1,
+    "no_attempts": -1,
     "cost_per_delivery": -1,
     "deliveries_per_driver_hour": 1,
     "km_per_delivery": -1,

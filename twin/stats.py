@@ -68,6 +68,7 @@ MIN_REPLICATIONS = 5
 _BOUNDED: dict[str, tuple[float, float]] = {
     "on_time_rate": (0.0, 1.0),
     "service_level": (0.0, 1.0),
+    "attempted_on_time_rate": (0.0, 1.0),
     "first_attempt_success_rate": (0.0, 1.0),
     "failed_delivery_rate": (0.0, 1.0),
     "locker_share": (0.0, 1.0),
@@ -81,8 +82,10 @@ PRACTICAL_DIFFERENCE: dict[str, float] = {
     "delivered": 5.0,
     "on_time_rate": 0.005,
     "service_level": 0.005,
+    "attempted_on_time_rate": 0.005,
     "first_attempt_success_rate": 0.005,
     "failed_delivery_rate": 0.005,
+    "no_attempts": 5.0,
     "cost_per_delivery": 0.02,
     "deliveries_per_driver_hour": 0.1,
     "km_per_delivery": 0.02,

@@ -308,6 +308,7 @@ def _carried_drones(scenario: Scenario, fleet: list[Vehicle]) -> dict[str, Vehic
             type=scenario.vehicle_types[v.type.drone],
             hub=v.hub,
             hub_node=v.hub_node,
+            owned=v.owned,
         )
         for v in fleet
         if v.type.drone is not None

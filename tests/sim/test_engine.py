@@ -21,6 +21,15 @@ from twin.sim import Simulation
 
 ROOT = Path(__file__).resolve().parents[2]
 H = 3600.0
+#: Every chance of ``scenario.failures``: all set to 0 in the quiet world.
+NO_FAILURES = (
+    "access_problem_prob",
+    "refusal_prob",
+    "damaged_prob",
+    "no_safe_place_prob",
+    "theft_prob",
+    "road_blocked_prob",
+)
 FLAT = {
     c: [1.0] * 24
     for c in ("motorway", "trunk", "primary", "secondary", "tertiary", "residential", "other")
@@ -52,6 +61,7 @@ def _quiet_world(**overrides) -> Scenario:
             "noise": {"cv": 0},
             "school_zones": {"enabled": False},
         },
+        "failures": dict.fromkeys(NO_FAILURES, 0.0),
         "policy": {"name": "static"},
     }
     data.update(overrides)
@@ -104,6 +114,25 @@ def test_hand_checked_day_on_a_line():
     cost = 55.0 + 0.8 * 0.32 + working_h * 22.0
     assert k["cost_per_delivery"] == pytest.approx(cost / 2, rel=1e-3)
     assert k["overtime_h"] == 0
+
+
+@pytest.mark.parametrize(("owned", "idle_fixed"), [(True, 55.0), (False, 0.0)])
+def test_every_fleet_vehicle_has_a_row_every_day_used_or_not(owned: bool, idle_fixed: float):
+    # Three vans for two parcels on a short street: the plan uses one van; the other
+    # two are in the table as idle, with their fixed cost only if the fleet is owned.
+    scenario = _quiet_world(fleet=[{"type": "van", "count": 3, "hub": "hub", "owned": owned}])
+    net = RoadNetwork(*grid_city(rows=1, cols=5, spacing_m=100.0))
+    result = Simulation(scenario, net, orders=[_order("a", 1, net), _order("b", 5, net)]).run()
+    table = result.vehicles
+    assert sorted(table["vehicle_id"]) == ["hub/van-01", "hub/van-02", "hub/van-03"]
+    assert sorted(table["status"]) == ["idle", "idle", "worked"]
+    idle = table[table["status"] == "idle"]
+    assert (idle["fixed_cost"] == idle_fixed).all()
+    assert (idle[["working_h", "km", "driver_cost", "operating_cost"]] == 0).all().all()
+    worked = table[table["status"] == "worked"]
+    cost = float(worked[["fixed_cost", "distance_cost", "driver_cost"]].sum().sum())
+    k = kpis(result.orders, table, result.events)
+    assert k["cost_per_delivery"] == pytest.approx((cost + 2 * idle_fixed) / 2)
 
 
 def test_absent_customer_fails_then_returns_to_sender():

@@ -20,7 +20,7 @@ from typing import Any
 
 from twin.experiment.runs import RunOutcome, run_replications
 from twin.maps import load_network
-from twin.metrics import KPI_NAMES
+from twin.metrics import KPI_NAMES, cost_breakdown, failures_by_reason
 from twin.scenario import dump_scenario, load_scenario
 from twin.scenario.edit import with_overrides
 
@@ -69,6 +69,15 @@ def run_row(outcome: RunOutcome) -> dict[str, Any]:
     }
 
 
+def _costs(result: Any) -> dict[str, dict[str, float]]:
+    """One run's :func:`twin.metrics.cost_breakdown`: component -> total, per delivery."""
+    frame = cost_breakdown(result.measured()[1], result.kpis()["delivered"])
+    return {
+        str(name): {"total": float(total), "per_delivery": float(per)}
+        for name, total, per in zip(frame.index, frame["total"], frame["per_delivery"], strict=True)
+    }
+
+
 def write_outputs(result_set: Any, out_dir: Path, *, fmt: str) -> dict[str, Any]:
     """Write event logs, tables and the resolved scenario; return the KPI summary."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -89,6 +98,12 @@ def write_outputs(result_set: Any, out_dir: Path, *, fmt: str) -> dict[str, Any]
         "kpis": result_set.summary,
         "per_replication": result_set.per_run,
         "conservation": result_set.conservation(),
+        # Per replication, measured days: failed attempts by reason, parcels never tried.
+        "failures_by_reason": [
+            failures_by_reason(r.measured()[2]).to_dict("records") for r in result_set.results
+        ],
+        # Per replication, measured days: the cost KPI by component (sums to it).
+        "cost_breakdown": [_costs(r) for r in result_set.results],
         "warnings": result_set.warnings,
         "event_log_digests": [r.log.digest() for r in result_set.results],
         "out_dir": str(out_dir),

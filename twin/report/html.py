@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 
 from twin.maps.network import RoadNetwork
-from twin.metrics import kpis_by_mode
+from twin.metrics import cost_breakdown, failures_by_reason, kpis, kpis_by_mode
 from twin.report import plots
 
 __all__ = ["write_report"]
@@ -119,6 +119,52 @@ def _modes_section(result_set: Any, network: RoadNetwork, figures: Path) -> str:
     return "\n".join(parts) + "\n"
 
 
+def _failures_table(events: pd.DataFrame) -> str:
+    """Failed attempts by reason, parcels never tried and stolen safe drops (replication 1)."""
+    frame = failures_by_reason(events)
+    if not len(frame):
+        return '<p class="note">No failed attempt, no parcel left untried.</p>'
+    body = "".join(
+        f"<tr><td>{html.escape(str(outcome))}</td><td>{html.escape(str(reason))}</td>"
+        f"<td>{int(count)}</td><td>{_cell(float(share))}</td></tr>"
+        for outcome, reason, count, share in zip(
+            frame["outcome"], frame["reason"], frame["count"], frame["per_attempt"], strict=True
+        )
+    )
+    return (
+        '<p class="note">Replication 1, measured days. <i>failed</i>: an attempt at the door '
+        "that did not hand the parcel over; <i>no_attempt</i>: a parcel taken out and brought "
+        "back untried (planned again, outside every attempt KPI); <i>stolen</i>: a safe drop "
+        "taken before the customer (still a delivery). Per attempt: count / all attempts.</p>"
+        '<table id="failures"><tr><th>outcome</th><th>reason</th><th>count</th>'
+        f"<th>per attempt</th></tr>{body}</table>"
+    )
+
+
+def _cost_table(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> str:
+    """Where the cost per delivery goes, component by component (replication 1)."""
+    frame = cost_breakdown(vehicles, kpis(orders, vehicles, events)["delivered"])
+    body = "".join(
+        f"<tr><td>{html.escape(str(name))}</td><td>{_cell(float(r['total']))}</td>"
+        f"<td>{_cell(float(r['per_delivery']))}</td></tr>"
+        for name, r in frame.iterrows()
+    )
+    sums = frame.sum()
+    body += (
+        f"<tr><th>total</th><th>{_cell(float(sums['total']))}</th>"
+        f"<th>{_cell(float(sums['per_delivery']))}</th></tr>"
+    )
+    idle = int((vehicles["status"] != "worked").sum()) if "status" in vehicles else 0
+    return (
+        '<p class="note">Replication 1, measured days; the per-delivery column sums to '
+        f"cost_per_delivery. Fixed cost includes {idle} vehicle-day(s) without work (an "
+        "owned vehicle costs its fixed cost, used or not; drivers are paid only on days "
+        "they work).</p>"
+        '<table id="costs"><tr><th>component</th><th>total</th><th>per delivery</th></tr>'
+        f"{body}</table>"
+    )
+
+
 def warnings_banner(warnings: list[dict[str, Any]], replications: int) -> str:
     """The run's warnings at the top of the report: the shortcuts its numbers depend on."""
     if not warnings:
@@ -151,7 +197,7 @@ def write_report(result_set: Any, network: RoadNetwork, out_dir: Path) -> Path:
     figures.mkdir(exist_ok=True)
     first = result_set.results[0]
     # The report shows the measured days: the warm-up's work is left out, as in the KPIs.
-    _, vehicles, events = first.measured()
+    orders, vehicles, events = first.measured()
     summary = result_set.summary
     scenario = result_set.scenario
     day = scenario.warmup
@@ -194,11 +240,16 @@ def write_report(result_set: Any, network: RoadNetwork, out_dir: Path) -> Path:
 <h2>Key performance indicators</h2>
 <table id="kpis"><tr><th>KPI</th><th>mean</th><th>95% confidence interval</th><th>n</th></tr>
 {rows}</table>
-<p class="note">Intervals are Student-t over replications; with one replication none is shown.</p>
+<p class="note">Intervals are Student-t over replications, on the logit scale for rates and
+satisfaction so that they stay inside their range; with one replication none is shown.</p>
+<h2>Cost per delivery by component</h2>
+{_cost_table(orders, vehicles, events)}
 <h2>Order conservation</h2><table><tr><th>run</th><th>final states</th></tr>{conservation}</table>
 <h2>Routes</h2><img alt="route map" src="data:image/png;base64,{images["routes"]}">
 <h2>Deliveries and failures by hour</h2>
 <img alt="outcomes by hour" src="data:image/png;base64,{images["by_hour"]}">
+<h2>Why deliveries failed</h2>
+{_failures_table(events)}
 <h2>Vehicle timeline</h2><img alt="vehicle timeline" src="data:image/png;base64,{images["gantt"]}">
 <h2>Driver hours vs shift</h2>
 <img alt="driver hours" src="data:image/png;base64,{images["hours"]}">

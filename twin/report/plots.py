@@ -269,8 +269,10 @@ def plot_gantt(events: Any, *, day: int = 0, ax: Axes | None = None) -> Axes:
 
 
 def plot_driver_hours(vehicles: Any, *, ax: Axes | None = None) -> Axes:
-    """Working hours per driver-day against the planned shift length."""
+    """Working hours per driver-day against the planned shift length (days worked)."""
     ax = _axes(ax, (9.0, 3.5))
+    if "status" in vehicles:
+        vehicles = vehicles[vehicles["status"] == "worked"]
     frame = vehicles.sort_values(["day", "vehicle_id"])
     x = np.arange(len(frame))
     ax.bar(x, frame["working_h"] - frame["overtime_h"], color="#2e86c1", label="within shift")

@@ -23,6 +23,7 @@ from twin.scenario.operations import (
     CrowdSettings,
     DisruptionSettings,
     DriverSettings,
+    FailureSettings,
     FleetEntry,
     Hub,
     LockerSettings,
@@ -57,6 +58,7 @@ class Scenario(SettingsModel):
     demand: DemandSettings = DemandSettings()
     customers: CustomerSettings = CustomerSettings()
     service: ServiceSettings = ServiceSettings()
+    failures: FailureSettings = FailureSettings()
     traffic: TrafficSettings = TrafficSettings()
     disruptions: DisruptionSettings = DisruptionSettings()
     weather: WeatherSettings = WeatherSettings()

@@ -22,6 +22,7 @@ __all__ = [
     "CrowdSettings",
     "DisruptionSettings",
     "DriverSettings",
+    "FailureSettings",
     "FleetEntry",
     "Hub",
     "LockerSettings",
@@ -138,6 +139,9 @@ class FleetEntry(SettingsModel):
     type: str = "van"
     count: Annotated[int, Field(ge=0)] = 25
     hub: str = "hub"
+    #: Owned (or leased long-term): each vehicle costs its type's ``fixed_cost_per_day``
+    #: every day, used or not. False: hired by the day, paid only on days it works.
+    owned: bool = True
 
 
 #: Shortest and longest shift a scenario may set: shorter is a typo (minutes for
@@ -192,6 +196,39 @@ class ServiceSettings(SettingsModel):
     signature_extra_s: NonNeg = 45.0
     max_attempts: Annotated[int, Field(ge=1)] = 3
     eta_update_stops_before: Annotated[int, Field(ge=1)] = 3
+
+
+class FailureSettings(SettingsModel):
+    """Why an attempt at the door fails, beyond the customer being out, and why a
+    stop is not attempted at all (docs/validation.md gives the sources of the defaults).
+
+    Customer absence is the customer model's (:mod:`twin.customers`: who is at home,
+    who answers). The chances here are per attempt, drawn from the attempt's own
+    random stream (common random numbers: every policy meets the same failures).
+    ``refused`` and ``damaged`` parcels go back to the sender; the others wait for
+    the next attempt. A courier who cannot reach a stop makes *no attempt*: the
+    parcel is re-planned and counts in no attempt or first-attempt KPI.
+    """
+
+    #: The address cannot be found or the building not entered (gate, entry code,
+    #: no answer at the lobby); any delivery option. Address problems are reported
+    #: as the cause of up to a quarter of failed deliveries (Loqate 2021).
+    access_problem_prob: Share = 0.01
+    #: The customer is at home and refuses the parcel (wrong item, changed mind).
+    refusal_prob: Share = 0.003
+    #: The parcel is found damaged at the door and refused (about 0.5 % of parcels
+    #: arrive with damaged contents: StellaService 2013).
+    damaged_prob: Share = 0.003
+    #: A safe-drop parcel with nobody at home and no safe place to leave it (no
+    #: porch, exposed to theft or rain): the driver takes it back.
+    no_safe_place_prob: Share = 0.015
+    #: A safe-dropped parcel is stolen before the customer takes it in (about 1.2 %
+    #: of US parcels, from SafeWise's 260 million stolen and Pitney Bowes' 21.2 billion
+    #: shipped in 2022). Still a delivery for the carrier; the customer is unhappy.
+    theft_prob: Share = 0.01
+    #: The street to a stop is blocked (works, police, flooding): no attempt. No
+    #: published rate found; off by default.
+    road_blocked_prob: Share = 0.0
 
 
 class DisruptionSettings(SettingsModel):

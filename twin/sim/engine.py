@@ -35,18 +35,18 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from twin.constants import DAY_S
+from twin.constants import DAY_S, HOUR_S
 from twin.demand import Order
 from twin.dispatch import DispatchPolicy, build_policy, traits_of
 from twin.events import TERMINAL, EventLog
-from twin.fleet import Vehicle, expected_service_s, load_time_s
+from twin.fleet import Vehicle, contracted_shift_s, expected_service_s, load_time_s
 from twin.maps.network import RoadNetwork
 from twin.rng import RandomStreams
 from twin.scenario import Scenario, VehicleType
 from twin.sim import dispatcher, orders
 from twin.sim.observers import EventCallback, SimObserver
 from twin.sim.state import SimState
-from twin.sim.tables import VEHICLE_COLUMNS, SimResult, orders_table
+from twin.sim.tables import VEHICLE_COLUMNS, SimResult, orders_table, unused_row
 from twin.traveltime import TravelMatrix, TravelTimes
 from twin.world import build_world, forecast_matrix, make_movers, place_hubs
 
@@ -193,6 +193,22 @@ class Simulation:
             if hasattr(observer, "on_tick"):
                 observer.on_tick(self.now())
 
+    def _vehicles_table(self) -> pd.DataFrame:
+        """Every fleet vehicle (carried drones included) on every day, in (day, vehicle)
+        order: the rows of the days they worked and an unused row for the others."""
+        worked = {(row["day"], row["vehicle_id"]) for row in self.state.vehicle_days}
+        shift_h = contracted_shift_s(self.scenario.drivers) / HOUR_S
+        rows = list(self.state.vehicle_days)  # crowd couriers' bundles among them
+        for day in range(self.scenario.simulated_days):
+            for v in [*self.world.fleet, *self.world.drone_of.values()]:
+                if (day, v.id) in worked:
+                    continue
+                away = v.type.crewed and self.world.no_show.get((day, v.id), False)
+                status = "no_show" if away else "idle"
+                rows.append(unused_row(v, day=day, status=status, shift_h=shift_h))
+        frame = pd.DataFrame(rows, columns=VEHICLE_COLUMNS)
+        return frame.sort_values(["day", "vehicle_id"], kind="stable", ignore_index=True)
+
     # -- run -----------------------------------------------------------------------------
     def run(self) -> SimResult:
         """Play all days out and return the log and tables."""
@@ -216,7 +232,7 @@ class Simulation:
             scenario=self.scenario,
             log=self.log,
             orders=orders_table(self),
-            vehicles=pd.DataFrame(self.state.vehicle_days, columns=VEHICLE_COLUMNS),
+            vehicles=self._vehicles_table(),
             hubs=dict(self.world.hub_nodes),
             routes=self.state.routes,
             planning_s=self.state.planning_s,

@@ -96,6 +96,10 @@ class SimState:
     eta_announced: dict[str, float] = field(default_factory=dict)
     arrival: dict[str, float] = field(default_factory=dict)
     delivered_s: dict[str, float] = field(default_factory=dict)
+    #: Refused or damaged at the door: back to the sender once at the hub.
+    to_sender: set[str] = field(default_factory=set)
+    #: Stops reached per order (attempted or not): the blocked-street draws.
+    visits: dict[str, int] = field(default_factory=dict)
     #: Rows of the vehicles table and each vehicle day's route, as they end.
     vehicle_days: list[dict[str, Any]] = field(default_factory=list)
     routes: list[dict[str, Any]] = field(default_factory=list)
@@ -119,6 +123,7 @@ class SimState:
             vs={v.id: VehicleDay(hub_node=v.hub_node) for v in world.fleet},
             docks={h.id: simpy.Resource(env, capacity=h.docks) for h in world.scenario.hubs},
             attempts=dict.fromkeys(world.orders, 0),
+            visits=dict.fromkeys(world.orders, 0),
             busy_until={v.id: -math.inf for v in world.fleet},
             vehicle_by_id={v.id: v for v in world.fleet},
         )

@@ -17,7 +17,40 @@ from twin.sim.lockers import deposit, offer_redirect
 if TYPE_CHECKING:
     from twin.sim.engine import Simulation
 
-__all__ = ["attempt", "courier_attempts"]
+__all__ = [
+    "FAILURE_REASONS",
+    "NO_ATTEMPT_REASONS",
+    "TO_SENDER",
+    "attempt",
+    "courier_attempts",
+    "fail",
+    "no_attempt",
+    "road_blocked",
+]
+
+#: Why an attempt at the door failed (``failed`` events' ``reason``);
+#: ``locker_full``: the customer's chosen locker had no room.
+FAILURE_REASONS = (
+    "customer_absent",
+    "access_problem",
+    "no_safe_place",
+    "refused",
+    "damaged",
+    "locker_full",
+)
+#: Failures after which the parcel goes back to the sender, not out again.
+TO_SENDER = frozenset({"refused", "damaged"})
+#: Why a courier made no attempt at a parcel on board (``no_attempt`` events):
+#: the working day, driving or range limit was reached, the vehicle broke down,
+#: the street was blocked, or a crowd courier skipped the stop.
+NO_ATTEMPT_REASONS = (
+    "working_day_limit",
+    "driving_limit",
+    "range_limit",
+    "breakdown",
+    "road_blocked",
+    "courier_skipped",
+)
 
 
 def attempt(sim: Simulation, order: Order, vehicle: Vehicle) -> Any:
@@ -25,8 +58,11 @@ def attempt(sim: Simulation, order: Order, vehicle: Vehicle) -> Any:
 
     Vans park and walk; other modes have their own stop overhead. Safe drops
     need no one at home, except from modes that cannot leave a parcel (a
-    robot, an autonomous van). A drone only lowers parcels. After a failed
-    attempt the customer may accept a redirection to a nearby locker.
+    robot, an autonomous van), and a safe place to leave it. A drone only
+    lowers parcels. On the ground an attempt can also fail on a damaged parcel,
+    an address or building that cannot be reached, or a refusal
+    (``scenario.failures``). After most failures the customer may accept a
+    redirection to a nearby locker.
     """
     s = sim.scenario.service
     vtype = vehicle.type
@@ -52,39 +88,104 @@ def attempt(sim: Simulation, order: Order, vehicle: Vehicle) -> Any:
     if order.locker is not None:
         yield from deposit(sim, order, vehicle, rng)
         return
-    if vtype.mode == "drone":
-        present = False  # nobody needs to be there: the parcel is lowered
+    # The attempt's failures come from a stream of their own, so the stop times and
+    # the customer's presence are drawn as they would be without them.
+    fate = sim.order_rng(order.id, attempt, purpose="failure").random(5)
+    f = sim.scenario.failures
+    grounded = vtype.mode != "drone"  # a drone lowers the parcel at its drop point
+    if grounded and fate[0] < f.damaged_prob:
+        reason = "damaged"
+    elif grounded and fate[1] < f.access_problem_prob:
+        reason = "access_problem"
     else:
-        present = sim.world.customers.attempt(
+        reason = ""
+    present = (
+        not reason
+        and grounded
+        and sim.world.customers.attempt(
             row, rng, stay_home_share=sim.world.weather.state(arrival).stay_home_share
         )
-    if present:
+    )
+    if reason:
+        pass  # found at the door before anyone answers
+    elif present:
         handover_s = handover_mean_s(s, order.option, vtype)
         yield sim.env.timeout(draw_service_s(rng, handover_s, s.service_cv))
-        pod = "signature" if order.option == "signature" else "scan"
-        sim.order_event("delivered", order, vehicle_id=vid, attempt=attempt)
-        sim.order_event("pod", order, vehicle_id=vid, pod=pod)
-        sim.state.delivered_s[order.id] = sim.now()  # the hand-over, not the knock
-        sim.world.customers.record_outcome(
-            row, delivered=True, lateness_h=lateness_h, eta_error_h=eta_error_h
-        )
+        if fate[2] < f.refusal_prob:
+            reason = "refused"
+        else:
+            pod = "signature" if order.option == "signature" else "scan"
+            sim.order_event("delivered", order, vehicle_id=vid, attempt=attempt)
+            sim.order_event("pod", order, vehicle_id=vid, pod=pod)
+            sim.state.delivered_s[order.id] = sim.now()  # the hand-over, not the knock
+            sim.world.customers.record_outcome(
+                row, delivered=True, lateness_h=lateness_h, eta_error_h=eta_error_h
+            )
     elif order.option == "safe_drop" and not vtype.needs_presence:
-        if vtype.mode != "drone":  # a drone's drop time is its stop overhead
-            yield sim.env.timeout(draw_service_s(rng, safe_drop_mean_s(s), s.service_cv))
-        sim.order_event("safe_drop", order, vehicle_id=vid)
-        sim.order_event("delivered", order, vehicle_id=vid, attempt=attempt)
-        sim.order_event("pod", order, vehicle_id=vid, pod="photo")
-        sim.state.delivered_s[order.id] = sim.now()  # the hand-over, not the knock
-        sim.world.customers.record_outcome(
-            row, delivered=True, lateness_h=lateness_h, eta_error_h=eta_error_h
-        )
+        if grounded and fate[3] < f.no_safe_place_prob:
+            reason = "no_safe_place"
+        else:
+            if grounded:  # a drone's drop time is its stop overhead
+                yield sim.env.timeout(draw_service_s(rng, safe_drop_mean_s(s), s.service_cv))
+            sim.order_event("safe_drop", order, vehicle_id=vid)
+            sim.order_event("delivered", order, vehicle_id=vid, attempt=attempt)
+            sim.order_event("pod", order, vehicle_id=vid, pod="photo")
+            sim.state.delivered_s[order.id] = sim.now()  # the hand-over, not the knock
+            stolen = fate[4] < f.theft_prob
+            if stolen:
+                sim.order_event("stolen", order, vehicle_id=vid)
+            sim.world.customers.record_outcome(
+                row, delivered=not stolen, lateness_h=lateness_h, eta_error_h=eta_error_h
+            )
     else:
-        sim.order_event("customer_absent", order, vehicle_id=vid)
-        sim.order_event("failed", order, vehicle_id=vid, attempt=attempt, reason="customer_absent")
-        sim.world.customers.record_outcome(row, delivered=False, eta_error_h=eta_error_h)
-        offer_redirect(sim, order, vehicle, rng)
+        reason = "customer_absent"
+    if reason:
+        fail(sim, order, vehicle, reason, rng, eta_error_h=eta_error_h)
     if vtype.stop_overhead_s is None:
         yield sim.env.timeout(draw_service_s(rng, s.walk_s_mean, s.service_cv))
+
+
+def fail(
+    sim: Simulation,
+    order: Order,
+    vehicle: Vehicle,
+    reason: str,
+    rng: Any,
+    *,
+    eta_error_h: float = 0.0,
+) -> None:
+    """A failed attempt: logged with its reason (:data:`FAILURE_REASONS`). A refused or
+    damaged parcel goes back to the sender; after the others the customer may take a
+    nearby locker instead of another attempt."""
+    if reason == "customer_absent":
+        sim.order_event("customer_absent", order, vehicle_id=vehicle.id)
+    attempt = sim.state.attempts[order.id]
+    sim.order_event("failed", order, vehicle_id=vehicle.id, attempt=attempt, reason=reason)
+    sim.world.customers.record_outcome(order.customer, delivered=False, eta_error_h=eta_error_h)
+    if reason in TO_SENDER:
+        sim.state.to_sender.add(order.id)
+    else:
+        offer_redirect(sim, order, vehicle, rng)
+
+
+def road_blocked(sim: Simulation, vehicle: Vehicle, order: Order) -> bool:
+    """Is the street to this stop blocked on this visit? Then the courier makes no
+    attempt. Each visit draws afresh from the order's own stream (CRN)."""
+    p = sim.scenario.failures.road_blocked_prob
+    if p <= 0.0:
+        return False
+    sim.state.visits[order.id] += 1
+    rng = sim.order_rng(order.id, sim.state.visits[order.id], purpose="blocked")
+    if rng.random() >= p:
+        return False
+    no_attempt(sim, vehicle, order, "road_blocked")
+    return True
+
+
+def no_attempt(sim: Simulation, vehicle: Vehicle, order: Order, reason: str) -> None:
+    """The courier did not try this parcel's door (:data:`NO_ATTEMPT_REASONS`): it
+    goes back to be planned again and counts in no attempt KPI."""
+    sim.order_event("no_attempt", order, vehicle_id=vehicle.id, reason=reason)
 
 
 def courier_attempts(sim: Simulation, vehicle: Vehicle, order: Order) -> bool:
@@ -94,5 +195,5 @@ def courier_attempts(sim: Simulation, vehicle: Vehicle, order: Order) -> bool:
     rng = sim.order_rng(order.id, sim.state.attempts[order.id] + 1, purpose="crowd")
     if sim.world.crowd.reliable(vehicle.id, order.id, rng):
         return True
-    sim.order_event("courier_skipped", order, vehicle_id=vehicle.id)
+    no_attempt(sim, vehicle, order, "courier_skipped")
     return False

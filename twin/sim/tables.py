@@ -3,6 +3,12 @@
 Rows of the vehicles table are written as each vehicle day ends
 (:func:`vehicle_row`, priced by :func:`twin.fleet.shift_cost`); the orders table
 is read off the engine's state when the run ends (:func:`orders_table`).
+
+Every vehicle of the fleet has a row on every simulated day, used or not
+(``status``): ``worked``, ``idle`` (no work given) or ``no_show`` (its driver did
+not come in). An idle or no-show day of an owned vehicle costs its fixed cost and
+nothing else (:func:`unused_row`); drivers are paid only on the days they work.
+Crowd couriers appear only on the days they take a bundle.
 """
 
 from __future__ import annotations
@@ -23,7 +29,15 @@ from twin.scenario import Scenario
 if TYPE_CHECKING:
     from twin.sim.engine import Simulation
 
-__all__ = ["ORDER_COLUMNS", "VEHICLE_COLUMNS", "SimResult", "orders_table", "vehicle_row"]
+__all__ = [
+    "ORDER_COLUMNS",
+    "VEHICLE_COLUMNS",
+    "VEHICLE_STATUSES",
+    "SimResult",
+    "orders_table",
+    "unused_row",
+    "vehicle_row",
+]
 
 ORDER_COLUMNS = (
     "order_id", "due_day", "created_s", "node", "lat", "lon", "customer", "window",
@@ -32,12 +46,16 @@ ORDER_COLUMNS = (
     "satisfaction",
 )  # fmt: skip
 VEHICLE_COLUMNS = (
-    "day", "vehicle_id", "driver_id", "type", "mode", "hub", "start_s", "end_s", "working_h",
-    "shift_h", "overtime_h", "driving_h", "at_stops_h", "km", "trips", "stops_planned",
+    "day", "vehicle_id", "driver_id", "type", "mode", "hub", "status", "start_s", "end_s",
+    "working_h", "shift_h", "overtime_h", "driving_h", "at_stops_h", "km", "trips", "stops_planned",
     "stops_attempted",
     "breaks",
-    "fixed_cost", "distance_cost", "driver_cost", "operating_cost", "co2_kg",
+    "fixed_cost", "distance_cost", "driver_cost", "overtime_cost", "operating_cost", "co2_kg",
 )  # fmt: skip
+
+
+#: ``status`` of a vehicle day: it worked, was given no work, or its driver stayed away.
+VEHICLE_STATUSES = ("worked", "idle", "no_show")
 
 
 @dataclass
@@ -97,6 +115,7 @@ def vehicle_row(
         "type": vehicle.type_name,
         "mode": CROWD if crowd else vtype.mode,
         "hub": vehicle.hub,
+        "status": "worked",
         "start_s": started_s,
         "end_s": ended_s,
         "working_h": (ended_s - started_s) / HOUR_S,
@@ -113,8 +132,42 @@ def vehicle_row(
         "fixed_cost": cost.fixed_cost,
         "distance_cost": cost.distance_cost,
         "driver_cost": cost.driver_cost,
+        "overtime_cost": cost.overtime_cost,
         "operating_cost": cost.operating_cost,
         "co2_kg": km * vtype.co2_kg_per_km,
+    }
+
+
+def unused_row(vehicle: Vehicle, *, day: int, status: str, shift_h: float) -> dict[str, Any]:
+    """The row of a vehicle day without work (``status`` ``idle`` or ``no_show``): no
+    time, no distance, and the fixed cost only if the vehicle is owned."""
+    vtype = vehicle.type
+    return {
+        "day": day,
+        "vehicle_id": vehicle.id,
+        "driver_id": vehicle.driver_id,
+        "type": vehicle.type_name,
+        "mode": vtype.mode,
+        "hub": vehicle.hub,
+        "status": status,
+        "start_s": math.nan,
+        "end_s": math.nan,
+        "working_h": 0.0,
+        "shift_h": shift_h,
+        "overtime_h": 0.0,
+        "driving_h": 0.0,
+        "at_stops_h": 0.0,
+        "km": 0.0,
+        "trips": 0,
+        "stops_planned": 0,
+        "stops_attempted": 0,
+        "breaks": 0,
+        "fixed_cost": vtype.fixed_cost_per_day if vehicle.owned else 0.0,
+        "distance_cost": 0.0,
+        "driver_cost": 0.0,
+        "overtime_cost": 0.0,
+        "operating_cost": 0.0,
+        "co2_kg": 0.0,
     }
 
 

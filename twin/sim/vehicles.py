@@ -28,7 +28,7 @@ from twin.sim.drones import clear_sky_from, fly, launch_at, launch_from
 from twin.sim.etas import announce, etas_along, expected_return
 from twin.sim.lockers import put_in_locker
 from twin.sim.state import VehicleDay, new_day_log
-from twin.sim.stops import attempt, courier_attempts
+from twin.sim.stops import attempt, courier_attempts, no_attempt, road_blocked
 from twin.sim.tables import vehicle_row
 
 if TYPE_CHECKING:
@@ -248,7 +248,7 @@ def deliver_trip(
             continue
         if sim.now() >= vs.breakdown_s:
             sim.event("breakdown", vehicle_id=vid, driver_id=drv, node=vs.here)
-            vs.carry_back()
+            _not_attempted(sim, vehicle, vs, "breakdown")
             return "breakdown"
         if order.id in sim.state.cancel_requested:
             vs.carry_back(order)
@@ -271,7 +271,7 @@ def deliver_trip(
         elif trip_m + leg.length_m + home.length_m[0, 0] > range_m:
             stopped = "range_limit"
         if stopped:
-            vs.carry_back()
+            _not_attempted(sim, vehicle, vs, stopped)
             return stopped
         yield from drive(sim, vehicle, vs.here, order.node, day_log, leg=leg, order=order)
         trip_m += leg.length_m
@@ -280,6 +280,9 @@ def deliver_trip(
         # Running late or early moves the expected return by as much.
         vs.eta_back_s += sim.now() - etas[i]
         etas[i] = sim.now()
+        if road_blocked(sim, vehicle, order):
+            vs.carry_back(order)
+            continue
         if sim.now() < order.window_start_s:
             yield sim.env.timeout(order.window_start_s - sim.now())
         if order.id in sim.state.cancel_requested:  # cancelled while the driver was on the way
@@ -302,6 +305,14 @@ def deliver_trip(
         if sortie is not None:
             yield sortie  # the drone comes back to the van before it drives on
     return ""
+
+
+def _not_attempted(sim: Simulation, vehicle: Vehicle, vs: VehicleDay, reason: str) -> None:
+    """The trip ends early: every parcel still on board comes back unattempted."""
+    for order in vs.onboard:
+        if order.id not in sim.state.cancel_requested:
+            no_attempt(sim, vehicle, order, reason)
+    vs.carry_back()
 
 
 def fly_trip(
@@ -460,6 +471,11 @@ def back_at_hub(sim: Simulation, vehicle: Vehicle, where: dict[str, Any], reason
         sim.order_event("returned_to_hub", order, vehicle_id=vehicle.id)
         if order.id in sim.state.cancel_requested:
             sim.order_event("cancelled", order, reason="customer")
+        elif order.id in sim.state.to_sender:
+            reason = "refused or damaged"
+            sim.order_event(
+                "returned_to_sender", order, attempts=sim.state.attempts[order.id], reason=reason
+            )
         elif sim.state.attempts[order.id] >= sim.scenario.service.max_attempts:
             sim.order_event("returned_to_sender", order, attempts=sim.state.attempts[order.id])
         else:
