@@ -176,6 +176,14 @@ def test_grounded_drones_fly_no_sorties() -> None:
     day0 = launches[launches < 24 * H]
     assert ((day0 < 11 * H) | (day0 >= 15 * H)).all()
     assert (day0 >= 15 * H).any(), "drones should fly again after the storm"
+    # The whole sortie, not just the take-off: no leg starts or ends in the storm.
+    drones = set(result.vehicles.loc[result.vehicles["mode"] == "drone", "vehicle_id"])  # type: ignore[attr-defined]
+    legs = events[events["kind"].isin(["flight", "arrive"]) & events["vehicle_id"].isin(drones)]
+    assert len(legs) > 10
+    for t in legs["time_s"]:
+        assert not weather.grounded(
+            t, max_wind_kph=drone.max_wind_kph, max_rain_mm_h=drone.max_rain_mm_h
+        ), f"flying at {t / H:.2f} h in {weather.state_name(t)}"
 
 
 def test_a_storm_day_changes_drone_share_and_on_time(clear: object, storm: object) -> None:

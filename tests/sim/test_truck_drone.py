@@ -140,6 +140,11 @@ def test_in_a_storm_the_drone_stays_on_board_and_the_van_serves_its_orders() -> 
         assert not weather.grounded(
             row["time_s"], max_wind_kph=drone.max_wind_kph, max_rain_mm_h=drone.max_rain_mm_h
         )
+    flying = events["kind"].isin(["flight", "arrive"]) & events["vehicle_id"].str.endswith("/drone")
+    for t in events.loc[flying.fillna(False), "time_s"]:  # the whole sortie in flyable weather
+        assert not weather.grounded(
+            t, max_wind_kph=drone.max_wind_kph, max_rain_mm_h=drone.max_rain_mm_h
+        ), f"flying at {t / H:.2f} h in {weather.state_name(t)}"
     held = events[(events["kind"] == "grounded") & events["vehicle_id"].str.endswith("/drone")]
     assert len(held) > 0
     day0 = held[held["time_s"] < 24 * H]["time_s"]

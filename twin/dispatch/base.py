@@ -178,8 +178,9 @@ class DispatchState:
     #: ``flight_m(vehicle_id, stops)``: legal flight length (m) of a drone sortie from
     #: its hub over ``stops`` and back; inf if no legal path or beyond nothing to fly.
     flight_m: Callable[[str, Sequence[int]], float] | None = None
-    #: ``clear_sky_from(vehicle_id, t_s)``: first time from ``t_s`` the drone may fly.
-    clear_sky_from: Callable[[str, float], float] | None = None
+    #: ``clear_sky_from(vehicle_id, t_s, duration_s)``: first time from ``t_s`` the drone
+    #: may take off and fly for ``duration_s`` in flyable weather.
+    clear_sky_from: Callable[[str, float, float], float] | None = None
     #: Crowdsourced couriers online now and free: a plan may offer them bundles.
     couriers: tuple[CourierView, ...] = ()
     #: ``van_sortie_m(vehicle_id, launch_node, drop_node)``: legal flight length (m)

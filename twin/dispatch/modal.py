@@ -254,7 +254,8 @@ def schedule_sorties(
                 continue
             assert spec.speed_kph is not None
             fly_s = length / (spec.speed_kph / 3.6)
-            start = state.clear_sky_from(d.id, clock[d.id])
+            airborne = spec.takeoff_landing_s + fly_s + (spec.stop_overhead_s or 0.0)
+            start = state.clear_sky_from(d.id, clock[d.id], d.load_per_parcel_s + airborne)
             arrive = max(
                 start + d.load_per_parcel_s + spec.takeoff_landing_s / 2 + fly_s / 2,
                 order.window_start_s,

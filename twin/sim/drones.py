@@ -1,7 +1,8 @@
 """Drones: legal flights around no-fly zones, sorties from the hub, and a truck's drone.
 
 Flight paths are the airspace's shortest legal paths, computed once per node
-pair. A drone flies only in flyable weather (:func:`clear_sky_from`); a drone
+pair. A drone takes off only if the weather stays flyable for its whole sortie
+(:func:`clear_sky_from`); a drone
 carried on a van is launched from a stop to drop the next parcel and lands back
 on the van, whose driver waits for it.
 """
@@ -33,6 +34,7 @@ __all__ = [
     "launch_at",
     "launch_from",
     "sortie_m",
+    "sortie_s",
     "van_sortie",
     "van_sortie_m",
 ]
@@ -50,7 +52,11 @@ def launch_from(sim: Simulation, van: Vehicle, vs: VehicleDay, trip: list[Order]
     now = sim.now()
     if order.id in sim.state.cancel_requested or now < dvs.ready_s:
         return None
-    clear = clear_sky_from(sim, drone, now)
+    vtype = drone.type
+    _, out_s = flight(sim, drone, vs.here, order.node)
+    _, back_s = flight(sim, drone, order.node, vs.here)
+    duration = vtype.takeoff_landing_s + out_s + back_s + (vtype.stop_overhead_s or 0.0)
+    clear = clear_sky_from(sim, drone, now, duration)
     if clear > now:
         sim.event(
             "grounded",
@@ -61,11 +67,9 @@ def launch_from(sim: Simulation, van: Vehicle, vs: VehicleDay, trip: list[Order]
             until_s=round(clear, 3) if math.isfinite(clear) else None,
         )
         return None
-    vtype = drone.type
     range_m = vtype.range_km * 1000.0 if vtype.range_km is not None else math.inf
     if not van_sortie_m(sim, van.id, vs.here, order.node) <= range_m:
         return None
-    _, out_s = flight(sim, drone, vs.here, order.node)
     if now + vtype.takeoff_landing_s / 2 + out_s < order.window_start_s:
         return None
     vs.onboard.remove(order)
@@ -147,9 +151,9 @@ def flight_m(sim: Simulation, vehicle_id: str, stops: Sequence[int]) -> float:
     return sortie_m(sim, sim.state.vehicle_by_id[vehicle_id], stops)
 
 
-def clear_sky_for(sim: Simulation, vehicle_id: str, t_s: float) -> float:
+def clear_sky_for(sim: Simulation, vehicle_id: str, t_s: float, duration_s: float = 0.0) -> float:
     """:func:`clear_sky_from` by vehicle id: what policies are given to plan launches."""
-    return clear_sky_from(sim, sim.state.vehicle_by_id[vehicle_id], t_s)
+    return clear_sky_from(sim, sim.state.vehicle_by_id[vehicle_id], t_s, duration_s)
 
 
 def launch_at(sim: Simulation, vehicle: Vehicle, trip: list[Order]) -> float:
@@ -160,18 +164,44 @@ def launch_at(sim: Simulation, vehicle: Vehicle, trip: list[Order]) -> float:
     return first.window_start_s - lead - out_s
 
 
-def clear_sky_from(sim: Simulation, vehicle: Vehicle, t_s: float) -> float:
-    """The first time from ``t_s`` this drone may fly (inf if not within the run)."""
-    vtype = vehicle.type
+def clear_sky_from(sim: Simulation, vehicle: Vehicle, t_s: float, duration_s: float = 0.0) -> float:
+    """The first time from ``t_s`` this drone may take off on a sortie of ``duration_s``
+    (inf if not within the run): flyable weather at take-off *and* for the whole
+    sortie, so that a drone never leaves just before rain it could not fly in. The
+    weather is known hour by hour (the forecast the operator flies by)."""
     horizon = sim.scenario.simulated_days * DAY_S
     t = t_s
     while t < horizon:
-        if not sim.world.weather.grounded(
+        bad = _first_grounded(sim, vehicle, t, t + duration_s)
+        if bad is None:
+            return t
+        t = (math.floor(bad / HOUR_S) + 1) * HOUR_S
+    return math.inf
+
+
+def _first_grounded(
+    sim: Simulation, vehicle: Vehicle, start_s: float, end_s: float
+) -> float | None:
+    """The first moment in ``[start_s, end_s]`` the drone would be grounded, or None."""
+    vtype = vehicle.type
+    t = start_s
+    while t <= end_s:
+        if sim.world.weather.grounded(
             t, max_wind_kph=vtype.max_wind_kph, max_rain_mm_h=vtype.max_rain_mm_h
         ):
             return t
         t = (math.floor(t / HOUR_S) + 1) * HOUR_S
-    return math.inf
+    return None
+
+
+def sortie_s(sim: Simulation, vehicle: Vehicle, trip: Sequence[Order]) -> float:
+    """Expected time of a hub sortie over ``trip``: loading, take-off and landing, the
+    flights there and back and each drop (its weather must hold that long)."""
+    route = [vehicle.hub_node, *(o.node for o in trip), vehicle.hub_node]
+    flying = sum(flight(sim, vehicle, a, b)[1] for a, b in itertools.pairwise(route))
+    vtype = vehicle.type
+    drops = len(trip) * (vtype.stop_overhead_s or 0.0)
+    return sim.load_time_s(vehicle, len(trip)) + vtype.takeoff_landing_s + flying + drops
 
 
 def fly(
