@@ -107,7 +107,7 @@ def attempt(sim: Simulation, order: Order, vehicle: Vehicle) -> Any:
         )
     )
     if reason:
-        pass  # found at the door before anyone answers
+        pass  # found at the door before anyone answers: no hand-over
     elif present:
         handover_s = handover_mean_s(s, order.option, vtype)
         yield sim.env.timeout(draw_service_s(rng, handover_s, s.service_cv))
@@ -115,9 +115,7 @@ def attempt(sim: Simulation, order: Order, vehicle: Vehicle) -> Any:
             reason = "refused"
         else:
             pod = "signature" if order.option == "signature" else "scan"
-            sim.order_event("delivered", order, vehicle_id=vid, attempt=attempt)
-            sim.order_event("pod", order, vehicle_id=vid, pod=pod)
-            sim.state.delivered_s[order.id] = sim.now()  # the hand-over, not the knock
+            hand_over(sim, order, vid, attempt, pod=pod)
             sim.world.customers.record_outcome(
                 row, delivered=True, lateness_h=lateness_h, eta_error_h=eta_error_h
             )
@@ -128,9 +126,7 @@ def attempt(sim: Simulation, order: Order, vehicle: Vehicle) -> Any:
             if grounded:  # a drone's drop time is its stop overhead
                 yield sim.env.timeout(draw_service_s(rng, safe_drop_mean_s(s), s.service_cv))
             sim.order_event("safe_drop", order, vehicle_id=vid)
-            sim.order_event("delivered", order, vehicle_id=vid, attempt=attempt)
-            sim.order_event("pod", order, vehicle_id=vid, pod="photo")
-            sim.state.delivered_s[order.id] = sim.now()  # the hand-over, not the knock
+            hand_over(sim, order, vid, attempt, pod="photo")
             stolen = fate[4] < f.theft_prob
             if stolen:
                 sim.order_event("stolen", order, vehicle_id=vid)
@@ -143,6 +139,14 @@ def attempt(sim: Simulation, order: Order, vehicle: Vehicle) -> Any:
         fail(sim, order, vehicle, reason, rng, eta_error_h=eta_error_h)
     if vtype.stop_overhead_s is None:
         yield sim.env.timeout(draw_service_s(rng, s.walk_s_mean, s.service_cv))
+
+
+def hand_over(sim: Simulation, order: Order, vehicle_id: str, attempt: int, *, pod: str) -> None:
+    """The parcel is the customer's: delivered, with its proof, at this moment (the
+    hand-over, not the knock, is the delivery time)."""
+    sim.order_event("delivered", order, vehicle_id=vehicle_id, attempt=attempt)
+    sim.order_event("pod", order, vehicle_id=vehicle_id, pod=pod)
+    sim.state.delivered_s[order.id] = sim.now()
 
 
 def fail(
