@@ -301,7 +301,7 @@ def test_golden_trace_small_grid():
     scenario = derive(load_scenario(ROOT / "scenarios" / "small_grid.yaml"), {"warmup_days": 0})
     result = Simulation(scenario, load_network(scenario.map.ref)).run()
     assert result.log.digest() == (
-        "6aa484b0889518659a662779f3478d4b4b7bf042a978a7064854d0327f9f27d2"
+        "b598b689bc9a0638a598c53909366cba7d16110574e42b3d28379b879d00d4de"
     )
 
 
