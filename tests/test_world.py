@@ -13,6 +13,7 @@ from twin.errors import ScenarioError
 from twin.maps import RoadNetwork, grid_city, load_network
 from twin.rng import RandomStreams
 from twin.scenario import Scenario, load_scenario
+from twin.scenario.edit import derive
 from twin.sim import Simulation
 from twin.sites import SiteStudy
 from twin.world import build_world, place_hubs
@@ -62,8 +63,11 @@ def test_the_world_has_the_orders_the_engine_plays(small_grid_2days):
 
 def test_orders_and_disruptions_are_drawn_as_before_the_split(small_grid_2days):
     """Pinned from the engine before build_world existed (commit e10389e): the world
-    draws from the same streams in the same order."""
+    draws from the same streams in the same order. (With the delivery options of
+    then: the defaults have changed since.)"""
     scenario, network = small_grid_2days
+    then = {"home": 0.2, "safe_drop": 0.7, "signature": 0.1}
+    scenario = derive(scenario, {"demand": {"options": then}})
     world = build_world(scenario, network, RandomStreams(scenario.seed))
     assert len(world.orders) == 247
     assert _orders_digest(world.orders) == "f63d0dca2b789504"

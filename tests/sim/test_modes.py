@@ -48,7 +48,9 @@ def _details(frame: pd.DataFrame) -> list[dict]:
 
 
 def _modes(result: object) -> dict[str, str]:
+    """Mode of every vehicle that worked (idle fleet vehicles are in the table too)."""
     vehicles = result.vehicles  # type: ignore[attr-defined]
+    vehicles = vehicles[vehicles["status"] == "worked"]
     return dict(zip(vehicles["vehicle_id"], vehicles["mode"], strict=False))
 
 
