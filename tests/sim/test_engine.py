@@ -135,26 +135,6 @@ def test_every_fleet_vehicle_has_a_row_every_day_used_or_not(owned: bool, idle_f
     assert k["cost_per_delivery"] == pytest.approx((cost + 2 * idle_fixed) / 2)
 
 
-def test_a_driver_waiting_for_a_window_takes_the_break_when_it_falls_due():
-    # One van, break after 4.5 h of duty (30 min). Parcel "a" is due 8-18, parcel "b"
-    # only 16-18 at the far end of the street: the driver reaches b at about 08:10
-    # and waits there. Waiting is duty, so the break starts at 12:30 (08:00 + 4.5 h),
-    # in the wait, and not after 16:00 on the drive back after 8 h of duty.
-    scenario = _quiet_world(drivers={"break_min": 30, "break_after_h": 4.5})
-    net = RoadNetwork(*grid_city(rows=1, cols=5, spacing_m=100.0))
-    orders = [_order("a", 1, net), _order("b", 5, net, window_start_s=16 * H)]
-    result = Simulation(scenario, net, orders=orders).run()
-    ev = result.events
-    starts = ev.loc[ev["kind"] == "break_start", "time_s"].tolist()
-    ends = ev.loc[ev["kind"] == "break_end", "time_s"].tolist()
-    shift_start = float(ev.loc[ev["kind"] == "shift_start", "time_s"].iloc[0])
-    assert starts == [pytest.approx(shift_start + 4.5 * H)]
-    assert ends == [pytest.approx(shift_start + 5 * H)]
-    attempts = ev.loc[(ev["kind"] == "attempted") & (ev["order_id"] == "b"), "time_s"]
-    assert float(attempts.iloc[0]) == pytest.approx(16 * H + 90, abs=1)  # park + walk
-    assert result.vehicles["breaks"].tolist() == [1]
-
-
 def test_absent_customer_fails_then_returns_to_sender():
     scenario = _quiet_world(
         days=2,

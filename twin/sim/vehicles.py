@@ -284,7 +284,7 @@ def deliver_trip(
             vs.carry_back(order)
             continue
         if sim.now() < order.window_start_s:
-            yield from wait_for_window(sim, vehicle, vs, order.window_start_s, day_log)
+            yield sim.env.timeout(order.window_start_s - sim.now())
         if order.id in sim.state.cancel_requested:  # cancelled while the driver was on the way
             vs.carry_back(order)
             continue
@@ -379,24 +379,6 @@ def load_trip(sim: Simulation, vehicle: Vehicle, trip: list[Order], where: dict[
     if dock is not None:
         sim.state.docks[vehicle.hub].release(dock)
     sim.event("depart", vehicle_id=vid, driver_id=drv, **where)
-
-
-def wait_for_window(
-    sim: Simulation, vehicle: Vehicle, vs: VehicleDay, until_s: float, day_log: dict[str, Any]
-) -> Any:
-    """Wait at a stop until its window opens. Waiting is time on duty: when the duty
-    rule would call for a break before the wait ends, the driver takes it now, in
-    the wait when it falls due, instead of driving on after hours of duty without one."""
-    d = sim.scenario.drivers
-    rule = vehicle.type.crewed and d.break_min > 0
-    while sim.now() < until_s:
-        due_s = vs.duty_from_s + d.break_after_h * HOUR_S if rule else math.inf
-        if due_s >= until_s:
-            yield sim.env.timeout(until_s - sim.now())
-            return
-        if due_s > sim.now():
-            yield sim.env.timeout(due_s - sim.now())
-        yield from take_break(sim, vehicle, vs, vs.here, day_log, planned=False)
 
 
 def take_break(
