@@ -475,21 +475,26 @@ def cost_breakdown(vehicles: pd.DataFrame, delivered: float) -> pd.DataFrame:
         Deliveries of the run (:func:`kpis`'s ``delivered``).
     """
 
-    def total(column: str, mask: Any = None) -> float:
-        if column not in vehicles or not len(vehicles):
+    crowd = (
+        vehicles["mode"] == "crowd"
+        if "mode" in vehicles
+        else pd.Series(False, index=vehicles.index)
+    )
+
+    def total(column: str, rows: pd.Series | None = None) -> float:
+        if column not in vehicles:
             return 0.0
         values = vehicles[column].fillna(0.0)
-        return float(values[mask].sum() if mask is not None else values.sum())
+        return float((values if rows is None else values[rows]).sum())
 
-    crowd = vehicles["mode"] == "crowd" if len(vehicles) else None
     overtime = total("overtime_cost")
     totals = {
         "fixed": total("fixed_cost"),
         "distance": total("distance_cost"),
         "wages": total("driver_cost") - overtime,
         "overtime": overtime,
-        "supervision": total("operating_cost", ~crowd if crowd is not None else None),
-        "crowd_pay": total("operating_cost", crowd) if crowd is not None else 0.0,
+        "supervision": total("operating_cost", ~crowd),
+        "crowd_pay": total("operating_cost", crowd),
     }
     return pd.DataFrame(
         {
@@ -522,22 +527,18 @@ def failures_by_reason(events: pd.DataFrame) -> pd.DataFrame:
     if not len(events):
         return pd.DataFrame(columns=columns)
     n_attempts = int((events["kind"] == "attempted").sum())
-    rows = []
-    for outcome in ("failed", "no_attempt", "stolen"):
-        mine = events[events["kind"] == outcome]
-        if outcome == "stolen":
-            reasons = pd.Series(["theft after a safe drop"] * len(mine), dtype=object)
-        else:
-            reasons = mine["details"].map(_reason)
-        for reason, count in reasons.value_counts().items():
-            rows.append(
-                {
-                    "outcome": outcome,
-                    "reason": str(reason),
-                    "count": int(count),
-                    "per_attempt": _ratio(int(count), n_attempts),
-                }
-            )
+    reasons = {
+        "failed": events.loc[events["kind"] == "failed", "details"].map(_reason),
+        "no_attempt": events.loc[events["kind"] == "no_attempt", "details"].map(_reason),
+        "stolen": events.loc[events["kind"] == "stolen", "kind"].map(
+            lambda _: "theft after a safe drop"
+        ),
+    }
+    rows = [
+        (outcome, str(reason), int(count), _ratio(int(count), n_attempts))
+        for outcome, of_kind in reasons.items()
+        for reason, count in of_kind.value_counts().items()
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 

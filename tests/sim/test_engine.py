@@ -18,6 +18,7 @@ from twin.metrics import conservation, kpis
 from twin.scenario import Scenario, load_scenario
 from twin.scenario.edit import derive
 from twin.sim import Simulation
+from twin.sim.tables import VEHICLE_STATUSES
 
 ROOT = Path(__file__).resolve().parents[2]
 H = 3600.0
@@ -126,6 +127,7 @@ def test_every_fleet_vehicle_has_a_row_every_day_used_or_not(owned: bool, idle_f
     table = result.vehicles
     assert sorted(table["vehicle_id"]) == ["hub/van-01", "hub/van-02", "hub/van-03"]
     assert sorted(table["status"]) == ["idle", "idle", "worked"]
+    assert set(table["status"]) <= set(VEHICLE_STATUSES)
     idle = table[table["status"] == "idle"]
     assert (idle["fixed_cost"] == idle_fixed).all()
     assert (idle[["working_h", "km", "driver_cost", "operating_cost"]] == 0).all().all()

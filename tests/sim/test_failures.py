@@ -20,6 +20,7 @@ from twin.metrics import failures_by_reason
 from twin.scenario import load_scenario
 from twin.scenario.edit import derive
 from twin.sim import SimResult, Simulation
+from twin.sim.stops import FAILURE_REASONS, NO_ATTEMPT_REASONS, TO_SENDER
 
 SMALL_GRID = Path(__file__).resolve().parents[2] / "scenarios" / "small_grid.yaml"
 
@@ -58,9 +59,13 @@ def _run(failures: dict[str, float], **changes: Any) -> SimResult:
 
 
 def _reasons(result: SimResult, kind: str = "failed") -> pd.Series:
+    """The reasons of the run's ``failed`` (or ``no_attempt``) events: each one of the
+    documented vocabulary."""
     events = result.events
     mine = events[events["kind"] == kind]
-    return mine["details"].map(lambda d: json.loads(d)["reason"])
+    reasons = mine["details"].map(lambda d: json.loads(d)["reason"])
+    assert set(reasons) <= set(FAILURE_REASONS if kind == "failed" else NO_ATTEMPT_REASONS)
+    return reasons
 
 
 def _attempts(result: SimResult) -> int:
@@ -68,6 +73,7 @@ def _attempts(result: SimResult) -> int:
 
 
 def test_a_damaged_parcel_fails_at_any_door_and_goes_back_to_the_sender() -> None:
+    assert "damaged" in TO_SENDER
     result = _run({"damaged_prob": 1.0}, customers=EVERYONE_HOME)
     assert _attempts(result) > 0
     assert set(_reasons(result)) == {"damaged"}

@@ -69,13 +69,23 @@ def run_row(outcome: RunOutcome) -> dict[str, Any]:
     }
 
 
-def _costs(result: Any) -> dict[str, dict[str, float]]:
-    """One run's :func:`twin.metrics.cost_breakdown`: component -> total, per delivery."""
-    frame = cost_breakdown(result.measured()[1], result.kpis()["delivered"])
-    return {
-        str(name): {"total": float(total), "per_delivery": float(per)}
-        for name, total, per in zip(frame.index, frame["total"], frame["per_delivery"], strict=True)
-    }
+def _breakdowns(result_set: Any) -> tuple[list[Any], list[Any]]:
+    """Per replication, over its measured days: failed attempts by reason (records) and
+    the cost KPI by component (component -> total, per delivery; sums to the KPI)."""
+    failures, costs = [], []
+    for result, k in zip(result_set.results, result_set.per_run, strict=True):
+        _, vehicles, events = result.measured()
+        failures.append(failures_by_reason(events).to_dict("records"))
+        frame = cost_breakdown(vehicles, k["delivered"])
+        costs.append(
+            {
+                str(name): {"total": float(total), "per_delivery": float(per)}
+                for name, total, per in zip(
+                    frame.index, frame["total"], frame["per_delivery"], strict=True
+                )
+            }
+        )
+    return failures, costs
 
 
 def write_outputs(result_set: Any, out_dir: Path, *, fmt: str) -> dict[str, Any]:
@@ -86,6 +96,7 @@ def write_outputs(result_set: Any, out_dir: Path, *, fmt: str) -> dict[str, Any]
         result.log.save(out_dir / f"events_r{r}.{fmt}", fmt=fmt)
         result.orders.to_parquet(out_dir / f"orders_r{r}.parquet", index=False)
         result.vehicles.to_parquet(out_dir / f"vehicles_r{r}.parquet", index=False)
+    failures, costs = _breakdowns(result_set)
     summary = {
         "scenario": result_set.scenario.name,
         "replications": len(result_set.results),
@@ -98,12 +109,8 @@ def write_outputs(result_set: Any, out_dir: Path, *, fmt: str) -> dict[str, Any]
         "kpis": result_set.summary,
         "per_replication": result_set.per_run,
         "conservation": result_set.conservation(),
-        # Per replication, measured days: failed attempts by reason, parcels never tried.
-        "failures_by_reason": [
-            failures_by_reason(r.measured()[2]).to_dict("records") for r in result_set.results
-        ],
-        # Per replication, measured days: the cost KPI by component (sums to it).
-        "cost_breakdown": [_costs(r) for r in result_set.results],
+        "failures_by_reason": failures,
+        "cost_breakdown": costs,
         "warnings": result_set.warnings,
         "event_log_digests": [r.log.digest() for r in result_set.results],
         "out_dir": str(out_dir),

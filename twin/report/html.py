@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 
 from twin.maps.network import RoadNetwork
-from twin.metrics import cost_breakdown, failures_by_reason, kpis, kpis_by_mode
+from twin.metrics import cost_breakdown, failures_by_reason, kpis_by_mode
 from twin.report import plots
 
 __all__ = ["write_report"]
@@ -141,9 +141,9 @@ def _failures_table(events: pd.DataFrame) -> str:
     )
 
 
-def _cost_table(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> str:
+def _cost_table(vehicles: pd.DataFrame, delivered: float) -> str:
     """Where the cost per delivery goes, component by component (replication 1)."""
-    frame = cost_breakdown(vehicles, kpis(orders, vehicles, events)["delivered"])
+    frame = cost_breakdown(vehicles, delivered)
     body = "".join(
         f"<tr><td>{html.escape(str(name))}</td><td>{_cell(float(r['total']))}</td>"
         f"<td>{_cell(float(r['per_delivery']))}</td></tr>"
@@ -197,7 +197,7 @@ def write_report(result_set: Any, network: RoadNetwork, out_dir: Path) -> Path:
     figures.mkdir(exist_ok=True)
     first = result_set.results[0]
     # The report shows the measured days: the warm-up's work is left out, as in the KPIs.
-    orders, vehicles, events = first.measured()
+    _, vehicles, events = first.measured()
     summary = result_set.summary
     scenario = result_set.scenario
     day = scenario.warmup
@@ -243,7 +243,7 @@ def write_report(result_set: Any, network: RoadNetwork, out_dir: Path) -> Path:
 <p class="note">Intervals are Student-t over replications, on the logit scale for rates and
 satisfaction so that they stay inside their range; with one replication none is shown.</p>
 <h2>Cost per delivery by component</h2>
-{_cost_table(orders, vehicles, events)}
+{_cost_table(vehicles, result_set.per_run[0]["delivered"])}
 <h2>Order conservation</h2><table><tr><th>run</th><th>final states</th></tr>{conservation}</table>
 <h2>Routes</h2><img alt="route map" src="data:image/png;base64,{images["routes"]}">
 <h2>Deliveries and failures by hour</h2>

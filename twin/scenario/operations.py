@@ -207,7 +207,7 @@ class FailureSettings(SettingsModel):
     random stream (common random numbers: every policy meets the same failures).
     ``refused`` and ``damaged`` parcels go back to the sender; the others wait for
     the next attempt. A courier who cannot reach a stop makes *no attempt*: the
-    parcel is re-planned and counts in no attempt or first-attempt KPI.
+    parcel is planned again and counted in none of the attempt KPIs.
     """
 
     #: The address cannot be found or the building not entered (gate, entry code,

@@ -199,8 +199,9 @@ class Simulation:
         worked = {(row["day"], row["vehicle_id"]) for row in self.state.vehicle_days}
         shift_h = contracted_shift_s(self.scenario.drivers) / HOUR_S
         rows = list(self.state.vehicle_days)  # crowd couriers' bundles among them
+        fleet = [*self.world.fleet, *self.world.drone_of.values()]
         for day in range(self.scenario.simulated_days):
-            for v in [*self.world.fleet, *self.world.drone_of.values()]:
+            for v in fleet:
                 if (day, v.id) in worked:
                     continue
                 away = v.type.crewed and self.world.no_show.get((day, v.id), False)

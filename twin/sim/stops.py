@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from twin.constants import HOUR_S
 from twin.demand import Order
 from twin.fleet import Vehicle, draw_service_s, handover_mean_s, safe_drop_mean_s
@@ -154,7 +156,7 @@ def fail(
     order: Order,
     vehicle: Vehicle,
     reason: str,
-    rng: Any,
+    rng: np.random.Generator,
     *,
     eta_error_h: float = 0.0,
 ) -> None:
@@ -188,7 +190,8 @@ def road_blocked(sim: Simulation, vehicle: Vehicle, order: Order) -> bool:
 
 def no_attempt(sim: Simulation, vehicle: Vehicle, order: Order, reason: str) -> None:
     """The courier did not try this parcel's door (:data:`NO_ATTEMPT_REASONS`): it
-    goes back to be planned again and counts in no attempt KPI."""
+    goes back to be planned again, counted by the ``no_attempts`` KPI and in none
+    of the attempt KPIs."""
     sim.order_event("no_attempt", order, vehicle_id=vehicle.id, reason=reason)
 
 

@@ -381,24 +381,6 @@ def load_trip(sim: Simulation, vehicle: Vehicle, trip: list[Order], where: dict[
     sim.event("depart", vehicle_id=vid, driver_id=drv, **where)
 
 
-def take_break(
-    sim: Simulation,
-    vehicle: Vehicle,
-    vs: VehicleDay,
-    node: int,
-    day_log: dict[str, Any],
-    *,
-    planned: bool,
-) -> Any:
-    """A break where the vehicle stands; the duty clock starts again after it."""
-    vid, drv = vehicle.id, vehicle.driver_id
-    sim.event("break_start", vehicle_id=vid, driver_id=drv, node=node, planned=planned)
-    yield sim.env.timeout(break_s(sim.scenario.drivers))
-    sim.event("break_end", vehicle_id=vid, driver_id=drv, node=node)
-    vs.duty_from_s = sim.now()
-    day_log["breaks"] += 1
-
-
 def drive(
     sim: Simulation,
     vehicle: Vehicle,
@@ -426,7 +408,11 @@ def drive(
     if due_by_plan or due_by_rule:
         if due_by_plan:
             planned.pop(0)
-        yield from take_break(sim, vehicle, vs, source, day_log, planned=due_by_plan)
+        sim.event("break_start", vehicle_id=vid, driver_id=drv, node=source, planned=due_by_plan)
+        yield sim.env.timeout(break_s(d))
+        sim.event("break_end", vehicle_id=vid, driver_id=drv, node=source)
+        vs.duty_from_s = sim.now()
+        day_log["breaks"] += 1
     yield sim.env.timeout(drive_s)
     day_log["km"] += leg.length_m / 1000.0
     vs.driving_s += drive_s
