@@ -42,6 +42,9 @@ def _truth(base: Scenario) -> Scenario:
         orders_per_day=200,
         share_known_at_cutoff=0.6,
         service_levels={"same_day": 0.5, "next_day": 0.5},
+        # Presence is seen only where someone must answer the door: more attended
+        # parcels than the default mix, so that every daytime hour has enough of them.
+        options={"home": 0.2, "safe_drop": 0.7, "signature": 0.1},
     )
     # Parking and walking are scaled together: only their sum is identifiable from
     # a stop's duration (the calibration keeps the base ratio between them).

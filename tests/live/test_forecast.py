@@ -23,7 +23,7 @@ from twin.live.history import History, history_events, history_from_result
 from twin.live.state import LiveState
 from twin.maps import load_network
 from twin.maps.network import RoadNetwork
-from twin.scenario import HouseholdType, Scenario, load_scenario
+from twin.scenario import FailureSettings, HouseholdType, Scenario, load_scenario
 from twin.sim import SimResult, Simulation
 from twin.traveltime import NoiseSettings, TravelTimes
 
@@ -183,12 +183,16 @@ def test_a_vehicle_on_break_starts_later(day: Day) -> None:
     assert min(f.orders[oid].eta_p10_s for oid in route) >= resume_s
     before = day.forecast.orders[route[0]].eta_p50_s
     assert f.orders[route[0]].eta_p50_s > before + 600.0
-    assert f.routes[vid].return_p50_s > day.forecast.routes[vid].return_p50_s
+    # The return is not earlier. Not necessarily later either: the break taken now
+    # replaces the one the day would take later, and windows the van now reaches
+    # later mean less waiting at them (slack absorbs the delay); within 2 min of
+    # sampling noise over 50 samples.
+    assert f.routes[vid].return_p50_s >= day.forecast.routes[vid].return_p50_s - 120.0
 
 
 # -- the spread collapses without randomness ---------------------------------------------
 def _exact(day: Day) -> Scenario:
-    """The day's scenario without leg noise, service noise or absence."""
+    """The day's scenario without leg noise, service noise, absence or other failures."""
     base = day.scenario
     always = HouseholdType(name="always", share=1.0, at_home_by_hour=(1.0,) * 24,
                            answer_door=1.0)  # fmt: skip
@@ -197,6 +201,7 @@ def _exact(day: Day) -> Scenario:
             "traffic": base.traffic.model_copy(update={"noise": NoiseSettings(cv=0.0)}),
             "service": base.service.model_copy(update={"service_cv": 0.0}),
             "customers": base.customers.model_copy(update={"households": (always,)}),
+            "failures": FailureSettings(**dict.fromkeys(FailureSettings.model_fields, 0.0)),
         }
     )
 

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from twin.demand import Order
 from twin.events import TERMINAL
+from twin.live.history_measures import stop_dwell
+from twin.live.simulated_history import history_from_result
 from twin.maps import RoadNetwork, grid_city, load_network
 from twin.metrics import conservation, kpis
 from twin.scenario import Scenario, load_scenario
@@ -135,6 +137,44 @@ def test_every_fleet_vehicle_has_a_row_every_day_used_or_not(owned: bool, idle_f
     cost = float(worked[["fixed_cost", "distance_cost", "driver_cost"]].sum().sum())
     k = kpis(result.orders, table, result.events)
     assert k["cost_per_delivery"] == pytest.approx((cost + 2 * idle_fixed) / 2)
+
+
+def test_a_driver_waiting_for_a_window_takes_the_break_when_it_falls_due():
+    # One van, break after 4.5 h of duty (30 min). Parcel "a" is due 8-18, parcel "b"
+    # only 16-18 at the far end of the street: the driver reaches b at about 08:10
+    # and waits there. Waiting is duty, so the break starts at 12:30 (08:00 + 4.5 h),
+    # in the wait, and not after 16:00 on the drive back after 8 h of duty.
+    scenario = _quiet_world(drivers={"break_min": 30, "break_after_h": 4.5})
+    net = RoadNetwork(*grid_city(rows=1, cols=5, spacing_m=100.0))
+    orders = [_order("a", 1, net), _order("b", 5, net, window_start_s=16 * H)]
+    result = Simulation(scenario, net, orders=orders).run()
+    ev = result.events
+    starts = ev.loc[ev["kind"] == "break_start", "time_s"].tolist()
+    ends = ev.loc[ev["kind"] == "break_end", "time_s"].tolist()
+    shift_start = float(ev.loc[ev["kind"] == "shift_start", "time_s"].iloc[0])
+    assert starts == [pytest.approx(shift_start + 4.5 * H)]
+    assert ends == [pytest.approx(shift_start + 5 * H)]
+    attempts = ev.loc[(ev["kind"] == "attempted") & (ev["order_id"] == "b"), "time_s"]
+    assert float(attempts.iloc[0]) == pytest.approx(16 * H + 90, abs=1)  # park + walk
+    assert result.vehicles["breaks"].tolist() == [1]
+
+
+def test_a_break_taken_in_a_wait_stays_inside_the_stop_of_the_history():
+    # Break after 15 min of duty: the van reaches b (window from 08:20) at about 08:09,
+    # due for its break, and takes it there (08:09-08:39, past the window's start).
+    # Exported as history, b is one stop (the break is not a move) and its service
+    # time is the stop's own 180 s (park and walk 90, hand-over 60, walk back 30):
+    # neither the wait nor the break in it.
+    scenario = _quiet_world(drivers={"break_min": 30, "break_after_h": 0.25})
+    net = RoadNetwork(*grid_city(rows=1, cols=5, spacing_m=100.0))
+    orders = [_order("a", 1, net), _order("b", 5, net, window_start_s=8 * H + 20 * 60)]
+    result = Simulation(scenario, net, orders=orders).run()
+    history = history_from_result(result)
+    assert sorted(history.stops["order_id"]) == ["a", "b"]
+    assert len(history.breaks) == 1
+    dwell = stop_dwell(history).set_index("order_id")["dwell_s"]
+    assert dwell["a"] == pytest.approx(180.0, abs=0.01)
+    assert dwell["b"] == pytest.approx(180.0, abs=0.01)
 
 
 def test_absent_customer_fails_then_returns_to_sender():

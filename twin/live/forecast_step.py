@@ -118,10 +118,12 @@ def truncated(
 def service(
     model: ForecastModel, run: VehicleRun, order: LiveOrder, start: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The stop as ``Simulation._attempt`` plays it: returns (departure, failed).
+    """The stop as the engine's ``attempt`` plays it: returns (departure, failed).
 
     The customer's presence is drawn at the door (after parking and walking)
-    from the hour's answer probability of the household mix.
+    from the hour's answer probability of the household mix; damage, access
+    problems, refusals and a missing safe place fail an attempt at the scenario's
+    chances (``failures``).
     """
     s = model.scenario.service
     vt = run.vtype
@@ -137,13 +139,24 @@ def service(
     door = start + overhead
     hour = np.floor((door % DAY_S) / HOUR_S).astype(np.int64)
     p = answer_probability(model.scenario.customers, hour, model.hourly(model.stay_home, door))
-    present = (run.rng.random(n) < p) & (vt.mode != "drone")
+    grounded = vt.mode != "drone"
+    present = (run.rng.random(n) < p) & grounded
     handover = draw(handover_mean_s(s, order.option, vt))
     safe_drop = order.option == "safe_drop" and not vt.needs_presence
-    dropped = draw(safe_drop_mean_s(s)) if vt.mode != "drone" else np.zeros(n)
-    at_door = np.where(present, handover, dropped if safe_drop else 0.0)
+    dropped = draw(safe_drop_mean_s(s)) if grounded else np.zeros(n)
     walk_back = draw(s.walk_s_mean) if vt.stop_overhead_s is None else np.zeros(n)
-    failed = ~present & (not safe_drop)
+    # The other ways an attempt fails (scenario.failures), in the engine's order: a
+    # damaged parcel or an access problem before anyone answers, a refusal at the
+    # door, no safe place for a safe drop.
+    f = model.scenario.failures
+    u = run.rng.random((4, n))
+    stopped = grounded & ((u[0] < f.damaged_prob) | (u[1] < f.access_problem_prob))
+    present &= ~stopped
+    refused = present & (u[2] < f.refusal_prob)
+    no_place = grounded & (u[3] < f.no_safe_place_prob)
+    drops = ~present & ~stopped & safe_drop & ~no_place
+    at_door = np.where(present, handover, np.where(drops, dropped, 0.0))
+    failed = ~(present | drops) | refused
     return door + at_door + walk_back, failed
 
 
@@ -183,10 +196,32 @@ def reload(model: ForecastModel, run: VehicleRun, k: int, now_s: float) -> None:
     run.first = False
 
 
+def wait_for_window(
+    model: ForecastModel, run: VehicleRun, arrive: np.ndarray, opens_s: float, mask: np.ndarray
+) -> np.ndarray:
+    """When each sample's service at a stop starts, as the engine's ``wait_for_window``
+    plays the wait: a break that falls due before the window opens is taken in the
+    wait, ending by the opening if the wait allows."""
+    d = model.scenario.drivers
+    t = np.asarray(arrive, dtype=float).copy()
+    if run.vtype.crewed and d.break_min > 0:
+        length = break_s(d)
+        while True:
+            due = run.duty_from + d.break_after_h * HOUR_S
+            take = mask & (t < opens_s) & (due < opens_s)
+            if not take.any():
+                break
+            begin = np.maximum(t, np.minimum(due, opens_s - length))
+            t = np.where(take, begin + length, t)
+            run.duty_from = np.where(take, t, run.duty_from)
+    return np.maximum(t, opens_s)
+
+
 def step(model: ForecastModel, run: VehicleRun, k: int, now_s: float) -> None:
     """Serve stop ``k`` in every sample still on the route, as ``_deliver_trip`` does:
     first the working-day check (can the stop be served and the hub reached in
-    time, by expected times?), then the drive, the wait for the window, the stop.
+    time, by expected times?), then the drive, the wait for the window (with a
+    break in it when one falls due), the stop.
 
     The expected legs must be in the model's memo (:meth:`ForecastModel.resolve`).
     """
@@ -206,7 +241,7 @@ def step(model: ForecastModel, run: VehicleRun, k: int, now_s: float) -> None:
         run.going = run.going & ~home
     mask = run.going
     arrive = drive(model, run, target, np.where(mask, leg, 0.0), mask, now_s)
-    start = np.maximum(arrive, order.window_start_s)
+    start = wait_for_window(model, run, arrive, order.window_start_s, mask)
     depart, failed = service(model, run, order, start)
     if k == 0:  # no outcome yet: the first stop is not finished before now
         depart = np.maximum(depart, now_s)

@@ -37,16 +37,34 @@ def span_hours(span: Any) -> Any:
 def stop_dwell(history: History) -> pd.DataFrame:
     """Each stop with its service time (``dwell_s``) and the order's option and area.
 
-    Service time is departure minus the later of arrival and window start: a
-    vehicle early for a window waits before it serves, and that wait is not
-    service.
+    Service time is departure minus the later of arrival and window start, less
+    any break of the driver in between: a vehicle early for a window waits before
+    it serves, and neither that wait nor a break taken in it is service.
     """
     stops = history.stops.merge(
         history.orders[["order_id", "option", "area", "window_start"]], on="order_id"
     )
     began = stops[["arrived_at", "window_start"]].max(axis=1)
     dwell = span_hours(stops["departed_at"] - began) * HOUR_S
+    dwell = dwell - _break_overlap_s(stops, began, history.breaks)
     return stops.assign(dwell_s=dwell.clip(lower=0.0))
+
+
+def _break_overlap_s(stops: pd.DataFrame, began: pd.Series, breaks: pd.DataFrame) -> pd.Series:
+    """Seconds of each stop's service span (``began`` to departure) its driver spent
+    on a break (0 for most stops: breaks are usually taken between stops)."""
+    overlap = pd.Series(0.0, index=stops.index)
+    if not len(breaks):
+        return overlap
+    for vid, mine in breaks.groupby("vehicle_id"):
+        rows = stops.index[stops["vehicle_id"] == vid]
+        if not len(rows):
+            continue
+        for start, end in zip(mine["start_at"], mine["end_at"], strict=True):
+            lo = began[rows].where(began[rows] > start, start)
+            hi = stops.loc[rows, "departed_at"].where(stops.loc[rows, "departed_at"] < end, end)
+            overlap[rows] += span_hours((hi - lo).clip(lower=pd.Timedelta(0))) * HOUR_S
+    return overlap
 
 
 def driving_legs(history: History, hubs: np.ndarray | None = None) -> pd.DataFrame:

@@ -80,9 +80,10 @@ def _records(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Stops, pings and breaks (times in engine seconds) read from the event log in order.
 
-    A stop stays open from its ``arrive`` until the vehicle next moves; only a
-    stop with an outcome is a stop of the history (an arrival that ended in a
-    breakdown before the attempt is not).
+    A stop stays open from its ``arrive`` until the vehicle next moves (a break
+    taken while waiting for the window is not a move); only a stop with an outcome
+    is a stop of the history (an arrival that ended in a breakdown before the
+    attempt is not).
     """
     stops: list[dict[str, Any]] = []
     pings: list[dict[str, Any]] = []
@@ -95,7 +96,10 @@ def _records(
         if not isinstance(vid, str):
             continue
         stop = open_stop.get(vid)
-        if kind in _MOVES and stop is not None:
+        # A break before the attempt is taken at the stop (waiting for its window): the
+        # vehicle has not moved on, so the stop stays open; the break is in ``breaks``.
+        waiting = kind == "break_start" and stop is not None and "outcome" not in stop
+        if kind in _MOVES and stop is not None and not waiting:
             d = _details(details)
             left = t - float(d.get("drive_s", 0.0)) if kind == "arrive" else t
             stop["departed_s"] = max(left, stop["arrived_s"])

@@ -284,7 +284,7 @@ def deliver_trip(
             vs.carry_back(order)
             continue
         if sim.now() < order.window_start_s:
-            yield sim.env.timeout(order.window_start_s - sim.now())
+            yield from wait_for_window(sim, vehicle, vs, order.window_start_s, day_log)
         if order.id in sim.state.cancel_requested:  # cancelled while the driver was on the way
             vs.carry_back(order)
             continue
@@ -381,6 +381,45 @@ def load_trip(sim: Simulation, vehicle: Vehicle, trip: list[Order], where: dict[
     sim.event("depart", vehicle_id=vid, driver_id=drv, **where)
 
 
+def wait_for_window(
+    sim: Simulation, vehicle: Vehicle, vs: VehicleDay, until_s: float, day_log: dict[str, Any]
+) -> Any:
+    """Wait at a stop until its window opens. Waiting is time on duty: when the duty
+    rule calls for a break before the wait ends, the driver takes it in the wait,
+    instead of driving on after hours of duty without one. The break starts when it
+    falls due, or earlier so that it ends by the window's start if the wait allows
+    (the stop's service then starts on time)."""
+    d = sim.scenario.drivers
+    rule = vehicle.type.crewed and d.break_min > 0
+    while sim.now() < until_s:
+        due_s = vs.duty_from_s + d.break_after_h * HOUR_S if rule else math.inf
+        if due_s >= until_s:
+            yield sim.env.timeout(until_s - sim.now())
+            return
+        start = max(sim.now(), min(due_s, until_s - break_s(d)))
+        if start > sim.now():
+            yield sim.env.timeout(start - sim.now())
+        yield from take_break(sim, vehicle, vs, vs.here, day_log, planned=False)
+
+
+def take_break(
+    sim: Simulation,
+    vehicle: Vehicle,
+    vs: VehicleDay,
+    node: int,
+    day_log: dict[str, Any],
+    *,
+    planned: bool,
+) -> Any:
+    """A break where the vehicle stands; the duty clock starts again after it."""
+    vid, drv = vehicle.id, vehicle.driver_id
+    sim.event("break_start", vehicle_id=vid, driver_id=drv, node=node, planned=planned)
+    yield sim.env.timeout(break_s(sim.scenario.drivers))
+    sim.event("break_end", vehicle_id=vid, driver_id=drv, node=node)
+    vs.duty_from_s = sim.now()
+    day_log["breaks"] += 1
+
+
 def drive(
     sim: Simulation,
     vehicle: Vehicle,
@@ -408,11 +447,7 @@ def drive(
     if due_by_plan or due_by_rule:
         if due_by_plan:
             planned.pop(0)
-        sim.event("break_start", vehicle_id=vid, driver_id=drv, node=source, planned=due_by_plan)
-        yield sim.env.timeout(break_s(d))
-        sim.event("break_end", vehicle_id=vid, driver_id=drv, node=source)
-        vs.duty_from_s = sim.now()
-        day_log["breaks"] += 1
+        yield from take_break(sim, vehicle, vs, source, day_log, planned=due_by_plan)
     yield sim.env.timeout(drive_s)
     day_log["km"] += leg.length_m / 1000.0
     vs.driving_s += drive_s
