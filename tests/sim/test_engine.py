@@ -323,7 +323,7 @@ def test_golden_trace_small_grid():
     scenario = derive(load_scenario(ROOT / "scenarios" / "small_grid.yaml"), {"warmup_days": 0})
     result = Simulation(scenario, load_network(scenario.map.ref)).run()
     assert result.log.digest() == (
-        "bd1185144c025752fbbf7c70f86787e7b0cf1010e41570bd36f240fb86b339c8"
+        "b598b689bc9a0638a598c53909366cba7d16110574e42b3d28379b879d00d4de"
     )
 
 
