@@ -122,6 +122,7 @@ EDGE_MODULES = {
     "mesa": ("twin.customers", "twin.crowd"),
     "osmnx": ("twin.maps.osm",),
     "dask": ("twin.experiment.backends",),
+    "routingkit_cch": ("twin.shortest_paths",),
 }
 
 

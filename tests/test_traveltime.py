@@ -93,6 +93,35 @@ def test_leg_agrees_with_matrix_and_path_is_connected(laredo: RoadNetwork):
     assert len(coords) >= len(leg.nodes)
 
 
+@pytest.mark.parametrize("hour", [3.0, 8.25, 17.5])
+def test_point_queries_agree_with_the_matrix_search(laredo: RoadNetwork, hour: float):
+    """Legs come from a contraction hierarchy, matrices from Dijkstra: same times to the
+    centisecond; where paths tie on time the matrix keeps the shorter one."""
+    tt = TravelTimes(laredo)
+    rng = np.random.default_rng(int(hour * 4))
+    origins = laredo.node_ids[rng.integers(0, laredo.n_nodes, 150)].tolist()
+    targets = laredo.node_ids[rng.integers(0, laredo.n_nodes, 150)].tolist()
+    m = tt.matrix(origins, targets, depart_s=hour * H)
+    pairs = tt.pairwise(origins, targets, depart_s=hour * H)
+    assert np.array_equal(pairs.time_s, np.diag(m.time_s))
+    for k, (o, d) in enumerate(zip(origins, targets, strict=True)):
+        leg = tt.leg(o, d, depart_s=hour * H)
+        assert leg.travel_time_s == pairs.time_s[k]
+        assert leg.length_m == pytest.approx(pairs.length_m[k])
+        rounding_m = 0.5 * tt._enc.unit * len(leg.nodes)  # the matrix rounds per edge
+        assert m.length_m[k, k] <= leg.length_m + rounding_m
+
+
+def test_pairwise_is_inf_where_no_path_exists(laredo: RoadNetwork):
+    us, mx = _us_mx(laredo)
+    sealed = TravelTimes(laredo, TrafficSettings(border=BorderSettings(crossing_allowed=False)))
+    pairs = sealed.pairwise([us, us], [mx, us], depart_s=10 * H)
+    assert math.isinf(pairs.time_s[0]) and math.isinf(pairs.length_m[0])
+    assert pairs.time_s[1] == 0.0 and pairs.length_m[1] == 0.0
+    with pytest.raises(ValueError, match="2 origins for 1 targets"):
+        sealed.pairwise([us, us], [mx], depart_s=10 * H)
+
+
 def test_peak_is_slower_than_night(laredo: RoadNetwork):
     tt = TravelTimes(laredo)
     nodes = laredo.node_ids[:: laredo.n_nodes // 40]
@@ -215,6 +244,8 @@ def test_dynamic_closure_invalidates_cached_rows(small_grid: RoadNetwork):
     tt.close(Closure(name="flood", road="Street 1", start_s=0.5 * H, end_s=2 * H))
     during = tt.matrix([1], [31], depart_s=H).time_s[0, 0]
     assert during > before  # Street 1 closed: detour via Street 2
+    assert tt.leg(1, 31, depart_s=H).travel_time_s == during
+    assert tt.leg(1, 31, depart_s=3 * H).travel_time_s == pytest.approx(before)
     assert tt.matrix([1], [31], depart_s=3 * H).time_s[0, 0] == pytest.approx(before)
 
 

@@ -6,9 +6,11 @@ The model has two layers:
   (default 15 min) every edge gets ``free_flow * congestion[class, hour] *
   weather``, slowed further near bridge approaches and, in school hours, in school
   zones; border-crossing edges add the *mean* wait for the hour and direction.
-  Closed edges drop out. Shortest paths over these weights come from
-  ``scipy.sparse.csgraph.dijkstra`` on CSR arrays (many sources at once), never
-  from networkx loops, and are cached per (bucket state, source).
+  Closed edges drop out. Matrices over these weights come from
+  ``scipy.sparse.csgraph.dijkstra`` on CSR arrays (many sources at once), cached
+  per (bucket state, source); single legs and lists of legs come from a
+  contraction hierarchy customised per bucket state (:mod:`twin.shortest_paths`,
+  microseconds a query). Never from networkx loops.
 * **Realised times** (what the simulation plays out). :meth:`TravelTimes.sample`
   scales the driving part of a leg by lognormal noise and replaces each expected
   border wait with a gamma-distributed draw, using a named RNG stream.
@@ -21,7 +23,6 @@ simulation charges.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ from scipy.spatial import cKDTree
 from twin.constants import DAY_S
 from twin.errors import MapError, UnreachableError
 from twin.maps.network import ROAD_CLASSES, RoadNetwork
+from twin.path_rows import RowCache, TimeLengthEncoding
 from twin.scenario.environment import (
     BorderSettings,
     Closure,
@@ -41,6 +43,7 @@ from twin.scenario.environment import (
     SchoolZoneSettings,
     TrafficSettings,
 )
+from twin.shortest_paths import INF_TICKS, PointQueries, hierarchy_of
 
 # Settings classes in __all__ are the scenario's (twin.scenario is the contract),
 # re-exported here under the names they always had.
@@ -50,6 +53,7 @@ __all__ = [
     "CongestionSettings",
     "Leg",
     "NoiseSettings",
+    "PairTimes",
     "SchoolZoneSettings",
     "TrafficSettings",
     "TravelMatrix",
@@ -82,6 +86,17 @@ class TravelMatrix:
 
 
 @dataclass(frozen=True)
+class PairTimes:
+    """Expected times (s) and path lengths (m) of legs ``origins[k] -> targets[k]``."""
+
+    origins: np.ndarray
+    targets: np.ndarray
+    time_s: np.ndarray
+    length_m: np.ndarray
+    depart_s: float
+
+
+@dataclass(frozen=True)
 class Leg:
     """The expected fastest path between two nodes at a departure time."""
 
@@ -97,31 +112,6 @@ class Leg:
     @property
     def wait_s(self) -> float:
         return sum(c[2] for c in self.crossings)
-
-
-class _RowCache:
-    """LRU of shortest-path rows, bounded by bytes."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._rows: OrderedDict[tuple[object, ...], np.ndarray] = OrderedDict()
-
-    def get(self, key: tuple[object, ...]) -> np.ndarray | None:
-        row = self._rows.get(key)
-        if row is not None:
-            self._rows.move_to_end(key)
-        return row
-
-    def put(self, key: tuple[object, ...], row: np.ndarray) -> None:
-        size = row.nbytes
-        if key in self._rows:
-            return
-        self._rows[key] = row
-        self.bytes += size
-        while self.bytes > self.max_bytes and len(self._rows) > 1:
-            _, old = self._rows.popitem(last=False)
-            self.bytes -= old.nbytes
 
 
 class TravelTimes:
@@ -210,9 +200,10 @@ class TravelTimes:
             (c, self._closure_mask(c)) for c in self.settings.closures
         ]
         self._weights: dict[tuple[object, ...], np.ndarray] = {}
-        self._rows = _RowCache(int(cache_mb * 2**20))
+        self._rows = RowCache(int(cache_mb * 2**20))
         self._graphs: dict[tuple[object, ...], Any] = {}
-        self._enc = self._encoding()
+        self._point_queries: dict[tuple[object, ...], PointQueries] = {}
+        self._enc = TimeLengthEncoding(network.edge_length_m)
         # Reverse (transposed) CSR layout, for one-to-many queries towards few targets.
         order = np.lexsort((net.edge_u, net.edge_v))
         self._rev_order = order
@@ -351,44 +342,15 @@ class TravelTimes:
         return float(self._hourly_interp(self._wait_s, hour)[int(northbound)])
 
     # -- shortest paths ---------------------------------------------------------
-    # Performance: one Dijkstra gives both the time and the length of each fastest
-    # path. Edge weights are encoded lexicographically as
-    #     round(time / 0.01 s) * 2**k + round(length / unit)
-    # in float64 (exact for integers below 2**53), so path sums carry both totals
-    # and ties in time are broken by the shorter path. Times are then exact to
-    # 0.01 s per edge; lengths to half a length unit per edge.
-    def _encoding(self) -> tuple[float, float]:
-        """(length unit in m, 2**27): the total edge length, hence any path, fits in 27 bits.
-
-        That leaves 26 bits of centiseconds: paths up to 7.7 days, far beyond any leg.
-        """
-        total_m = float(self.network.edge_length_m.sum())
-        unit = next((u for u in (0.1, 1.0, 10.0) if total_m / u < 2**27), None)
-        if unit is None:
-            raise MapError("Map is too large for twin's travel-time encoding (over 1.3M km).")
-        return unit, float(2**27)
-
-    def _encoded_weights(self, w: np.ndarray) -> np.ndarray:
-        unit, shift = self._enc
-        lengths = np.rint(self.network.edge_length_m / unit)
-        with np.errstate(invalid="ignore"):
-            return np.maximum(np.rint(w * 100.0), 1.0) * shift + lengths
-
-    def _decode(self, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        unit, shift = self._enc
-        finite = np.isfinite(d)
-        ticks = np.floor(np.where(finite, d, 0.0) / shift)
-        time_s = np.where(finite, ticks / 100.0, np.inf)
-        length_m = np.where(finite, (np.where(finite, d, 0.0) - ticks * shift) * unit, np.inf)
-        return time_s, length_m
-
+    # Matrices: one Dijkstra per source gives both the time and the length of each
+    # fastest path (twin.path_rows explains the encoding).
     def _graph(self, state: tuple[object, ...], t_s: float, reverse: bool) -> Any:
         import scipy.sparse as sp
 
         key = (state, reverse)
         graph = self._graphs.get(key)
         if graph is None:
-            enc = self._encoded_weights(self.edge_times(t_s))
+            enc = self._enc.encode(self.edge_times(t_s))
             net = self.network
             if reverse:  # transpose layout: searches towards a node instead of from it
                 graph = sp.csr_matrix(
@@ -467,7 +429,7 @@ class TravelTimes:
         rows = self._rows_for(ti if reverse else si, depart_s, reverse)
         cols = si if reverse else ti
         raw = np.stack([row[cols] for row in rows]) if rows else np.zeros((0, len(cols)))
-        time_s, length_m = self._decode(raw.T if reverse else raw)
+        time_s, length_m = self._enc.decode(raw.T if reverse else raw)
         if self._link_pos is not None:
             access = np.where(src[:, None] == tgt[None, :], 0.0, s_access[:, None] + t_access)
             time_s = time_s + access / self._access_speed
@@ -492,6 +454,62 @@ class TravelTimes:
         at = self.addresses.index(ids)
         return self._link_pos[at], self._access_m[at]
 
+    def _points(self, t_s: float) -> PointQueries:
+        """Point-to-point queries under the weights at ``t_s`` (customised once per state)."""
+        state = self._state(t_s)
+        found = self._point_queries.get(state)
+        if found is None:
+            w = self.edge_times(t_s)
+            with np.errstate(invalid="ignore"):
+                ticks = np.where(np.isfinite(w), np.maximum(np.rint(w * 100.0), 1.0), INF_TICKS)
+            if len(self._point_queries) > 64:
+                self._point_queries.clear()
+            found = self._point_queries[state] = PointQueries(hierarchy_of(self.network), ticks)
+        return found
+
+    def _path(
+        self, origin: int, destination: int, depart_s: float
+    ) -> tuple[float, list[int], float]:
+        """``(seconds, edge positions, access metres)`` of the fastest path; seconds are
+        ``inf`` where no path exists. Access metres (a linked network's ends) are not
+        in the seconds."""
+        pos, access = self._positions(np.array([origin, destination], dtype=np.int64))
+        access_m = float(access.sum()) if origin != destination else 0.0
+        ticks, arcs = self._points(depart_s).path(int(pos[0]), int(pos[1]))
+        return (math.inf if ticks is None else ticks / 100.0), arcs, access_m
+
+    def pairwise(
+        self,
+        origins: Sequence[int],
+        targets: Sequence[int],
+        *,
+        depart_s: float,
+    ) -> PairTimes:
+        """Expected time and length of each leg ``origins[k] -> targets[k]``.
+
+        The legs of a route, "back to the hub from here": what a full matrix would
+        give on its diagonal, at the cost of one point query per leg.
+        """
+        if len(origins) != len(targets):
+            raise ValueError(f"{len(origins)} origins for {len(targets)} targets")
+        time_s = np.empty(len(origins))
+        length_m = np.empty(len(origins))
+        for k, (o, d) in enumerate(zip(origins, targets, strict=True)):
+            seconds, arcs, access_m = self._path(int(o), int(d), depart_s)
+            time_s[k] = seconds + access_m / self._access_speed
+            length_m[k] = (
+                float(self.network.edge_length_m[arcs].sum()) + access_m
+                if math.isfinite(seconds)
+                else math.inf
+            )
+        return PairTimes(
+            origins=np.asarray(origins, dtype=np.int64),
+            targets=np.asarray(targets, dtype=np.int64),
+            time_s=time_s,
+            length_m=length_m,
+            depart_s=depart_s,
+        )
+
     def leg(self, origin: int, destination: int, *, depart_s: float) -> Leg:
         """Fastest path from ``origin`` to ``destination`` leaving at ``depart_s``.
 
@@ -501,49 +519,35 @@ class TravelTimes:
             If closures or crossing rules leave no path.
         """
         net = self.network
-        pos, access = self._positions(np.array([origin, destination], dtype=np.int64))
-        o, d = int(pos[0]), int(pos[1])
-        access_m = float(access.sum()) if origin != destination else 0.0
-        state = self._state(depart_s)
-        raw, preds = dijkstra(
-            self._graph(state, depart_s, False), indices=[o], return_predecessors=True
-        )
-        pred = preds[0]
-        time_row, length_row = self._decode(raw[0])
-        if not np.isfinite(time_row[d]):
+        seconds, arcs, access_m = self._path(origin, destination, depart_s)
+        if not math.isfinite(seconds):
             closed = [self._closures[i][0].name for i in self.closures_at(depart_s)]
             why = f" (closures in force: {', '.join(closed)})" if closed else ""
             raise UnreachableError(
                 f"No route from node {origin} to node {destination} at t={depart_s:.0f} s"
                 f"{why}; lift a closure or allow the crossing."
             )
-        path = [d]
-        while path[-1] != o:
-            path.append(int(pred[path[-1]]))
-        path.reverse()
-        nodes = tuple(int(net.node_ids[i]) for i in path)
-        crossings: list[tuple[int, bool, float]] = []
-        if len(path) > 1 and (net.edge_crossing >= 0).any():
-            pos = net.edge_positions(np.array(path[:-1]), np.array(path[1:]))
-            for p in pos[net.edge_crossing[pos] >= 0]:
-                north = bool(net.edge_northbound[p])
-                crossings.append(
-                    (
-                        int(net.edge_crossing[p]),
-                        north,
-                        self.expected_wait_s(
-                            int(net.edge_crossing[p]), northbound=north, t_s=depart_s
-                        ),
-                    )
-                )
+        edges = np.asarray(arcs, dtype=np.int64)
+        start = int(self._positions(np.array([origin], dtype=np.int64))[0][0])
+        path = [start, *net.edge_v[edges].tolist()]
+        crossings = tuple(
+            (
+                int(net.edge_crossing[p]),
+                bool(net.edge_northbound[p]),
+                self.expected_wait_s(
+                    int(net.edge_crossing[p]), northbound=bool(net.edge_northbound[p]), t_s=depart_s
+                ),
+            )
+            for p in edges[net.edge_crossing[edges] >= 0].tolist()
+        )
         return Leg(
             origin=origin,
             destination=destination,
             depart_s=depart_s,
-            travel_time_s=float(time_row[d]) + access_m / self._access_speed,
-            length_m=float(length_row[d]) + access_m,
-            nodes=nodes,
-            crossings=tuple(crossings),
+            travel_time_s=seconds + access_m / self._access_speed,
+            length_m=float(net.edge_length_m[edges].sum()) + access_m,
+            nodes=tuple(int(net.node_ids[i]) for i in path),
+            crossings=crossings,
         )
 
     def sample(self, leg: Leg, rng: np.random.Generator) -> float:

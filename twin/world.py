@@ -19,7 +19,7 @@ import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from twin.maps.modal import mode_network
 from twin.maps.network import RoadNetwork
 from twin.rng import RandomStreams
 from twin.scenario import Hub, Scenario, VehicleType
-from twin.traveltime import TravelMatrix, TravelTimes
+from twin.traveltime import PairTimes, TravelMatrix, TravelTimes
 from twin.weather import Weather
 
 __all__ = [
@@ -103,7 +103,11 @@ def order_rng(
     return np.random.default_rng([seed, replication, key])
 
 
-def forecast_matrix(m: TravelMatrix, weather: Weather) -> TravelMatrix:
+#: A matrix of times or a list of legs: both carry ``time_s`` and ``depart_s``.
+_Times = TypeVar("_Times", TravelMatrix, PairTimes)
+
+
+def forecast_matrix(m: _Times, weather: Weather) -> _Times:
     """Expected times scaled by the weather's road factor at departure (the weather
     series is the forecast everyone plans with; rain slows every ground mode)."""
     factor = weather.road_factor(m.depart_s)

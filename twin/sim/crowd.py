@@ -48,10 +48,9 @@ def offer_bundle(
     hub_id, hub_node = ids[k], sim.world.hub_nodes[ids[k]]
     pickup_s, pickup_m = float(to_hubs.time_s[0, k]), float(to_hubs.length_m[0, k])
     route = [hub_node, *(o.node for o in bundle), hub_node]
-    m = sim.world.travel.matrix(route[:-1], route[1:], depart_s=sim.now())
-    assert m.length_m is not None
-    route_km = float(np.trace(m.length_m)) / 1000.0
-    route_h = (float(np.trace(m.time_s)) + sum(sim.expected_service_s(o) for o in bundle)) / HOUR_S
+    m = sim.world.travel.pairwise(route[:-1], route[1:], depart_s=sim.now())
+    route_km = float(m.length_m.sum()) / 1000.0
+    route_h = (float(m.time_s.sum()) + sum(sim.expected_service_s(o) for o in bundle)) / HOUR_S
     if not math.isfinite(route_km + pickup_s):
         return False
     accepted = sim.world.crowd.offer(

@@ -22,8 +22,6 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from twin.constants import DAY_S, HOUR_S
 from twin.demand import Order
 from twin.dispatch import (
@@ -385,9 +383,8 @@ def check_routes(sim: Simulation, plan: Any, views: Sequence[VehicleView]) -> No
                 continue
             else:
                 route = [vehicle.hub_node, *stops, vehicle.hub_node]
-                m = sim.mover(vehicle).matrix(route[:-1], route[1:], depart_s=sim.now())
-                assert m.length_m is not None
-                length = float(np.trace(m.length_m))
+                m = sim.mover(vehicle).pairwise(route[:-1], route[1:], depart_s=sim.now())
+                length = float(m.length_m.sum())
                 if not math.isfinite(length):
                     raise PlanError(
                         f"policy {name!r} sends {vtype.mode} {view.id!r} on a trip {trip} "

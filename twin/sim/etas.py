@@ -63,11 +63,10 @@ def expected_legs(
         if not dropped[k]:
             last = order.node
     targets = [o.node for o in stops]
-    m = forecast_matrix(
-        sim.mover(vehicle).matrix(origins, targets, depart_s=depart, with_length=False),
-        sim.world.weather,
+    times = forecast_matrix(
+        sim.mover(vehicle).pairwise(origins, targets, depart_s=depart), sim.world.weather
     ).time_s
-    legs = [float(m[i, i]) / vehicle.type.speed_factor for i in range(len(stops))]
+    legs = [float(t) / vehicle.type.speed_factor for t in times]
     for k in (k for k, flown in enumerate(dropped) if flown):
         legs[k : k + 2] = drop_legs(sim, vehicle, stops, k, legs)
     return legs
@@ -108,8 +107,8 @@ def back_leg_s(sim: Simulation, vehicle: Vehicle, node: int, depart_s: float) ->
     """Expected time from ``node`` back to the vehicle's hub."""
     if vehicle.type.mode == "drone":
         return flight(sim, vehicle, node, vehicle.hub_node)[1]
-    m = sim.mover(vehicle).matrix([node], [vehicle.hub_node], depart_s=depart_s)
-    return float(forecast_matrix(m, sim.world.weather).time_s[0, 0]) / vehicle.type.speed_factor
+    m = sim.mover(vehicle).pairwise([node], [vehicle.hub_node], depart_s=depart_s)
+    return float(forecast_matrix(m, sim.world.weather).time_s[0]) / vehicle.type.speed_factor
 
 
 def expected_return(

@@ -259,16 +259,15 @@ def deliver_trip(
         leg = mover.leg(vs.here, order.node, depart_s=sim.now())
         weather = sim.world.weather.road_factor(sim.now())
         expected_drive = leg.travel_time_s / speed * weather
-        home = mover.matrix([order.node], [hub_node], depart_s=sim.now())
-        assert home.length_m is not None
-        back = home.time_s[0, 0] / speed * weather
+        home = mover.pairwise([order.node], [hub_node], depart_s=sim.now())
+        back = home.time_s[0] / speed * weather
         stopped = ""
         service_s = sim.expected_service_s(order, vtype)
         if past_working_day(sim.now(), expected_drive, service_s, back, limit):
             stopped = "working_day_limit"
         elif vs.driving_s + expected_drive + back > max_driving:
             stopped = "driving_limit"
-        elif trip_m + leg.length_m + home.length_m[0, 0] > range_m:
+        elif trip_m + leg.length_m + home.length_m[0] > range_m:
             stopped = "range_limit"
         if stopped:
             _not_attempted(sim, vehicle, vs, stopped)
