@@ -116,8 +116,10 @@ def test_pairwise_is_inf_where_no_path_exists(laredo: RoadNetwork):
     us, mx = _us_mx(laredo)
     sealed = TravelTimes(laredo, TrafficSettings(border=BorderSettings(crossing_allowed=False)))
     pairs = sealed.pairwise([us, us], [mx, us], depart_s=10 * H)
-    assert math.isinf(pairs.time_s[0]) and math.isinf(pairs.length_m[0])
-    assert pairs.time_s[1] == 0.0 and pairs.length_m[1] == 0.0
+    assert math.isinf(pairs.time_s[0])
+    assert math.isinf(pairs.length_m[0])
+    assert pairs.time_s[1] == 0.0
+    assert pairs.length_m[1] == 0.0
     with pytest.raises(ValueError, match="2 origins for 1 targets"):
         sealed.pairwise([us, us], [mx], depart_s=10 * H)
 

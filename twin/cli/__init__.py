@@ -51,6 +51,7 @@ maps_app.command("fetch")(maps.maps_fetch)
 bench_app.command("traveltime")(bench.bench_traveltime)
 bench_app.command("sim")(bench.bench_sim)
 bench_app.command("routing")(bench.bench_routing)
+bench_app.command("scale")(bench.bench_scale)
 
 
 def main() -> None:

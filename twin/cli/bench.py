@@ -11,7 +11,7 @@ from rich.table import Table
 from twin.cli._render import out, print_json, user_errors
 from twin.errors import TwinError
 
-__all__ = ["bench_routing", "bench_sim", "bench_traveltime"]
+__all__ = ["bench_routing", "bench_scale", "bench_sim", "bench_traveltime"]
 
 
 def _print_pairs(title: str, result: dict[str, Any]) -> None:
@@ -125,3 +125,61 @@ def bench_routing(
         table.add_row(family, *(str(f[key]) for key in columns.values()))
     out.print(table)
     out.print(f"mean gap {result['mean_gap_pct']}% over {result['n_feasible']} feasible")
+
+
+@user_errors
+def bench_scale(
+    scenario: Annotated[str, typer.Option(help="Scenario to scale.")] = (
+        "scenarios/laredo_baseline.yaml"
+    ),
+    sizes: Annotated[
+        str, typer.Option(help="Orders per day, comma-separated (fleet and docks scale alike).")
+    ] = "1500,10000,50000",
+    memory_gb: Annotated[
+        float | None,
+        typer.Option(help="Address-space cap per size (default: 3/4 of this machine's memory)."),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Whole `twin run` at growing demand: wall and CPU seconds by phase, memory, deliveries."""
+    from twin.bench.scale import run
+
+    try:
+        orders = [int(s) for s in sizes.split(",") if s.strip()]
+    except ValueError:
+        raise TwinError(
+            f"--sizes {sizes!r}: give whole numbers of orders, e.g. 1500,10000"
+        ) from None
+    if not orders or min(orders) < 1:
+        raise TwinError(f"--sizes {sizes!r}: give at least one positive number of orders")
+
+    def tick(row: dict[str, Any]) -> None:
+        if not json_out:
+            shown = row.get("error") or f"{row['wall_s']} s, {row['peak_rss_mb']} MB"
+            out.print(f"  {row['orders']} orders: {shown}", highlight=False)
+
+    result = run(scenario_path=scenario, sizes=orders, memory_gb=memory_gb, progress=tick)
+    if json_out:
+        print_json(result)
+        return
+    from twin.bench.scale import PHASES
+
+    table = Table(title=f"twin run at scale ({result['machine']}); phases: wall/CPU s")
+    for col in ("orders", "vehicles", "wall s", "CPU s", "RSS MB", "delivered", *PHASES):
+        table.add_column(col)
+    for row in result["sizes"]:
+        if "error" in row:
+            table.add_row(str(row["orders"]), "", str(row["wall_s"]), "", "", row["error"])
+            continue
+        split = [
+            f"{row['phases'][p]['wall_s']:g}/{row['phases'][p]['cpu_s']:g}"
+            for p in PHASES
+            if p in row["phases"]
+        ]
+        table.add_row(
+            *(str(row[k]) for k in ("orders", "vehicles", "wall_s", "cpu_s", "peak_rss_mb")),
+            str(row["delivered"]),
+            *split,
+        )
+    out.print(table)
+    out.print(f"growth exponent of the whole run: {result['growth_exponent']}")

@@ -216,9 +216,10 @@ def dispatch(sim: Simulation, trigger: str) -> None:
         couriers=sim.world.crowd.online(now) if sim.world.crowd is not None else (),
         van_sortie_m=partial(van_sortie_m, sim) if sim.world.drone_of else None,
     )
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     plan = sim.policy.decide(state)
     sim.state.planning_s += time.perf_counter() - started
+    sim.state.planning_cpu_s += time.process_time() - started_cpu
     validate_plan(sim.policy.name, state, plan)
     check_routes(sim, plan, views)
     routed = {

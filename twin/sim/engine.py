@@ -237,6 +237,7 @@ class Simulation:
             hubs=dict(self.world.hub_nodes),
             routes=self.state.routes,
             planning_s=self.state.planning_s,
+            planning_cpu_s=self.state.planning_cpu_s,
             simulation_s=time.perf_counter() - started - self.state.planning_s,
             n_unserviceable_nodes=self.network.n_nodes - len(self.world.serviceable),
             warnings=[*self.warnings, *dispatcher.plan_warnings(self)],

@@ -69,6 +69,7 @@ class SimResult:
     hubs: dict[str, int]
     routes: list[dict[str, Any]] = field(default_factory=list)
     planning_s: float = 0.0
+    planning_cpu_s: float = 0.0
     simulation_s: float = 0.0
     n_unserviceable_nodes: int = 0
     #: Shortcuts and limits the numbers depend on, said out loud: ``{"code", "message",
