@@ -11,8 +11,9 @@ attempts and lateness, so the solver leaves the cheapest ones for later.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -20,15 +21,17 @@ import numpy as np
 
 from twin.constants import DAY_S, HOUR_S
 from twin.dispatch.base import DispatchState, OrderView, Plan, VehicleView, new_trips
+from twin.dispatch.parts import split_into_parts
 from twin.routing import RELOAD as ROUTE_RELOAD
-from twin.routing import Job, RoutingProblem, RoutingSolution, VehicleSpec, solve
-from twin.routing.check import unserviceable
+from twin.routing import Job, RoutingProblem, RoutingSolution, VehicleSpec
+from twin.routing.decompose import SolveTask, solve_each
 from twin.traveltime import TravelMatrix
 
 __all__ = [
     "PlanningSettings",
     "break_time_s",
     "break_windows",
+    "merge_plans",
     "plan_routes",
     "reoptimise_next_trips",
     "servable_today",
@@ -87,6 +90,15 @@ class PlanningSettings:
         (default 0). One travel matrix cannot hold the day's traffic, so a plan
         that meets the windows to the minute sends ETAs past some of them; a
         dispatcher's buffer absorbs that.
+    max_jobs_per_problem : int
+        Above this many orders a plan is cut into compact parts of at most this
+        size, each routed on its own with a share of the hub's vehicles, then a
+        repair pass routes what the parts dropped on the vehicles they left
+        unused (default 3,000: the Laredo baseline's day stays one model).
+        See :mod:`twin.routing.decompose`.
+    workers : int, optional
+        Processes that solve the parts at once (default: one per CPU). The plan
+        is the same with any number: each part stops on its own work budget.
     """
 
     time_limit_s: float = 60.0
@@ -101,10 +113,18 @@ class PlanningSettings:
     breaks: str = "reserve"
     depart_offset_s: float = 2 * HOUR_S
     window_margin_s: float = 0.0
+    max_jobs_per_problem: int = 3_000
+    workers: int | None = None
 
     def __post_init__(self) -> None:
         if self.breaks not in ("reserve", "plan"):
             raise ValueError(f"breaks must be 'reserve' or 'plan', got {self.breaks!r}")
+        if self.max_jobs_per_problem < 1:
+            raise ValueError(
+                f"max_jobs_per_problem must be at least 1, got {self.max_jobs_per_problem}"
+            )
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers}")
 
     def planning(self, **changes: Any) -> PlanningSettings:
         """These routing settings alone (a policy's other fields dropped), with ``changes``."""
@@ -158,72 +178,145 @@ def plan_routes(
     vehicles = [v for v in vehicles if v.id not in idle_ids]
     if not vehicles or not orders:
         return Plan(routes={v.id: v.route([]) for v in [*vehicles, *idle]})
-    hub_nodes = sorted({v.hub_node for v in vehicles})
-    nodes = hub_nodes + [o.node for o in orders]
-    unique = np.unique(np.asarray(nodes))
-    depart = min(max(v.shift_start_s, v.available_s) for v in vehicles)
-    m = travel(unique.tolist(), unique.tolist(), depart + settings.depart_offset_s)
-    assert m.length_m is not None
-    where = {int(n): int(i) for i, n in enumerate(unique)}
-    # Loading happens before departure and grows with the parcels on board; charging
-    # each stop its parcel's loading time keeps every route's total duration right.
-    load_per_parcel = max(v.load_per_parcel_s for v in vehicles)
-    jobs = tuple(
-        Job(
-            id=o.id,
-            location=where[o.node],
-            demand=o.demand,
-            tw_start_s=o.window_start_s,
-            tw_end_s=max(o.window_end_s - settings.window_margin_s, o.window_start_s + 1),
-            service_s=o.service_s + load_per_parcel * o.demand[0],
-            # Orders already late or re-attempted first: they cost more to drop.
-            drop_penalty=settings.drop_penalty * (1 + o.attempts + (o.due_day < state.day)),
-            hard_window=settings.backend == "pyvrp",
+    routing = _Routing(state, travel, settings, specs_of, warm_start, next_trip_only)
+    if len(orders) <= settings.max_jobs_per_problem:
+        plan = routing.plans([(vehicles, list(orders))], workers=1)[0]
+    else:
+        plan = _plan_in_parts(routing, vehicles, orders)
+    return replace(plan, routes={**plan.routes, **{v.id: v.route([]) for v in idle}})
+
+
+def _plan_in_parts(
+    routing: _Routing, vehicles: Sequence[VehicleView], orders: Sequence[OrderView]
+) -> Plan:
+    """City scale: compact parts routed on their own, in parallel, then a repair pass
+    that gives the orders the parts dropped to the vehicles the parts left unused."""
+    settings = routing.settings
+    groups = split_into_parts(routing.state, vehicles, orders, settings.max_jobs_per_problem)
+    workers = settings.workers or os.cpu_count() or 1
+    if multiprocessing.current_process().daemon:
+        workers = 1  # inside a pool's worker, which may not start processes of its own
+    plans = routing.plans(groups, workers=min(workers, len(groups)))
+    merged = merge_plans(plans)
+    unused = [v for v in vehicles if not any(merged.routes[v.id])]
+    planned = {oid for route in merged.routes.values() for oid in route}
+    left = [o for o in orders if o.id not in planned]
+    stats = {**merged.stats, "parts": float(len(groups))}
+    if unused and left:
+        # What the parts dropped is routed once more, whole: the repair needs one
+        # model over the city's leftovers, small because the parts served the rest.
+        repair = routing.plans([(unused, left)], workers=1)[0]
+        merged = merge_plans([replace(merged, stats={}), repair])
+        stats["dropped"] = repair.stats.get("dropped", 0.0)
+        stats["dropped_servable"] = repair.stats.get("dropped_servable", 0.0)
+        stats["repaired"] = float(len(left) - stats["dropped"])
+    return replace(merged, stats={**merged.stats, **stats})
+
+
+def merge_plans(plans: Sequence[Plan]) -> Plan:
+    """One plan of several over different vehicles; counts in ``stats`` are summed
+    (a capped solve in any part must still be seen by the engine)."""
+    stats: dict[str, float] = {}
+    for plan in plans:
+        for key, value in plan.stats.items():
+            stats[key] = stats.get(key, 0.0) + value
+    return Plan(
+        routes={k: v for plan in plans for k, v in plan.routes.items()},
+        eta_s={k: v for plan in plans for k, v in plan.eta_s.items()},
+        stats=stats,
+        breaks_s={k: v for plan in plans for k, v in plan.breaks_s.items()},
+    )
+
+
+@dataclass(frozen=True)
+class _Routing:
+    """What every routing problem of one call of :func:`plan_routes` shares."""
+
+    state: DispatchState
+    travel: Callable[[list[int], list[int], float], TravelMatrix]
+    settings: PlanningSettings
+    specs_of: dict[str, VehicleSpec]
+    warm_start: bool
+    next_trip_only: bool
+
+    def plans(
+        self, groups: Sequence[tuple[Sequence[VehicleView], Sequence[OrderView]]], *, workers: int
+    ) -> list[Plan]:
+        """A plan per (vehicles, orders) group, each its own routing problem."""
+        jobs_of: list[tuple[Job, ...]] = []
+
+        def tasks() -> Iterator[SolveTask]:
+            for vehicles, orders in groups:
+                problem = self.problem(vehicles, orders)
+                jobs_of.append(problem.jobs)
+                initial = None
+                if self.warm_start:
+                    initial = _initial_routes(vehicles, problem.jobs, self.next_trip_only)
+                yield SolveTask(problem, self.solve_settings, initial)
+
+        solutions = solve_each(tasks(), workers=workers)
+        return [
+            _to_plan(vehicles, jobs, solution)
+            for (vehicles, _), jobs, solution in zip(groups, jobs_of, solutions, strict=True)
+        ]
+
+    @property
+    def solve_settings(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "backend": s.backend,
+            "time_limit_s": s.time_limit_s,
+            "metaheuristic": s.metaheuristic,
+            "iterations": s.iterations,
+            "solution_limit": s.solution_limit,
+        }
+
+    def problem(
+        self, vehicles: Sequence[VehicleView], orders: Sequence[OrderView]
+    ) -> RoutingProblem:
+        """The routing problem of ``orders`` on ``vehicles``, on one travel matrix."""
+        state, settings = self.state, self.settings
+        hub_nodes = sorted({v.hub_node for v in vehicles})
+        nodes = hub_nodes + [o.node for o in orders]
+        unique = np.unique(np.asarray(nodes))
+        depart = min(max(v.shift_start_s, v.available_s) for v in vehicles)
+        m = self.travel(unique.tolist(), unique.tolist(), depart + settings.depart_offset_s)
+        assert m.length_m is not None
+        where = {int(n): int(i) for i, n in enumerate(unique)}
+        # Loading happens before departure and grows with the parcels on board; charging
+        # each stop its parcel's loading time keeps every route's total duration right.
+        load_per_parcel = max(v.load_per_parcel_s for v in vehicles)
+        jobs = tuple(
+            Job(
+                id=o.id,
+                location=where[o.node],
+                demand=o.demand,
+                tw_start_s=o.window_start_s,
+                tw_end_s=max(o.window_end_s - settings.window_margin_s, o.window_start_s + 1),
+                service_s=o.service_s + load_per_parcel * o.demand[0],
+                # Orders already late or re-attempted first: they cost more to drop.
+                drop_penalty=settings.drop_penalty * (1 + o.attempts + (o.due_day < state.day)),
+                hard_window=settings.backend == "pyvrp",
+            )
+            for o in orders
         )
-        for o in orders
-    )
-    specs = tuple(
-        replace(
-            specs_of[v.id],
-            start_location=where[v.hub_node],
-            end_location=where[v.hub_node],
-            max_trips=1 if next_trip_only else specs_of[v.id].max_trips,
+        specs = tuple(
+            replace(
+                self.specs_of[v.id],
+                start_location=where[v.hub_node],
+                end_location=where[v.hub_node],
+                max_trips=1 if self.next_trip_only else self.specs_of[v.id].max_trips,
+            )
+            for v in vehicles
         )
-        for v in vehicles
-    )
-    problem = RoutingProblem(
-        duration_s=m.time_s,
-        distance_m=m.length_m,
-        vehicles=specs,
-        jobs=jobs,
-        late_cost_per_h=settings.late_cost_per_h,
-        balance_cost_per_h=settings.balance_cost_per_h,
-    )
-    search = functools.partial(
-        solve,
-        problem,
-        backend=settings.backend,
-        time_limit_s=settings.time_limit_s,
-        metaheuristic=settings.metaheuristic,
-        iterations=settings.iterations,
-    )
-    solution = search(solution_limit=settings.solution_limit)
-    if warm_start:
-        warm = search(
-            solution_limit=1, initial_routes=_initial_routes(vehicles, jobs, next_trip_only)
+        return RoutingProblem(
+            duration_s=m.time_s,
+            distance_m=m.length_m,
+            vehicles=specs,
+            jobs=jobs,
+            late_cost_per_h=settings.late_cost_per_h,
+            balance_cost_per_h=settings.balance_cost_per_h,
         )
-        solution = min((warm, solution), key=lambda sol: sol.cost)
-    plan = _to_plan(vehicles, jobs, solution)
-    # Dropped jobs a vehicle could have served on a route of its own: the run reports
-    # them, since a plan that leaves servable orders behind is a shortcut, not a fact.
-    servable = sum(1 for j in solution.dropped if unserviceable(problem, j) is None)
-    stats = {
-        **plan.stats,
-        "cost": float(solution.cost),
-        "dropped": float(len(solution.dropped)),
-        "dropped_servable": float(servable),
-    }
-    return replace(plan, routes={**plan.routes, **{v.id: v.route([]) for v in idle}}, stats=stats)
 
 
 def _one_profile(

@@ -11,14 +11,11 @@ needs it: the main install works without it (``pip install 'twin[dask]'``).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from twin.errors import ExperimentError
-
-if TYPE_CHECKING:
-    from multiprocessing.context import BaseContext
+from twin.processes import pool_context
 
 __all__ = ["execute"]
 
@@ -71,7 +68,9 @@ def execute(
         return
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(specs)), mp_context=_pool_context())
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(specs)), mp_context=pool_context(["twin.experiment"])
+    )
     try:
         futures = [pool.submit(worker, spec) for spec in specs]
         for future in as_completed(futures):
@@ -79,38 +78,6 @@ def execute(
     finally:
         # An early stop (an error, a closed generator) must not wait for all the rest.
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-#: Worker processes keep numeric libraries to one thread each. Otherwise every
-#: worker's OpenBLAS/OpenMP pool has a thread per core, the pools spin on each
-#: other's cores and two workers ran slower than one (measured; Dask's nanny sets
-#: the same variables for its workers). A user's own setting wins.
-_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-def _pool_context() -> BaseContext:
-    import multiprocessing
-
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    from multiprocessing import forkserver
-
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["twin.experiment"])
-    # The fork server takes the environment it starts with and passes it to every
-    # worker; set the thread limits for it alone, not for this process.
-    saved = {name: os.environ.get(name) for name in _ONE_THREAD}
-    try:
-        for name, value in _ONE_THREAD.items():
-            os.environ.setdefault(name, value)
-        forkserver.ensure_running()
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
-    return context
 
 
 def _dask_results(specs: Sequence[S], worker: Callable[[S], R], address: str) -> Iterator[R]:

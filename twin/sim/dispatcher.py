@@ -99,7 +99,7 @@ def planned_fleet(sim: Simulation) -> tuple[list[Vehicle], list[dict[str, Any]]]
 
 def plan_warnings(sim: Simulation) -> list[dict[str, Any]]:
     """What the run's plans must say out loud: how often the solver's clock stopped one,
-    and servable orders the morning plans left behind."""
+    servable orders the morning plans left behind, and plans cut into parts."""
     state, out = sim.state, []
     if state.plans_capped:
         limit = sim.scenario.policy.time_limit_s
@@ -122,6 +122,18 @@ def plan_warnings(sim: Simulation) -> list[dict[str, Any]]:
                 f"{state.morning_idle_vehicles} vehicle-day(s) had no route: they wait for a "
                 "later plan or day",
                 "count": state.morning_dropped_servable,
+            }
+        )
+    if state.plans_in_parts:
+        out.append(
+            {
+                "code": "plan_in_parts",
+                "message": f"{state.plans_in_parts} of {state.plans} plans were too large for "
+                f"one routing model and were cut into up to {state.most_parts} compact parts "
+                "(policy.params.max_jobs_per_problem), each routed with a share of the "
+                "vehicles: a route never crosses a part's border, so the plan may be worse "
+                "than one model's; raise the limit to check by how much",
+                "count": state.plans_in_parts,
             }
         )
     return out
@@ -232,12 +244,17 @@ def dispatch(sim: Simulation, trigger: str) -> None:
     sim.state.plans += 1
     if plan.stats.get("time_limit_hit"):
         sim.state.plans_capped += 1
+    parts = int(plan.stats.get("parts", 1))
+    if parts > 1:
+        sim.state.plans_in_parts += 1
+        sim.state.most_parts = max(sim.state.most_parts, parts)
     if trigger == "cutoff":
         sim.state.morning_dropped_servable += int(plan.stats.get("dropped_servable", 0))
         sim.state.morning_idle_vehicles += len(views) - n_routes
     if trigger == "cutoff" or n_routes:
         # A solver stopped by its clock makes the run depend on the machine: say so.
         clock = {"time_limit_hit": 1} if plan.stats.get("time_limit_hit") else {}
+        cut = {"parts": parts} if parts > 1 else {}
         sim.event(
             "plan",
             policy=sim.policy.name,
@@ -245,6 +262,7 @@ def dispatch(sim: Simulation, trigger: str) -> None:
             n_orders=len(pending),
             n_routes=n_routes,
             **clock,
+            **cut,
         )
     by_id = {v.id: v for v in sim.world.fleet}
     view_of = {v.id: v for v in views}

@@ -110,6 +110,9 @@ class SimState:
     #: Plans asked of the policy, and how many its solver's clock cut short.
     plans: int = 0
     plans_capped: int = 0
+    #: Plans cut into parts (city scale), and the most parts of any of them.
+    plans_in_parts: int = 0
+    most_parts: int = 0
     #: Over the morning plans: servable orders left unrouted, and vehicles given no route.
     morning_dropped_servable: int = 0
     morning_idle_vehicles: int = 0
