@@ -10,13 +10,14 @@ numeric library in every worker.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
 
-__all__ = ["pool_context"]
+__all__ = ["cpu_seconds", "pool_context"]
 
 #: Worker processes keep numeric libraries to one thread each. Otherwise every
 #: worker's OpenBLAS/OpenMP pool has a thread per core, the pools spin on each
@@ -53,3 +54,18 @@ def pool_context(preload: Sequence[str]) -> BaseContext:
             else:
                 os.environ[name] = old
     return context
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of the worker processes it has waited for.
+
+    A plan solved in a pool spends its CPU in the workers; counting only this
+    process would make parallel planning look free. (Without the ``resource``
+    module, on Windows, this process's own time only.)
+    """
+    try:
+        import resource
+    except ImportError:
+        return time.process_time()
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime

@@ -34,17 +34,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from twin.processes import cpu_seconds
+
 __all__ = ["DEFAULT_SIZES", "growth_exponent", "run", "scaled_changes"]
 
 DEFAULT_SIZES = (1500, 10_000, 50_000)
 PHASES = ("start", "load", "plan", "simulate", "metrics", "report")
-
-
-def _cpu_s() -> float:
-    """CPU seconds of this process and of the children it has waited for."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def scaled_changes(data: dict[str, Any], orders: int) -> dict[str, Any]:
@@ -77,12 +72,12 @@ def measure(
     if spawned_at is not None:
         phases["start"] = {
             "wall_s": round(time.time() - spawned_at, 2),
-            "cpu_s": round(_cpu_s(), 2),
+            "cpu_s": round(cpu_seconds(), 2),
         }
-    clock = [time.perf_counter(), _cpu_s()]
+    clock = [time.perf_counter(), cpu_seconds()]
 
     def lap(name: str, *, less: tuple[float, float] = (0.0, 0.0)) -> None:
-        wall, cpu = time.perf_counter(), _cpu_s()
+        wall, cpu = time.perf_counter(), cpu_seconds()
         phases[name] = {
             "wall_s": round(wall - clock[0] - less[0], 2),
             "cpu_s": round(cpu - clock[1] - less[1], 2),
@@ -135,12 +130,18 @@ def _child(scenario_path: str, orders: int, memory_gb: float) -> dict[str, Any]:
         started = time.perf_counter()
         done = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=cap, check=False)
         wall = round(time.perf_counter() - started, 2)
-    lines = done.stdout.strip().splitlines()
-    if done.returncode == 0 and lines:
-        row: dict[str, Any] = json.loads(lines[-1])
+    printed = done.stdout.strip().splitlines()
+    if done.returncode == 0 and printed:
+        row: dict[str, Any] = json.loads(printed[-1])
         return row
-    tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-    return {"orders": orders, "wall_s": wall, "error": f"exit {done.returncode}: {tail}"}
+    errors = done.stderr.strip().splitlines() or ["(no output)"]
+    return {
+        "orders": orders,
+        "wall_s": wall,
+        "error": f"exit {done.returncode}: {errors[-1]}",
+        # Enough of the traceback to find where it failed without running it again.
+        "stderr_tail": errors[-25:],
+    }
 
 
 def growth_exponent(rows: Sequence[dict[str, Any]]) -> float | None:

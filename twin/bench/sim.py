@@ -92,6 +92,7 @@ def run(*, scenario_path: str = "scenarios/laredo_baseline.yaml") -> dict[str, A
         "ratio_to_raw_simpy": round(twin_rate / raw_rate, 4),
         "twin_run_days1_wall_s": round(pipeline_s, 2),
         "twin_run_days1_peak_rss_mb": round(child_rss_mb, 1),
-        "targets": {"ratio_to_raw_simpy": ">= 0.3", "twin_run_days1_wall_s": "< 60"},
+        # Issue 21's targets (a quiet machine): measured and printed, never gated.
+        "targets": {"ratio_to_raw_simpy": ">= 0.05", "twin_run_days1_wall_s": "< 20"},
         "machine": f"{platform.machine()} {platform.python_version()}",
     }

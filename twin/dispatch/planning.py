@@ -198,7 +198,7 @@ def _plan_in_parts(
         workers = 1  # inside a pool's worker, which may not start processes of its own
     plans = routing.plans(groups, workers=min(workers, len(groups)))
     merged = merge_plans(plans)
-    unused = [v for v in vehicles if not any(merged.routes[v.id])]
+    unused = [v for v in vehicles if not new_trips(v, merged.routes[v.id])]
     planned = {oid for route in merged.routes.values() for oid in route}
     left = [o for o in orders if o.id not in planned]
     stats = {**merged.stats, "parts": float(len(groups))}

@@ -34,6 +34,7 @@ from twin.dispatch import (
     validate_plan,
 )
 from twin.fleet import Vehicle, break_s, shift_bounds_s
+from twin.processes import cpu_seconds
 from twin.sim.crowd import offer_bundle
 from twin.sim.drones import clear_sky_for, flight_m, sortie_m, van_sortie_m
 from twin.sim.state import VehicleDay
@@ -228,10 +229,10 @@ def dispatch(sim: Simulation, trigger: str) -> None:
         couriers=sim.world.crowd.online(now) if sim.world.crowd is not None else (),
         van_sortie_m=partial(van_sortie_m, sim) if sim.world.drone_of else None,
     )
-    started, started_cpu = time.perf_counter(), time.process_time()
+    started, started_cpu = time.perf_counter(), cpu_seconds()
     plan = sim.policy.decide(state)
     sim.state.planning_s += time.perf_counter() - started
-    sim.state.planning_cpu_s += time.process_time() - started_cpu
+    sim.state.planning_cpu_s += cpu_seconds() - started_cpu
     validate_plan(sim.policy.name, state, plan)
     check_routes(sim, plan, views)
     routed = {

@@ -105,7 +105,7 @@ class SimState:
     routes: list[dict[str, Any]] = field(default_factory=list)
     #: Wall-clock seconds spent in the policy (reported, never used by the model).
     planning_s: float = 0.0
-    #: CPU seconds of this process spent in the policy (reported, as above).
+    #: CPU seconds spent in the policy, its worker processes included (reported, as above).
     planning_cpu_s: float = 0.0
     #: Plans asked of the policy, and how many its solver's clock cut short.
     plans: int = 0
