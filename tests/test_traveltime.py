@@ -251,6 +251,17 @@ def test_dynamic_closure_invalidates_cached_rows(small_grid: RoadNetwork):
     assert tt.matrix([1], [31], depart_s=3 * H).time_s[0, 0] == pytest.approx(before)
 
 
+def test_a_matrix_larger_than_the_row_cache_keeps_the_rows_it_found(small_grid: RoadNetwork):
+    # Room for about 4 rows: the rows cached by the first call are evicted while the
+    # second computes its missing ones, and must still be in its answer.
+    tt = TravelTimes(small_grid, cache_mb=4 * small_grid.n_nodes * 8 / 2**20)
+    nodes = small_grid.node_ids[:20].tolist()
+    tt.matrix(nodes[:3], nodes[:3], depart_s=H)
+    m = tt.matrix(nodes, nodes, depart_s=H)  # forward: 3 rows cached, 17 to compute
+    fresh = TravelTimes(small_grid).matrix(nodes, nodes, depart_s=H)
+    assert np.array_equal(m.time_s, fresh.time_s)
+
+
 def test_closure_errors_name_the_problem(small_grid: RoadNetwork, laredo: RoadNetwork):
     with pytest.raises(ValidationError, match="exactly one of"):
         Closure(name="x", road="a", crossing="b")

@@ -370,23 +370,24 @@ class TravelTimes:
         Rows stay encoded in the cache; callers decode only the columns they need.
         """
         state = self._state(t_s)
+        # Hold every cached row now: computing the missing ones may evict them.
+        rows: dict[int, np.ndarray] = {}
+        for i in dict.fromkeys(idx.tolist()):
+            cached = self._rows.get((state, i, reverse))
+            if cached is not None:
+                rows[i] = cached
         missing = np.array(
-            [i for i in dict.fromkeys(idx.tolist()) if self._rows.get((state, i, reverse)) is None],
-            dtype=np.int64,
+            [i for i in dict.fromkeys(idx.tolist()) if i not in rows], dtype=np.int64
         )
-        fresh: dict[int, np.ndarray] = {}
         if len(missing):
             graph = self._graph(state, t_s, reverse)
             for start in range(0, len(missing), 256):
                 chunk = missing[start : start + 256]
                 raw = dijkstra(graph, indices=chunk)
                 for k, src in enumerate(chunk.tolist()):
-                    fresh[src] = raw[k]
+                    rows[src] = raw[k]
                     self._rows.put((state, src, reverse), raw[k])
-        return [
-            fresh[i] if i in fresh else self._rows.get((state, i, reverse))  # type: ignore[misc]
-            for i in idx.tolist()
-        ]
+        return [rows[i] for i in idx.tolist()]
 
     def matrix(
         self,
