@@ -20,7 +20,10 @@ SMALL_GRID = ROOT / "scenarios" / "small_grid.yaml"
 
 def test_fleet_and_docks_scale_with_demand_rounded_up() -> None:
     data = load_scenario(BASELINE).model_dump(mode="json")
-    changes = scaled_changes(data, 10_000)
+    assert "policy" not in scaled_changes(data, 10_000)
+    changes = scaled_changes(data, 10_000, {"iterations": 250})
+    # The policy's other parameters are kept; the ones given win.
+    assert changes["policy"]["params"] == {**data["policy"]["params"], "iterations": 250}
     assert changes["demand"] == {"orders_per_day": 10_000}
     # 25 vans and 25 docks for 1,500 orders: x 6.67, rounded up.
     assert [entry["count"] for entry in changes["fleet"]] == [167]
@@ -57,12 +60,15 @@ def test_a_size_that_runs_out_of_memory_fails_alone() -> None:
     assert result["growth_exponent"] is None
 
 
-@pytest.mark.parametrize("sizes", ["ten", "0,100", ","])
-def test_bad_sizes_are_refused(sizes: str) -> None:
-    result = CliRunner().invoke(app, ["bench", "scale", "--sizes", sizes])
+@pytest.mark.parametrize(
+    "args",
+    [["--sizes", "ten"], ["--sizes", "0,100"], ["--sizes", ","], ["--params", "[1]"]],
+)
+def test_bad_sizes_and_params_are_refused(args: list[str]) -> None:
+    result = CliRunner().invoke(app, ["bench", "scale", *args])
     assert result.exit_code == 2
     text = " ".join((result.stderr + result.stdout).split())
-    assert "--sizes" in text
+    assert args[0] in text
     assert "Traceback" not in text
 
 

@@ -42,18 +42,28 @@ DEFAULT_SIZES = (1500, 10_000, 50_000)
 PHASES = ("start", "load", "plan", "simulate", "metrics", "report")
 
 
-def scaled_changes(data: dict[str, Any], orders: int) -> dict[str, Any]:
+def scaled_changes(
+    data: dict[str, Any], orders: int, params: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Scenario changes that run ``data`` (a scenario as a dict) at ``orders`` a day:
-    demand, every fleet count and every hub's docks scaled alike (rounded up)."""
+    demand, every fleet count and every hub's docks scaled alike (rounded up), and
+    ``params`` merged into the policy's parameters (a planning budget to compare)."""
     base = float(data["demand"]["orders_per_day"])
     factor = orders / base
     fleet = [{**entry, "count": math.ceil(entry["count"] * factor)} for entry in data["fleet"]]
     hubs = [{**hub, "docks": math.ceil(hub["docks"] * factor)} for hub in data["hubs"]]
-    return {"demand": {"orders_per_day": orders}, "fleet": fleet, "hubs": hubs}
+    changes: dict[str, Any] = {"demand": {"orders_per_day": orders}, "fleet": fleet, "hubs": hubs}
+    if params:
+        changes["policy"] = {"params": {**data["policy"]["params"], **params}}
+    return changes
 
 
 def measure(
-    scenario_path: str, orders: int, out_dir: Path, spawned_at: float | None = None
+    scenario_path: str,
+    orders: int,
+    out_dir: Path,
+    spawned_at: float | None = None,
+    params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run one size in this process and time its phases (the child's side).
 
@@ -88,7 +98,7 @@ def measure(
     base = load_scenario(scenario_path)
     scenario = derive(
         base,
-        scaled_changes(base.model_dump(mode="json"), orders),
+        scaled_changes(base.model_dump(mode="json"), orders, params),
         name=f"{base.name}@{orders}",
     )
     network = load_network(scenario.map.ref, network_type=scenario.map.network_type)
@@ -117,11 +127,13 @@ def measure(
     }
 
 
-def _child(scenario_path: str, orders: int, memory_gb: float) -> dict[str, Any]:
+def _child(
+    scenario_path: str, orders: int, memory_gb: float, params: dict[str, Any]
+) -> dict[str, Any]:
     """Run :func:`measure` in a fresh process capped at ``memory_gb`` of address space."""
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-m", "twin.bench.scale", scenario_path, str(orders), out]
-        cmd.append(repr(time.time()))
+        cmd += [repr(time.time()), json.dumps(params)]
         limit = int(memory_gb * 2**30)
 
         def cap() -> None:  # runs in the child before it starts Python
@@ -166,18 +178,23 @@ def run(
     scenario_path: str = "scenarios/laredo_baseline.yaml",
     sizes: Sequence[int] = DEFAULT_SIZES,
     memory_gb: float | None = None,
+    params: dict[str, Any] | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Measure every size in turn; ``progress`` receives each size's row as it ends."""
+    """Measure every size in turn; ``progress`` receives each size's row as it ends.
+
+    ``params`` are merged into the scenario's policy parameters at every size.
+    """
     cap = memory_gb or _default_memory_gb()
     rows = []
     for orders in sorted(sizes):
-        row = _child(scenario_path, int(orders), cap)
+        row = _child(scenario_path, int(orders), cap, params or {})
         rows.append(row)
         if progress is not None:
             progress(row)
     return {
         "scenario": scenario_path,
+        "policy_params": params or {},
         "sizes": rows,
         "growth_exponent": growth_exponent(rows),
         "memory_cap_gb": cap,
@@ -191,4 +208,5 @@ def run(
 
 
 if __name__ == "__main__":  # the child of _child: one size, its row as the last line
-    print(json.dumps(measure(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4]))))
+    path, size, out, spawned, extra = sys.argv[1:6]
+    print(json.dumps(measure(path, int(size), Path(out), float(spawned), json.loads(extra))))

@@ -139,10 +139,27 @@ def bench_scale(
         float | None,
         typer.Option(help="Address-space cap per size (default: 3/4 of this machine's memory)."),
     ] = None,
+    params: Annotated[
+        str,
+        typer.Option(
+            help="Policy parameters merged in at every size, as JSON, e.g. '{\"iterations\": 250}'."
+        ),
+    ] = "{}",
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Whole `twin run` at growing demand: wall and CPU seconds by phase, memory, deliveries."""
+    import json
+
     from twin.bench.scale import run
+
+    try:
+        extra = json.loads(params)
+    except json.JSONDecodeError as exc:
+        raise TwinError(
+            f"--params {params!r}: not JSON ({exc.msg}); give e.g. '{{\"iterations\": 250}}'"
+        ) from None
+    if not isinstance(extra, dict):
+        raise TwinError(f"--params {params!r}: give a JSON object of policy parameters")
 
     try:
         orders = [int(s) for s in sizes.split(",") if s.strip()]
@@ -158,7 +175,9 @@ def bench_scale(
             shown = row.get("error") or f"{row['wall_s']} s, {row['peak_rss_mb']} MB"
             out.print(f"  {row['orders']} orders: {shown}", highlight=False)
 
-    result = run(scenario_path=scenario, sizes=orders, memory_gb=memory_gb, progress=tick)
+    result = run(
+        scenario_path=scenario, sizes=orders, memory_gb=memory_gb, params=extra, progress=tick
+    )
     if json_out:
         print_json(result)
         return
