@@ -57,11 +57,12 @@ def pool_context(preload: Sequence[str]) -> BaseContext:
 
 
 def cpu_seconds() -> float:
-    """CPU seconds of this process and of the worker processes it has waited for.
+    """CPU seconds of this process and of the child processes it has waited for.
 
-    A plan solved in a pool spends its CPU in the workers; counting only this
-    process would make parallel planning look free. (Without the ``resource``
-    module, on Windows, this process's own time only.)
+    Workers started by a fork server are the server's children, not this
+    process's: they report their own CPU (see
+    :func:`twin.routing.decompose.solve_each`). Without the ``resource`` module
+    (Windows), this process's own time only.
     """
     try:
         import resource

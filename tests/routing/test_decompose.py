@@ -92,6 +92,9 @@ def test_parallel_solves_equal_serial_ones(backend: str) -> None:
     parallel = solve_each(iter(tasks), workers=2)
     assert [s.routes for s in parallel] == [s.routes for s in serial]
     assert [s.cost for s in parallel] == [s.cost for s in serial]
+    # Workers are not this process's children: they report the CPU they spent.
+    assert all(s.stats["worker_cpu_s"] > 0 for s in parallel)
+    assert all("worker_cpu_s" not in s.stats for s in serial)
     for solution in serial:
         assert solution.stats["dropped"] == len(solution.dropped)
         assert solution.stats["dropped_servable"] <= solution.stats["dropped"]

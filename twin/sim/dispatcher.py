@@ -232,7 +232,8 @@ def dispatch(sim: Simulation, trigger: str) -> None:
     started, started_cpu = time.perf_counter(), cpu_seconds()
     plan = sim.policy.decide(state)
     sim.state.planning_s += time.perf_counter() - started
-    sim.state.planning_cpu_s += cpu_seconds() - started_cpu
+    # A plan solved in worker processes says how much CPU they spent on it.
+    sim.state.planning_cpu_s += cpu_seconds() - started_cpu + plan.stats.get("worker_cpu_s", 0.0)
     validate_plan(sim.policy.name, state, plan)
     check_routes(sim, plan, views)
     routed = {
