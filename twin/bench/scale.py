@@ -122,6 +122,8 @@ def measure(
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "delivered": int(kpis["delivered"]),
         "service_level": round(float(kpis["service_level"]), 4),
+        # What the plan costs: a smaller planning budget shows here first.
+        "cost_per_delivery": round(float(kpis["cost_per_delivery"]), 3),
         "warnings": [w["code"] for w in summary.get("warnings", [])],
         "phases": {k: phases[k] for k in PHASES if k in phases},
     }
