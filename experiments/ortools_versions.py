@@ -66,9 +66,7 @@ def solve(path: Path) -> None:
 
     problem = pickle.loads(path.read_bytes())  # written by --save on this machine
     started, cpu = time.perf_counter(), time.process_time()
-    solution = solve_problem(
-        problem, backend="ortools", solution_limit=100, time_limit_s=3600.0
-    )
+    solution = solve_problem(problem, backend="ortools", solution_limit=100, time_limit_s=3600.0)
     routes = json.dumps([list(r) for r in solution.routes])
     print(
         json.dumps(

@@ -89,3 +89,31 @@ def test_user_registry_names(tmp_path, monkeypatch: pytest.MonkeyPatch):
     registry.write_text("maps:\n  broken: {description: no path}\n")
     with pytest.raises(MapError, match="needs a 'path:' field"):
         list_maps()
+
+
+def _same_graph(a: RoadNetwork, b: RoadNetwork) -> bool:
+    return (
+        list(a.graph.nodes(data=True)) == list(b.graph.nodes(data=True))
+        and list(a.graph.edges(keys=True, data=True)) == list(b.graph.edges(keys=True, data=True))
+        and a.meta == b.meta
+    )
+
+
+def test_synthetic_maps_are_cached_and_read_back_identical(tmp_path, monkeypatch):
+    monkeypatch.setenv("TWIN_CACHE_DIR", str(tmp_path))
+    built = load_network("grid-4x5")
+    files = list((tmp_path / "synthetic").glob("grid-4x5-*.pickle"))
+    assert len(files) == 1
+    cached = load_network("grid-4x5")
+    assert _same_graph(built, cached)
+    assert _same_graph(built, load_network("grid-4x5", use_cache=False))
+
+
+def test_a_damaged_synthetic_cache_file_is_built_over(tmp_path, monkeypatch):
+    monkeypatch.setenv("TWIN_CACHE_DIR", str(tmp_path))
+    fresh = load_network("grid-3x3", use_cache=False)
+    load_network("grid-3x3")
+    (path,) = (tmp_path / "synthetic").glob("grid-3x3-*.pickle")
+    path.write_bytes(b"not a pickle")
+    assert _same_graph(load_network("grid-3x3"), fresh)
+    assert path.read_bytes() != b"not a pickle"

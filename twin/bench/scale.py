@@ -124,6 +124,8 @@ def measure(
         "service_level": round(float(kpis["service_level"]), 4),
         # What the plan costs: a smaller planning budget shows here first.
         "cost_per_delivery": round(float(kpis["cost_per_delivery"]), 3),
+        "km_per_delivery": round(float(kpis["km_per_delivery"]), 4),
+        "vehicle_days_worked": int((result.measured()[1]["status"] == "worked").sum()),
         "warnings": [w["code"] for w in summary.get("warnings", [])],
         "phases": {k: phases[k] for k in PHASES if k in phases},
     }
