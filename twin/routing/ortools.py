@@ -27,11 +27,19 @@ replaces the first-solution heuristic.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+# OR-Tools 9.12's SWIG modules warn while they load (DeprecationWarning: builtin type
+# SwigPyPacked has no __module__ attribute), and under warnings-as-errors (pytest's
+# filterwarnings = error, python -W error) the module's init then crashes the
+# interpreter with a segmentation fault instead of raising.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", r"builtin type \w+ has no __module__", DeprecationWarning)
+    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from twin.routing.problem import (
     RELOAD,

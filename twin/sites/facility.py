@@ -188,11 +188,12 @@ def solve(
     solver.parameters.num_search_workers = 1
     solver.parameters.random_seed = seed
     code = solver.solve(model)
-    status = {
+    statuses: dict[object, str] = {
         cp_model.OPTIMAL: "optimal",
         cp_model.FEASIBLE: "feasible",
         cp_model.INFEASIBLE: "infeasible",
-    }.get(code, "unknown")
+    }
+    status = statuses.get(code, "unknown")
     clock_stopped = code != cp_model.OPTIMAL and solver.wall_time >= 0.98 * time_limit_s
     if status not in ("optimal", "feasible"):
         return FacilitySolution(k=k, status=status, clock_stopped=clock_stopped)
