@@ -575,18 +575,5 @@ class TravelTimes:
         return driving + waits
 
     def path_coords(self, leg: Leg) -> list[tuple[float, float]]:
-        """``(lat, lon)`` points along a leg, following edge geometry where the map has it."""
-        g = self.network.graph
-        coords: list[tuple[float, float]] = []
-        for u, v in zip(leg.nodes[:-1], leg.nodes[1:], strict=True):
-            data = min(g[u][v].values(), key=lambda d: d["travel_time"])
-            geom = data.get("geometry")
-            if geom is not None:
-                pts = [(float(y), float(x)) for x, y in geom.coords]
-            else:
-                pts = [(g.nodes[u]["y"], g.nodes[u]["x"]), (g.nodes[v]["y"], g.nodes[v]["x"])]
-            coords.extend(pts if not coords else pts[1:])
-        if not coords:
-            node = g.nodes[leg.nodes[0]]
-            coords.append((node["y"], node["x"]))
-        return coords
+        """``(lat, lon)`` points along a leg (:meth:`RoadNetwork.path_coords`)."""
+        return self.network.path_coords(leg.nodes)

@@ -337,3 +337,29 @@ def test_day_ahead_window_notice_once_per_order():
     assert (
         notices.set_index("order_id")["time_s"] >= created.reindex(notices["order_id"]).to_numpy()
     ).all()
+
+
+def test_each_route_keeps_the_road_path_it_drove():
+    """The route map draws the simulated legs: each route's path runs along edges of
+    the network from the hub back to the hub, and its length is the vehicle's km."""
+    scenario = Scenario.model_validate(
+        {
+            "seed": 7,
+            "map": {"ref": "grid-6x6"},
+            "fleet": [{"type": "van", "count": 2, "hub": "hub"}],
+            "demand": {"orders_per_day": 30},
+        }
+    )
+    net = _grid6()
+    result = Simulation(scenario, net).run()
+    worked = result.vehicles[result.vehicles["status"] == "worked"].set_index("vehicle_id")
+    assert len(result.routes) == len(worked) >= 1
+    hub = result.hubs["hub"]
+    for route in result.routes:
+        path = [int(n) for n in route["path"]]
+        assert path[0] == hub and path[-1] == hub
+        length = sum(
+            min(d["length"] for d in net.graph[u][v].values())
+            for u, v in zip(path[:-1], path[1:], strict=True)
+        )
+        assert length / 1000.0 == pytest.approx(worked.loc[route["vehicle_id"], "km"], rel=1e-9)

@@ -14,6 +14,7 @@ twin's own arrays carry the unit in the name (``edge_length_m``,
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -317,6 +318,27 @@ class RoadNetwork:
     def csr(self, weights: np.ndarray) -> sp.csr_matrix:
         """CSR adjacency matrix with the given per-edge weights (edge-array order)."""
         return sp.csr_matrix((weights, self.edge_v, self.indptr), shape=(self.n_nodes,) * 2)
+
+    def path_coords(self, nodes: Iterable[int]) -> list[tuple[float, float]]:
+        """``(lat, lon)`` points along a path of node ids, following edge geometry where
+        the map has it (of parallel edges, the fastest). A one-node path is its point."""
+        g = self.graph
+        ids = [int(n) for n in nodes]
+        coords: list[tuple[float, float]] = []
+        for u, v in itertools.pairwise(ids):
+            if u == v:
+                continue
+            data = min(g[u][v].values(), key=lambda d: d["travel_time"])
+            geom = data.get("geometry")
+            if geom is not None:
+                pts = [(float(y), float(x)) for x, y in geom.coords]
+            else:
+                pts = [(g.nodes[u]["y"], g.nodes[u]["x"]), (g.nodes[v]["y"], g.nodes[v]["x"])]
+            coords.extend(pts if not coords else pts[1:])
+        if not coords and ids:
+            node = g.nodes[ids[0]]
+            coords.append((node["y"], node["x"]))
+        return coords
 
     def project(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """Local planar coordinates in metres (columns x, y)."""

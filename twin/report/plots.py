@@ -6,6 +6,7 @@ contributors" for OSM data, a "synthetic" label for generated maps.
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -169,30 +170,25 @@ def _draw_features(ax: Axes, network: RoadNetwork) -> None:
 
 
 def plot_routes(result: Any, network: RoadNetwork, *, day: int = 0, ax: Axes | None = None) -> Axes:
-    """Routes of one day drawn along the road network, one colour per vehicle."""
+    """Routes of one day drawn along the roads each vehicle drove, one colour per vehicle.
+
+    The paths are the simulated legs (``path`` of each route), so the map shows the
+    roads taken at the times they were driven; a route without one (a result built
+    by older code) is re-routed between its stops at noon.
+    """
     import matplotlib.pyplot as plt
 
     ax = plot_network(network, ax=ax, show_features=False)
-    from twin.traveltime import TravelTimes
-
-    travel = TravelTimes(
-        network, result.scenario.traffic, start_weekday=result.scenario.start_weekday
-    )
     routes = [r for r in result.routes if r["day"] == day]
     cmap = plt.get_cmap("tab20")
     for k, route in enumerate(routes):
-        pts: list[tuple[float, float]] = []
-        for u, v in zip(route["nodes"][:-1], route["nodes"][1:], strict=True):
-            if u == v:
-                continue
-            try:
-                leg = travel.leg(u, v, depart_s=day * DAY_S + 12 * HOUR_S)
-            except Exception:
-                continue
-            pts.extend(travel.path_coords(leg))
-        if pts:
-            arr = np.asarray(pts)
-            ax.plot(arr[:, 1], arr[:, 0], color=cmap(k % 20), lw=1.2, alpha=0.9, zorder=2)
+        path = route.get("path")
+        if path is None:
+            path = _rerouted(result, network, route["nodes"], day)
+        if len(path) < 2:
+            continue
+        arr = np.asarray(network.path_coords(path))
+        ax.plot(arr[:, 1], arr[:, 0], color=cmap(k % 20), lw=1.2, alpha=0.9, zorder=2)
     orders = result.orders
     done = orders[orders["final_state"] == "delivered"]
     failed = orders[orders["attempts"] > 0]
@@ -216,6 +212,25 @@ def plot_routes(result: Any, network: RoadNetwork, *, day: int = 0, ax: Axes | N
         + (" (synthetic map)" if network.meta.synthetic else "")
     )
     return ax
+
+
+def _rerouted(result: Any, network: RoadNetwork, stops: list[int], day: int) -> list[int]:
+    """Node ids of fastest paths at noon between consecutive ``stops``."""
+    from twin.traveltime import TravelTimes
+
+    travel = TravelTimes(
+        network, result.scenario.traffic, start_weekday=result.scenario.start_weekday
+    )
+    nodes: list[int] = []
+    for u, v in itertools.pairwise(stops):
+        if u == v:
+            continue
+        try:
+            leg = travel.leg(u, v, depart_s=day * DAY_S + 12 * HOUR_S)
+        except Exception:  # closed at noon: the map leaves the leg out
+            continue
+        nodes.extend(leg.nodes[1:] if nodes else leg.nodes)
+    return nodes
 
 
 def plot_outcomes_by_hour(events: Any, *, ax: Axes | None = None) -> Axes:

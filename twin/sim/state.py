@@ -75,8 +75,16 @@ class VehicleDay:
 
 
 def new_day_log(planned: int = 0) -> dict[str, Any]:
-    """A vehicle's running totals for its row of the vehicles table."""
-    return {"km": 0.0, "breaks": 0, "served": 0, "planned": planned, "at_stops_s": 0.0}
+    """A vehicle's running totals for its row of the vehicles table, and the road
+    legs it drove (``legs``: each leg's node ids) for the route map."""
+    return {
+        "km": 0.0,
+        "breaks": 0,
+        "served": 0,
+        "planned": planned,
+        "at_stops_s": 0.0,
+        "legs": [],
+    }
 
 
 @dataclass

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from twin.constants import HOUR_S
 from twin.demand import Order
 from twin.fleet import (
@@ -449,6 +451,7 @@ def drive(
         yield from take_break(sim, vehicle, vs, source, day_log, planned=due_by_plan)
     yield sim.env.timeout(drive_s)
     day_log["km"] += leg.length_m / 1000.0
+    day_log["legs"].append(leg.nodes)
     vs.driving_s += drive_s
     if order is not None:
         sim.order_event(
@@ -524,6 +527,15 @@ def release_trips(sim: Simulation, vs: VehicleDay) -> None:
     vs.trips = []
 
 
+def driven_path(legs: list[tuple[int, ...]]) -> np.ndarray:
+    """Node ids of the road path driven, legs joined where one ends and the next starts
+    (each leg starts where the vehicle stands, so joins repeat a node)."""
+    nodes: list[int] = []
+    for leg in legs:
+        nodes.extend(leg[1:] if nodes and leg and nodes[-1] == leg[0] else leg)
+    return np.asarray(nodes, dtype=np.int64)
+
+
 def end_shift(
     sim: Simulation,
     vehicle: Vehicle,
@@ -578,5 +590,7 @@ def end_shift(
             crowd=crowd_pay is not None,
         )
     )
-    sim.state.routes.append({"day": day, "vehicle_id": vid, "nodes": nodes})
+    sim.state.routes.append(
+        {"day": day, "vehicle_id": vid, "nodes": nodes, "path": driven_path(day_log["legs"])}
+    )
     sim.state.busy_until[vid] = ended
