@@ -280,3 +280,10 @@ def test_settings_validation_messages():
         CongestionSettings(hourly={"autobahn": (1.0,) * 24})
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         TrafficSettings.model_validate({"bucket_minutes": 10})
+
+
+def test_join_paths_writes_each_joint_once():
+    from twin.traveltime import join_paths
+
+    assert join_paths([(1, 2, 3), (3, 4), (4,), (9, 8)]) == [1, 2, 3, 4, 9, 8]
+    assert join_paths([]) == []

@@ -58,6 +58,7 @@ __all__ = [
     "TrafficSettings",
     "TravelMatrix",
     "TravelTimes",
+    "join_paths",
     "lognormal_params",
 ]
 
@@ -112,6 +113,15 @@ class Leg:
     @property
     def wait_s(self) -> float:
         return sum(c[2] for c in self.crossings)
+
+
+def join_paths(paths: Iterable[Sequence[int]]) -> list[int]:
+    """Node ids of paths driven one after another, joined where one ends and the next
+    starts (a leg starts where the vehicle stands, so the joint appears once)."""
+    nodes: list[int] = []
+    for path in paths:
+        nodes.extend(path[1:] if nodes and path and nodes[-1] == path[0] else path)
+    return nodes
 
 
 class TravelTimes:

@@ -117,3 +117,15 @@ def test_a_damaged_synthetic_cache_file_is_built_over(tmp_path, monkeypatch):
     path.write_bytes(b"not a pickle")
     assert _same_graph(load_network("grid-3x3"), fresh)
     assert path.read_bytes() != b"not a pickle"
+
+
+def test_path_coords_follow_edges_and_bridge_gaps(small_grid: RoadNetwork):
+    a, b, c = (int(n) for n in small_grid.node_ids[:3])
+    assert small_grid.graph.has_edge(a, b)
+    assert small_grid.graph.has_edge(b, c)
+    far = int(small_grid.node_ids[-1])
+    assert not small_grid.graph.has_edge(c, far)
+    coords = small_grid.path_coords([a, b, c, far])
+    assert len(coords) == 4  # straight edges: one point per node, the gap a segment
+    assert coords[-1] == (small_grid.graph.nodes[far]["y"], small_grid.graph.nodes[far]["x"])
+    assert small_grid.path_coords([a]) == [coords[0]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import subprocess
 import sys
@@ -357,9 +358,9 @@ def test_each_route_keeps_the_road_path_it_drove():
     hub = result.hubs["hub"]
     for route in result.routes:
         path = [int(n) for n in route["path"]]
-        assert path[0] == hub and path[-1] == hub
+        assert path[0] == hub
+        assert path[-1] == hub
         length = sum(
-            min(d["length"] for d in net.graph[u][v].values())
-            for u, v in zip(path[:-1], path[1:], strict=True)
+            min(d["length"] for d in net.graph[u][v].values()) for u, v in itertools.pairwise(path)
         )
         assert length / 1000.0 == pytest.approx(worked.loc[route["vehicle_id"], "km"], rel=1e-9)

@@ -321,14 +321,17 @@ class RoadNetwork:
 
     def path_coords(self, nodes: Iterable[int]) -> list[tuple[float, float]]:
         """``(lat, lon)`` points along a path of node ids, following edge geometry where
-        the map has it (of parallel edges, the fastest). A one-node path is its point."""
+        the map has it (of parallel edges, the fastest). Two consecutive nodes with no
+        edge between them (where a path joins legs that do not meet) are joined by a
+        straight segment. A one-node path is its point."""
         g = self.graph
         ids = [int(n) for n in nodes]
         coords: list[tuple[float, float]] = []
         for u, v in itertools.pairwise(ids):
             if u == v:
                 continue
-            data = min(g[u][v].values(), key=lambda d: d["travel_time"])
+            edges = g[u].get(v)
+            data = min(edges.values(), key=lambda d: d["travel_time"]) if edges else {}
             geom = data.get("geometry")
             if geom is not None:
                 pts = [(float(y), float(x)) for x, y in geom.coords]

@@ -216,21 +216,18 @@ def plot_routes(result: Any, network: RoadNetwork, *, day: int = 0, ax: Axes | N
 
 def _rerouted(result: Any, network: RoadNetwork, stops: list[int], day: int) -> list[int]:
     """Node ids of fastest paths at noon between consecutive ``stops``."""
-    from twin.traveltime import TravelTimes
+    from twin.traveltime import TravelTimes, join_paths
 
     travel = TravelTimes(
         network, result.scenario.traffic, start_weekday=result.scenario.start_weekday
     )
-    nodes: list[int] = []
+    legs = []
     for u, v in itertools.pairwise(stops):
-        if u == v:
-            continue
         try:
-            leg = travel.leg(u, v, depart_s=day * DAY_S + 12 * HOUR_S)
+            legs.append(travel.leg(u, v, depart_s=day * DAY_S + 12 * HOUR_S).nodes)
         except Exception:  # closed at noon: the map leaves the leg out
             continue
-        nodes.extend(leg.nodes[1:] if nodes else leg.nodes)
-    return nodes
+    return join_paths(legs)
 
 
 def plot_outcomes_by_hour(events: Any, *, ax: Axes | None = None) -> Axes:

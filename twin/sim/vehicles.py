@@ -32,6 +32,7 @@ from twin.sim.lockers import put_in_locker
 from twin.sim.state import VehicleDay, new_day_log
 from twin.sim.stops import attempt, courier_attempts, no_attempt, road_blocked
 from twin.sim.tables import vehicle_row
+from twin.traveltime import join_paths
 
 if TYPE_CHECKING:
     from twin.sim.engine import Simulation
@@ -527,15 +528,6 @@ def release_trips(sim: Simulation, vs: VehicleDay) -> None:
     vs.trips = []
 
 
-def driven_path(legs: list[tuple[int, ...]]) -> np.ndarray:
-    """Node ids of the road path driven, legs joined where one ends and the next starts
-    (each leg starts where the vehicle stands, so joins repeat a node)."""
-    nodes: list[int] = []
-    for leg in legs:
-        nodes.extend(leg[1:] if nodes and leg and nodes[-1] == leg[0] else leg)
-    return np.asarray(nodes, dtype=np.int64)
-
-
 def end_shift(
     sim: Simulation,
     vehicle: Vehicle,
@@ -590,7 +582,6 @@ def end_shift(
             crowd=crowd_pay is not None,
         )
     )
-    sim.state.routes.append(
-        {"day": day, "vehicle_id": vid, "nodes": nodes, "path": driven_path(day_log["legs"])}
-    )
+    path = np.asarray(join_paths(day_log["legs"]), dtype=np.int64)  # the roads driven
+    sim.state.routes.append({"day": day, "vehicle_id": vid, "nodes": nodes, "path": path})
     sim.state.busy_until[vid] = ended
