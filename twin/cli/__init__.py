@@ -2,7 +2,8 @@
 
 One module per command group: :mod:`~twin.cli.run` (schema, run),
 :mod:`~twin.cli.experiment` (compare, sweep), :mod:`~twin.cli.sites`,
-:mod:`~twin.cli.live` (calibrate, history, serve, replay), :mod:`~twin.cli.maps`
+:mod:`~twin.cli.live` (calibrate, history, serve, replay), :mod:`~twin.cli.validate`,
+:mod:`~twin.cli.maps`
 and :mod:`~twin.cli.bench`; what they share is in :mod:`~twin.cli._render`.
 Commands import the simulation, the solvers and the plots inside their own
 functions, so ``twin --help`` and ``twin schema`` load none of them.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import typer
 
-from twin.cli import bench, experiment, live, maps, run, sites
+from twin.cli import bench, experiment, live, maps, run, sites, validate
 from twin.cli._render import user_errors
 
 __all__ = ["app", "bench_app", "main", "maps_app", "user_errors"]
@@ -45,6 +46,7 @@ app.command("calibrate")(live.calibrate_cmd)
 app.command("history")(live.history_cmd)
 app.command("serve")(live.serve_cmd)
 app.command("replay")(live.replay_cmd)
+app.command("validate")(validate.validate_cmd)
 maps_app.command("list")(maps.maps_list)
 maps_app.command("info")(maps.maps_info)
 maps_app.command("fetch")(maps.maps_fetch)

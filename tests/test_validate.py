@@ -1,0 +1,79 @@
+"""twin validate: the fast checks pass, and each fails when the engine is broken."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from twin.cli import app
+from twin.customers import CustomerModel
+from twin.errors import TwinError
+from twin.scenario import Scenario
+from twin.sim import Simulation
+from twin.validate import binomial_interval, run_checks
+from twin.validate.docks import dock_queue, expected_waits
+from twin.validate.failures import expected_failure
+
+
+def test_dd_c_batch_waits_by_hand():
+    assert expected_waits(5, 2, 600.0).tolist() == [0, 0, 600, 600, 1200]
+
+
+def test_wilson_interval_known_values():
+    low, high = binomial_interval(10, 100)
+    assert low == pytest.approx(0.0552, abs=1e-4)
+    assert high == pytest.approx(0.1744, abs=1e-4)
+    assert binomial_interval(0, 20)[0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_expected_failure_by_hand():
+    sc = Scenario.model_validate({"failures": {"damaged_prob": 0.1, "access_problem_prob": 0.2}})
+    f = sc.failures
+    # Nobody answers a home delivery: it fails whatever happens before the door.
+    assert expected_failure(sc, "home", 0.0) == pytest.approx(1.0)
+    # Everybody answers: damaged, else access problem, else refused.
+    by_hand = 0.1 + 0.9 * 0.2 + 0.9 * 0.8 * f.refusal_prob
+    assert expected_failure(sc, "safe_drop", 1.0) == pytest.approx(by_hand)
+
+
+def test_fast_checks_pass():
+    results = run_checks(fast=True)
+    assert [r.name for r in results] == ["dock_queue", "first_attempt_failures"]
+    assert all(r.passed for r in results), results
+    assert all(r.low <= r.simulated <= r.high for r in results)
+
+
+def test_dock_check_fails_when_loading_takes_longer_than_configured(monkeypatch):
+    real = Simulation.load_time_s
+    monkeypatch.setattr(
+        Simulation, "load_time_s", lambda self, vehicle, parcels: 1.1 * real(self, vehicle, parcels)
+    )
+    assert not dock_queue(fast=True).passed
+
+
+def test_failure_check_fails_when_everybody_answers(monkeypatch):
+    monkeypatch.setattr(CustomerModel, "attempt", lambda self, row, rng, **kw: True)
+    result = run_checks(["first_attempt_failures"], fast=True)[0]
+    assert not result.passed
+    assert result.expected > result.high
+
+
+def test_unknown_check_is_one_clear_error():
+    with pytest.raises(TwinError, match="choose from dock_queue"):
+        run_checks(["nope"])
+    done = CliRunner().invoke(app, ["validate", "--only", "nope"])
+    assert done.exit_code == 2
+    assert "unknown check(s) nope" in done.output
+
+
+def test_cli_json_and_exit_status():
+    done = CliRunner().invoke(app, ["validate", "--fast", "--only", "dock_queue", "--json"])
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.stdout)
+    (check,) = data["checks"]
+    assert check["name"] == "dock_queue"
+    assert check["passed"] is True
+    assert np.isfinite(check["expected"])

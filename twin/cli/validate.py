@@ -1,0 +1,57 @@
+"""``twin validate``: the simulation against closed forms and its own stated odds."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from twin.cli._render import err, out, print_json, user_errors
+
+__all__ = ["validate_cmd"]
+
+
+@user_errors
+def validate_cmd(
+    only: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated checks to run (default: all)."),
+    ] = None,
+    fast: Annotated[
+        bool, typer.Option(help="Smaller scenarios: wider intervals, seconds not minutes.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Run purpose-built scenarios and set each simulated figure beside its expected
+    value, with the simulated value's 95 % interval. Exit status 1 if a check fails."""
+    from twin.validate import run_checks
+
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+
+    def said(result: object) -> None:
+        if not json_out:
+            err.print(f"checked {getattr(result, 'name', '')}", highlight=False)
+
+    results = run_checks(names, fast=fast, progress=said)
+    if json_out:
+        print_json({"checks": [r.to_json() for r in results], "fast": fast})
+    else:
+        table = Table(title="twin validate" + (" (fast)" if fast else ""))
+        table.add_column("check", no_wrap=True)
+        for col in ("expected", "simulated", "95 % CI", "n", "result"):
+            table.add_column(col, no_wrap=True)
+        for r in results:
+            table.add_row(
+                r.name,
+                f"{r.expected:.3g}",
+                f"{r.simulated:.3g}",
+                f"{r.low:.3g}–{r.high:.3g}",
+                str(r.n),
+                "[green]pass[/]" if r.passed else "[bold red]FAIL[/]",
+            )
+        out.print(table)
+        for r in results:
+            out.print(f"{r.name} ({r.unit}): {r.what}. Expected: {r.source}.", highlight=False)
+    if not all(r.passed for r in results):
+        raise typer.Exit(code=1)
