@@ -287,3 +287,19 @@ def test_join_paths_writes_each_joint_once():
 
     assert join_paths([(1, 2, 3), (3, 4), (4,), (9, 8)]) == [1, 2, 3, 4, 9, 8]
     assert join_paths([]) == []
+
+
+def test_point_queries_answer_on_any_thread(small_grid):
+    """The live server's worker threads share a network's queries: RoutingKit binds a
+    query object to its thread, so one made on one thread must not be used on another."""
+    import threading
+
+    from twin.shortest_paths import PointQueries, hierarchy_of
+
+    queries = PointQueries(hierarchy_of(small_grid), np.full(small_grid.n_edges, 100))
+    here = queries.path(0, small_grid.n_nodes - 1)
+    seen: list[object] = []
+    worker = threading.Thread(target=lambda: seen.append(queries.path(0, small_grid.n_nodes - 1)))
+    worker.start()
+    worker.join()
+    assert seen == [here]

@@ -76,14 +76,18 @@ class PointQueries:
         if len(ticks) != hierarchy.n_edges:
             raise ValueError(f"{len(ticks)} edge weights for {hierarchy.n_edges} edges")
         self._metric = rk.CCHMetric(hierarchy.cch, ticks.astype(np.int64).tolist())
-        self._query = rk.CCHQuery(self._metric)
 
     def path(self, origin: int, destination: int) -> tuple[int | None, list[int]]:
         """``(centiseconds, edge positions along the path)``; ``(None, [])`` if unreachable.
 
         ``origin`` and ``destination`` are node positions in the network's arrays.
         """
-        result = self._query.run(origin, destination)
+        # A query object per call (about 3 µs): RoutingKit's queries are bound to the
+        # thread that made them (using or dropping one on another thread panics),
+        # and a network's queries are shared by threads (the live server's workers).
+        # The metric is not bound to a thread.
+        query = rk.CCHQuery(self._metric)
+        result = query.run(origin, destination)
         ticks, arcs = result.distance, result.arc_path
-        del result  # RoutingKit refuses a new query while a result is alive
+        del result, query  # RoutingKit refuses a new query while a result is alive
         return ticks, arcs
