@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -41,9 +42,16 @@ def test_expected_failure_by_hand():
 
 def test_fast_checks_pass():
     results = run_checks(fast=True)
-    assert [r.name for r in results] == ["dock_queue", "first_attempt_failures"]
+    assert [r.name for r in results] == [
+        "dock_queue",
+        "first_attempt_failures",
+        "calibration.overhead_s",
+        "calibration.handover_s",
+        "calibration.orders_per_day",
+    ]
     assert all(r.passed for r in results), results
     assert all(r.low <= r.simulated <= r.high for r in results)
+    assert all(r.low <= r.expected <= r.high for r in results)
 
 
 def test_dock_check_fails_when_loading_takes_longer_than_configured(monkeypatch):
@@ -51,7 +59,7 @@ def test_dock_check_fails_when_loading_takes_longer_than_configured(monkeypatch)
     monkeypatch.setattr(
         Simulation, "load_time_s", lambda self, vehicle, parcels: 1.1 * real(self, vehicle, parcels)
     )
-    assert not dock_queue(fast=True).passed
+    assert not dock_queue(fast=True)[0].passed
 
 
 def test_failure_check_fails_when_everybody_answers(monkeypatch):
@@ -59,6 +67,22 @@ def test_failure_check_fails_when_everybody_answers(monkeypatch):
     result = run_checks(["first_attempt_failures"], fast=True)[0]
     assert not result.passed
     assert result.expected > result.high
+
+
+def test_calibration_check_fails_when_the_fit_misses(monkeypatch):
+    import twin.validate.calibration as check
+
+    real = check.calibrate
+
+    def off(history, base, network):
+        fitted = real(history, base, network)
+        service = fitted.scenario.service.model_copy(update={"handover_s_mean": 80.0})
+        return replace(fitted, scenario=fitted.scenario.model_copy(update={"service": service}))
+
+    monkeypatch.setattr(check, "calibrate", off)
+    results = {r.name: r for r in check.calibration_round_trip(fast=True)}
+    assert not results["calibration.handover_s"].passed
+    assert results["calibration.overhead_s"].passed
 
 
 def test_unknown_check_is_one_clear_error():

@@ -5,14 +5,15 @@ simulated figure beside its expected value from a closed form or from the
 model's own stated probabilities, with the simulated figure's interval and a
 verdict. The expected side is computed without the engine's code for that
 part (the queue's closed form; the failure chances from the scenario's
-settings), so a check fails when the engine stops doing what its settings say.
+settings; the true settings a calibration must recover), so a check fails when
+the engine stops doing what its settings say.
 
-A check is a function ``(fast: bool) -> CheckResult``; ``fast`` runs a smaller
-scenario for the test suite. Checks are deterministic: same code, same result.
-A statistical check passes when the expected value lies inside the simulated
-value's 95 % interval, so a correct engine fails about one seed in twenty; each
-check names the seed it uses. ``docs/validation.md`` documents every check and
-its source.
+A check is a function ``(fast: bool) -> list[CheckResult]`` (one result per
+figure it compares); ``fast`` runs a smaller scenario for the test suite.
+Checks are deterministic: same code, same result. A statistical check passes
+when the expected value lies inside the simulated value's 95 % interval, so a
+correct engine fails about one seed in twenty; each check names the seed it
+uses. ``docs/validation.md`` documents every check and its source.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from twin.errors import TwinError
+from twin.validate.calibration import calibration_round_trip
 from twin.validate.check import CheckResult, binomial_interval
 from twin.validate.docks import dock_queue
 from twin.validate.failures import first_attempt_failures
@@ -27,9 +29,10 @@ from twin.validate.failures import first_attempt_failures
 __all__ = ["CHECKS", "CheckResult", "binomial_interval", "run_checks"]
 
 #: The checks, in the order ``twin validate`` runs them.
-_CHECKS: dict[str, Callable[[bool], CheckResult]] = {
+_CHECKS: dict[str, Callable[[bool], list[CheckResult]]] = {
     "dock_queue": dock_queue,
     "first_attempt_failures": first_attempt_failures,
+    "calibration_round_trip": calibration_round_trip,
 }
 CHECKS = tuple(_CHECKS)
 
@@ -49,8 +52,8 @@ def run_checks(
         )
     results = []
     for name in names:
-        result = _CHECKS[name](fast)
-        results.append(result)
-        if progress is not None:
-            progress(result)
+        for result in _CHECKS[name](fast):
+            results.append(result)
+            if progress is not None:
+                progress(result)
     return results

@@ -18,7 +18,10 @@ class CheckResult:
     unit: str
     expected: float
     simulated: float
-    #: 95 % interval of the simulated value (equal ends: a deterministic figure).
+    #: The band the verdict uses (``band`` says which): the simulated value's 95 %
+    #: interval, passed when the expected value is inside it; or a tolerance around
+    #: the expected value, passed when the simulated value is inside it; or, for an
+    #: exact figure, the simulated value itself.
     low: float
     high: float
     passed: bool
@@ -26,6 +29,8 @@ class CheckResult:
     source: str
     #: Size of the sample behind the simulated value (attempts, vans...).
     n: int
+    #: What ``low`` and ``high`` are: "CI" (95 % interval), "±5 %" or "exact".
+    band: str = "CI"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -50,7 +50,7 @@ def expected_failure(scenario: Scenario, option: str, p_answer: float) -> float:
     )
 
 
-def first_attempt_failures(fast: bool = False) -> CheckResult:
+def first_attempt_failures(fast: bool = False) -> list[CheckResult]:
     """Failed first attempts, simulated against expected (see the module docstring)."""
     days, orders = (1, 150) if fast else (3, 600)
     scenario = Scenario.model_validate(
@@ -82,7 +82,7 @@ def first_attempt_failures(fast: bool = False) -> CheckResult:
     low, high = binomial_interval(n_failed, n)
     expected_rate = float(np.mean(expected)) if n else float("nan")
     simulated = n_failed / n if n else float("nan")
-    return CheckResult(
+    check = CheckResult(
         name="first_attempt_failures",
         what=f"failed first attempts over {n} first attempts by vans ({days} day(s))",
         unit="share",
@@ -94,6 +94,7 @@ def first_attempt_failures(fast: bool = False) -> CheckResult:
         source="the scenario's presence, answer and failure chances, summed over the attempts",
         n=n,
     )
+    return [check]
 
 
 def _attempt_number(details: str) -> int:
