@@ -20,7 +20,7 @@ def validate_cmd(
         typer.Option(help="Comma-separated checks to run (default: all)."),
     ] = None,
     fast: Annotated[
-        bool, typer.Option(help="Smaller scenarios: wider intervals, seconds not minutes.")
+        bool, typer.Option(help="The test suite's smaller scenarios: wider bands, ~5 s not ~25 s.")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
