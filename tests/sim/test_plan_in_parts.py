@@ -69,6 +69,10 @@ def test_the_log_does_not_depend_on_the_number_of_workers(network) -> None:
     one = Simulation(_scenario(workers=1), network).run()
     two = Simulation(_scenario(workers=2), network).run()
     assert one.log.digest() == two.log.digest()
+    # Worker CPU is counted in planning CPU and said apart: this process's clock
+    # never sees it (twin bench scale subtracts only the rest from its other phases).
+    assert one.planning_worker_cpu_s == 0.0
+    assert 0.0 < two.planning_worker_cpu_s <= two.planning_cpu_s
 
 
 def test_a_plan_within_the_limit_is_one_model(network) -> None:

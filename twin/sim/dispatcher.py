@@ -233,7 +233,9 @@ def dispatch(sim: Simulation, trigger: str) -> None:
     plan = sim.policy.decide(state)
     sim.state.planning_s += time.perf_counter() - started
     # A plan solved in worker processes says how much CPU they spent on it.
-    sim.state.planning_cpu_s += cpu_seconds() - started_cpu + plan.stats.get("worker_cpu_s", 0.0)
+    workers_cpu = plan.stats.get("worker_cpu_s", 0.0)
+    sim.state.planning_cpu_s += cpu_seconds() - started_cpu + workers_cpu
+    sim.state.planning_worker_cpu_s += workers_cpu
     validate_plan(sim.policy.name, state, plan)
     check_routes(sim, plan, views)
     routed = {

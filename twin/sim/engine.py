@@ -238,6 +238,7 @@ class Simulation:
             routes=self.state.routes,
             planning_s=self.state.planning_s,
             planning_cpu_s=self.state.planning_cpu_s,
+            planning_worker_cpu_s=self.state.planning_worker_cpu_s,
             simulation_s=time.perf_counter() - started - self.state.planning_s,
             n_unserviceable_nodes=self.network.n_nodes - len(self.world.serviceable),
             warnings=[*self.warnings, *dispatcher.plan_warnings(self)],

@@ -115,6 +115,8 @@ class SimState:
     planning_s: float = 0.0
     #: CPU seconds spent in the policy, its worker processes included (reported, as above).
     planning_cpu_s: float = 0.0
+    #: Of which in worker processes (not counted by this process's own CPU clock).
+    planning_worker_cpu_s: float = 0.0
     #: Plans asked of the policy, and how many its solver's clock cut short.
     plans: int = 0
     plans_capped: int = 0

@@ -70,6 +70,8 @@ class SimResult:
     routes: list[dict[str, Any]] = field(default_factory=list)
     planning_s: float = 0.0
     planning_cpu_s: float = 0.0
+    #: Of ``planning_cpu_s``, the CPU of worker processes that solved parts of plans.
+    planning_worker_cpu_s: float = 0.0
     simulation_s: float = 0.0
     n_unserviceable_nodes: int = 0
     #: Shortcuts and limits the numbers depend on, said out loud: ``{"code", "message",
