@@ -28,6 +28,7 @@ from twin.dispatch import (
     RELOAD,
     DispatchState,
     OrderView,
+    Plan,
     PlanError,
     VehicleView,
     new_trips,
@@ -195,6 +196,15 @@ def road_closures(sim: Simulation) -> Any:
         sim.dispatch("disruption")
 
 
+def _count_planning(sim: Simulation, plan: Plan, started: float, started_cpu: float) -> None:
+    """Add a plan's wall and CPU seconds to the run's planning totals. A plan solved
+    in worker processes says how much CPU they spent on it (``worker_cpu_s``)."""
+    sim.state.planning_s += time.perf_counter() - started
+    workers_cpu = plan.stats.get("worker_cpu_s", 0.0)
+    sim.state.planning_cpu_s += cpu_seconds() - started_cpu + workers_cpu
+    sim.state.planning_worker_cpu_s += workers_cpu
+
+
 def dispatch(sim: Simulation, trigger: str) -> None:
     """Ask the policy for a plan (if it listens to ``trigger``), check it, carry it out."""
     if sim.traits.triggers is not None and trigger not in sim.traits.triggers:
@@ -231,11 +241,7 @@ def dispatch(sim: Simulation, trigger: str) -> None:
     )
     started, started_cpu = time.perf_counter(), cpu_seconds()
     plan = sim.policy.decide(state)
-    sim.state.planning_s += time.perf_counter() - started
-    # A plan solved in worker processes says how much CPU they spent on it.
-    workers_cpu = plan.stats.get("worker_cpu_s", 0.0)
-    sim.state.planning_cpu_s += cpu_seconds() - started_cpu + workers_cpu
-    sim.state.planning_worker_cpu_s += workers_cpu
+    _count_planning(sim, plan, started, started_cpu)
     validate_plan(sim.policy.name, state, plan)
     check_routes(sim, plan, views)
     routed = {
