@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
 from rich.table import Table
 
 from twin.cli._render import err, out, print_json, user_errors
+
+if TYPE_CHECKING:
+    from twin.validate import CheckResult
 
 __all__ = ["validate_cmd"]
 
@@ -31,9 +34,9 @@ def validate_cmd(
 
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
 
-    def said(result: object) -> None:
+    def said(result: CheckResult) -> None:
         if not json_out:
-            err.print(f"checked {getattr(result, 'name', '')}", highlight=False)
+            err.print(f"checked {result.name}", highlight=False)
 
     results = run_checks(names, fast=fast, progress=said)
     if json_out:

@@ -6,7 +6,6 @@ contributors" for OSM data, a "synthetic" label for generated maps.
 
 from __future__ import annotations
 
-import itertools
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -173,8 +172,7 @@ def plot_routes(result: Any, network: RoadNetwork, *, day: int = 0, ax: Axes | N
     """Routes of one day drawn along the roads each vehicle drove, one colour per vehicle.
 
     The paths are the simulated legs (``path`` of each route), so the map shows the
-    roads taken at the times they were driven; a route without one (a result built
-    by older code) is re-routed between its stops at noon.
+    roads taken at the times they were driven, not fastest paths computed afresh.
     """
     import matplotlib.pyplot as plt
 
@@ -182,10 +180,8 @@ def plot_routes(result: Any, network: RoadNetwork, *, day: int = 0, ax: Axes | N
     routes = [r for r in result.routes if r["day"] == day]
     cmap = plt.get_cmap("tab20")
     for k, route in enumerate(routes):
-        path = route.get("path")
-        if path is None:
-            path = _rerouted(result, network, route["nodes"], day)
-        if len(path) < 2:
+        path = route["path"]
+        if len(path) < 2:  # a drone's day: it flew, the roads show nothing
             continue
         arr = np.asarray(network.path_coords(path))
         ax.plot(arr[:, 1], arr[:, 0], color=cmap(k % 20), lw=1.2, alpha=0.9, zorder=2)
@@ -212,22 +208,6 @@ def plot_routes(result: Any, network: RoadNetwork, *, day: int = 0, ax: Axes | N
         + (" (synthetic map)" if network.meta.synthetic else "")
     )
     return ax
-
-
-def _rerouted(result: Any, network: RoadNetwork, stops: list[int], day: int) -> list[int]:
-    """Node ids of fastest paths at noon between consecutive ``stops``."""
-    from twin.traveltime import TravelTimes, join_paths
-
-    travel = TravelTimes(
-        network, result.scenario.traffic, start_weekday=result.scenario.start_weekday
-    )
-    legs = []
-    for u, v in itertools.pairwise(stops):
-        try:
-            legs.append(travel.leg(u, v, depart_s=day * DAY_S + 12 * HOUR_S).nodes)
-        except Exception:  # closed at noon: the map leaves the leg out
-            continue
-    return join_paths(legs)
 
 
 def plot_outcomes_by_hour(events: Any, *, ax: Axes | None = None) -> Axes:
