@@ -17,6 +17,7 @@ from twin.sim import Simulation
 from twin.validate import binomial_interval, run_checks
 from twin.validate.docks import dock_queue, expected_waits
 from twin.validate.failures import expected_failure
+from twin.validate.forecast import band_coverage
 
 
 def test_dd_c_batch_waits_by_hand():
@@ -40,6 +41,17 @@ def test_expected_failure_by_hand():
     assert expected_failure(sc, "safe_drop", 1.0) == pytest.approx(by_hand)
 
 
+def test_band_coverage_pools_stops_and_resamples_vehicle_days():
+    # Two vehicle-days: 3 of 4 stops inside, then 1 of 2; pooled 4 of 6.
+    inside = np.array([True, True, True, False, True, False])
+    cluster = np.array(["a", "a", "a", "a", "b", "b"])
+    share, low, high = band_coverage(inside, cluster)
+    assert share == pytest.approx(4 / 6)
+    # Every resample is some mix of the two days: between 1/2 and 3/4.
+    assert 0.5 <= low <= share <= high <= 0.75
+    assert band_coverage(np.ones(5, dtype=bool), np.arange(5)) == (1.0, 1.0, 1.0)
+
+
 def test_fast_checks_pass():
     results = run_checks(fast=True)
     assert [r.name for r in results] == [
@@ -48,6 +60,7 @@ def test_fast_checks_pass():
         "calibration.overhead_s",
         "calibration.handover_s",
         "calibration.orders_per_day",
+        "forecast_coverage",
     ]
     assert all(r.passed for r in results), results
     assert all(r.low <= r.simulated <= r.high for r in results)
@@ -83,6 +96,20 @@ def test_calibration_check_fails_when_the_fit_misses(monkeypatch):
     results = {r.name: r for r in check.calibration_round_trip(fast=True)}
     assert not results["calibration.handover_s"].passed
     assert results["calibration.overhead_s"].passed
+
+
+def test_forecast_check_fails_when_the_forecast_ignores_the_spread_of_stop_times(monkeypatch):
+    import twin.live.forecast_step as step
+    import twin.validate.forecast as check
+
+    def no_spread(rng, mean, n, *, mu, sigma):
+        return np.full(n, float(mean))
+
+    monkeypatch.setattr(step, "draw_service_array", no_spread)
+    monkeypatch.setattr(check, "FAST_DAYS", 3)
+    result = check.forecast_coverage(fast=True)[0]
+    assert not result.passed
+    assert result.high < 0.8  # too narrow a band: too few stops inside it
 
 
 def test_unknown_check_is_one_clear_error():

@@ -16,16 +16,17 @@ import numpy as np
 import pytest
 
 from twin.customers import CustomerModel, answer_probability
-from twin.fleet import expected_service_s
+from twin.fleet import expected_service_s, handover_mean_s
 from twin.live.events import LiveClock, parse_event
 from twin.live.forecast import Forecast, Forecaster
+from twin.live.forecast_results import percentiles
 from twin.live.history import History, history_events, history_from_result
 from twin.live.state import LiveState
 from twin.maps import load_network
 from twin.maps.network import RoadNetwork
 from twin.scenario import FailureSettings, HouseholdType, Scenario, load_scenario
 from twin.sim import SimResult, Simulation
-from twin.traveltime import NoiseSettings, TravelTimes
+from twin.traveltime import NoiseSettings, TravelTimes, lognormal_params
 
 ROOT = Path(__file__).resolve().parents[2]
 H = 3600.0
@@ -109,6 +110,17 @@ def test_every_open_order_is_forecast_and_the_json_is_clean(day: Day) -> None:
     assert len(data["orders"]) == len(f.orders)
     assert [o["order_id"] for o in data["orders"]] == sorted(f.orders)
     assert any(o["eta_p50_s"] is None for o in data["orders"])
+
+
+def test_the_band_holds_80_percent_whatever_the_sample_count() -> None:
+    """Percentiles at the plotting positions p (n + 1): of 49 samples 1..49 the P10 is
+    the 5th and the P90 the 45th; and a new draw lands inside [P10, P90] of 50 draws
+    from its own law 80 % of the time (numpy's default positions give 76 %)."""
+    assert percentiles(np.arange(1.0, 50.0)).tolist() == [5.0, 25.0, 45.0]
+    rng = np.random.default_rng(5)
+    p10, _, p90 = percentiles(rng.lognormal(0.0, 0.5, size=(40_000, 50)))
+    new = rng.lognormal(0.0, 0.5, size=40_000)
+    assert float(((p10 <= new) & (new <= p90)).mean()) == pytest.approx(0.80, abs=0.006)
 
 
 def test_percentiles_are_ordered(day: Day) -> None:
@@ -258,6 +270,59 @@ def test_without_noise_the_eta_is_the_expected_route(day: Day, reload_before: li
     route = f.routes["van-a"]
     assert route.return_p50_s == pytest.approx(t, abs=1e-6)
     assert route.return_p10_s == route.return_p90_s
+
+
+def test_a_stop_in_progress_is_drawn_conditional_on_not_being_over(day: Day) -> None:
+    """A van seen arriving at its stop 6 min ago, with no outcome since: the stop is
+    still going on, so its length is drawn given that it lasts more than 6 min. The
+    departure's median and P90 match a Monte Carlo of that conditional law; clipping
+    the draws that would be over to "now" put the median at now, 25 s early."""
+    exact = _exact(day)
+    sc = exact.model_copy(update={"service": exact.service.model_copy(update={"service_cv": 0.5})})
+    net = day.network
+    clock = LiveClock(sc.start_date)
+    state = LiveState(sc, net, clock)
+    ids = net.node_ids
+    nodes = [int(ids[i]) for i in (40, 77)]
+    arrived_s, elapsed_s = 9 * H, 360.0
+    for k, node in enumerate(nodes):
+        i = int(net.index(node)[0])
+        state.apply(parse_event({
+            "event_id": f"o{k}", "type": "order_created", "time": clock.datetime(8 * H),
+            "order_id": f"o{k}", "lat": float(net.lat[i]), "lon": float(net.lon[i]),
+            "window_start": clock.datetime(8 * H), "window_end": clock.datetime(18 * H),
+            "option": "home",
+        }))  # fmt: skip
+    state.apply(parse_event({"event_id": "r", "type": "route_assigned", "vehicle_id": "van-a",
+                             "time": clock.datetime(8 * H),
+                             "order_ids": ["o0", "o1"]}))  # fmt: skip
+    at = int(net.index(nodes[0])[0])
+    state.apply(parse_event({"event_id": "p", "type": "gps_ping", "vehicle_id": "van-a",
+                             "time": clock.datetime(arrived_s), "lat": float(net.lat[at]),
+                             "lon": float(net.lon[at])}))  # fmt: skip
+    state.apply(parse_event({"event_id": "later", "type": "gps_ping", "vehicle_id": "van-b",
+                             "time": clock.datetime(arrived_s + elapsed_s),
+                             "lat": float(net.lat[at]), "lon": float(net.lon[at])}))  # fmt: skip
+    assert state.now_s == arrived_s + elapsed_s
+    f = Forecaster(sc, net, samples=400, seed=3).predict(state)
+
+    vtype = next(iter(sc.vehicle_types.values()))
+    travel = TravelTimes(net, sc.traffic, start_weekday=sc.start_weekday)
+    s = sc.service
+    means = [s.parking_s_mean, s.walk_s_mean, handover_mean_s(s, "home", vtype), s.walk_s_mean]
+    mu, sigma = lognormal_params(0.5)
+    rng = np.random.default_rng(0)
+    length = sum(m * np.exp(mu + sigma * rng.standard_normal(400_000)) for m in means)
+    assert (length <= elapsed_s).mean() > 0.5  # clipping would put most samples at "now"
+    still_going = length[length > elapsed_s]
+    expected_depart = arrived_s + np.median(still_going)
+    o1 = f.orders["o1"]
+    # o1's ETA is the departure plus the leg, expected at the bucket of the departure.
+    leg = travel.leg(nodes[0], nodes[1], depart_s=expected_depart).travel_time_s
+    leg /= vtype.speed_factor
+    assert o1.eta_p50_s - leg == pytest.approx(expected_depart, abs=10.0)
+    late = arrived_s + np.quantile(still_going, 0.9)
+    assert o1.eta_p90_s - leg == pytest.approx(late, abs=20.0)
 
 
 def test_a_vehicle_back_at_the_hub_leaves_when_its_load_is_done(day: Day) -> None:

@@ -35,7 +35,10 @@ almost every leg.
 Conditioning on what is known: a vehicle left its last known position at
 ``seen_s`` and has not reported arriving anywhere since, so its first leg is
 drawn conditional on arriving after now (a truncated lognormal), and its
-first stop cannot be finished before now.
+first stop is drawn conditional on not being finished by now (no outcome has
+come): samples that would have finished are drawn again. The percentiles are
+read at the plotting positions ``p (n + 1)``, so that the P10–P90 band holds
+80 % of what happens with 50 samples as with 5,000.
 
 The pieces, one module each: :mod:`twin.live.forecast_model` (the day's model
 and the memos), :mod:`twin.live.forecast_run` (one vehicle's samples and their

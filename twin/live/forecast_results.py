@@ -19,7 +19,7 @@ import numpy as np
 from twin.live.forecast_run import VehicleRun
 from twin.live.state import LiveState
 
-__all__ = ["Forecast", "OrderForecast", "RouteForecast", "summarise"]
+__all__ = ["Forecast", "OrderForecast", "RouteForecast", "percentiles", "summarise"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,18 @@ def _clean(x: Any) -> Any:
     return x
 
 
+def percentiles(samples: np.ndarray) -> np.ndarray:
+    """P10, P50 and P90 of the samples along the last axis (NaN = did not arrive).
+
+    Read at the plotting positions ``p (n + 1)`` (numpy's "weibull"): then a new
+    draw from the same distribution falls below the estimated P10 with chance 0.1
+    and inside [P10, P90] with chance 0.8, whatever the number of samples. numpy's
+    default ("linear", positions ``p (n - 1)``) draws the band inwards: with the
+    server's 50 samples a perfect model's band would hold only 76 % of outcomes.
+    """
+    return np.asarray(np.nanquantile(samples, (0.1, 0.5, 0.9), axis=-1, method="weibull"))
+
+
 def _clean_dict(d: dict[str, Any]) -> dict[str, Any]:
     return {k: _clean(v) for k, v in d.items()}
 
@@ -153,7 +165,7 @@ def _order_forecasts(r: VehicleRun) -> dict[str, OrderForecast]:
     q = np.full((len(r.orders), 3), np.nan)
     some = reached.any(axis=1)
     if some.any():
-        q[some] = np.nanquantile(r.eta[some], [0.1, 0.5, 0.9], axis=1).T
+        q[some] = percentiles(r.eta[some]).T
     ends = np.array([o.window_end_s for o in r.orders])
     miss = (~(r.eta <= ends[:, None])).mean(axis=1)
     unreached = 1.0 - reached.mean(axis=1)
@@ -177,7 +189,7 @@ def _route_forecast(r: VehicleRun) -> RouteForecast:
     """The run's return to the hub and the chance it is after the shift's end."""
     vid = r.vehicle.vehicle_id
     back = r.back_s[np.isfinite(r.back_s)]
-    rq = np.quantile(back, [0.1, 0.5, 0.9]) if len(back) else np.full(3, np.nan)
+    rq = percentiles(back) if len(back) else np.full(3, np.nan)
     return RouteForecast(
         vehicle_id=vid,
         stops_left=len(r.orders),

@@ -32,6 +32,11 @@ __all__ = ["drive", "go_home", "reload", "service", "step", "truncated"]
 
 #: Keeps a truncated draw off the last quantile (ndtri(1) is infinite).
 _U_MAX = 1.0 - 1e-12
+#: Redrawing a stop in progress that would already be over (:func:`_unfinished`):
+#: draws per sample and round, and rounds. 400 tries leave a sample unresolved
+#: with chance 2 % when only 1 % of stops last as long as this one has.
+_REDRAW_BATCH = 20
+_REDRAW_ROUNDS = 20
 
 
 def drive(
@@ -217,6 +222,41 @@ def wait_for_window(
     return np.maximum(t, opens_s)
 
 
+def _unfinished(
+    model: ForecastModel,
+    run: VehicleRun,
+    order: LiveOrder,
+    start: np.ndarray,
+    depart: np.ndarray,
+    failed: np.ndarray,
+    mask: np.ndarray,
+    now_s: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first stop conditioned on being unfinished at ``now_s`` (no outcome has come).
+
+    A sample whose stop would be over by then takes the first of fresh draws of the
+    stop that is not (rejection sampling, :data:`_REDRAW_BATCH` draws at a time), so
+    the rest of the stop has its conditional law even when the stop has already
+    lasted longer than most do. Clipping such samples to end at ``now_s`` instead
+    would end a stop in progress too soon, and every later ETA with it. Samples
+    with no such draw after :data:`_REDRAW_ROUNDS` rounds (a stop far beyond its
+    usual length) end at ``now_s``.
+    """
+    depart, failed = depart.copy(), failed.copy()
+    for _ in range(_REDRAW_ROUNDS):
+        again = np.flatnonzero(mask & (depart < now_s))
+        if not len(again):
+            break
+        tries = np.repeat(again, _REDRAW_BATCH)
+        drawn, drawn_failed = service(model, run, order, start[tries])
+        over = (drawn >= now_s).reshape(len(again), _REDRAW_BATCH)
+        found = over.any(axis=1)
+        pick = np.arange(len(again)) * _REDRAW_BATCH + over.argmax(axis=1)
+        depart[again[found]] = drawn[pick[found]]
+        failed[again[found]] = drawn_failed[pick[found]]
+    return np.maximum(depart, now_s), failed
+
+
 def step(model: ForecastModel, run: VehicleRun, k: int, now_s: float) -> None:
     """Serve stop ``k`` in every sample still on the route, as ``_deliver_trip`` does:
     first the working-day check (can the stop be served and the hub reached in
@@ -243,8 +283,8 @@ def step(model: ForecastModel, run: VehicleRun, k: int, now_s: float) -> None:
     arrive = drive(model, run, target, np.where(mask, leg, 0.0), mask, now_s)
     start = wait_for_window(model, run, arrive, order.window_start_s, mask)
     depart, failed = service(model, run, order, start)
-    if k == 0:  # no outcome yet: the first stop is not finished before now
-        depart = np.maximum(depart, now_s)
+    if k == 0:
+        depart, failed = _unfinished(model, run, order, start, depart, failed, mask, now_s)
     run.eta[k] = np.where(mask, arrive, np.nan)
     run.fail[k] = mask & failed
     run.t = np.where(mask, depart, run.t)

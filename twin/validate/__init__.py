@@ -25,6 +25,7 @@ from twin.validate.calibration import calibration_round_trip
 from twin.validate.check import CheckResult, binomial_interval
 from twin.validate.docks import dock_queue
 from twin.validate.failures import first_attempt_failures
+from twin.validate.forecast import forecast_coverage
 
 __all__ = ["CHECKS", "CheckResult", "binomial_interval", "run_checks"]
 
@@ -33,6 +34,7 @@ _CHECKS: dict[str, Callable[[bool], list[CheckResult]]] = {
     "dock_queue": dock_queue,
     "first_attempt_failures": first_attempt_failures,
     "calibration_round_trip": calibration_round_trip,
+    "forecast_coverage": forecast_coverage,
 }
 CHECKS = tuple(_CHECKS)
 
