@@ -53,6 +53,7 @@ maps_app.command("fetch")(maps.maps_fetch)
 bench_app.command("traveltime")(bench.bench_traveltime)
 bench_app.command("sim")(bench.bench_sim)
 bench_app.command("routing")(bench.bench_routing)
+bench_app.command("dynamic")(bench.bench_dynamic)
 bench_app.command("scale")(bench.bench_scale)
 
 

@@ -11,7 +11,7 @@ from rich.table import Table
 from twin.cli._render import out, print_json, user_errors
 from twin.errors import TwinError
 
-__all__ = ["bench_routing", "bench_scale", "bench_sim", "bench_traveltime"]
+__all__ = ["bench_dynamic", "bench_routing", "bench_scale", "bench_sim", "bench_traveltime"]
 
 
 def _print_pairs(title: str, result: dict[str, Any]) -> None:
@@ -125,6 +125,70 @@ def bench_routing(
         table.add_row(family, *(str(f[key]) for key in columns.values()))
     out.print(table)
     out.print(f"mean gap {result['mean_gap_pct']}% over {result['n_feasible']} feasible")
+
+
+@user_errors
+def bench_dynamic(
+    instances_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="Folder of EURO Meets NeurIPS 2022 instances. Default: "
+            "../shared/benchmarks/euro_neurips_2022.",
+        ),
+    ] = None,
+    instances: Annotated[
+        int | None, typer.Option("--instances", help="The first N instances only.")
+    ] = None,
+    only: Annotated[
+        str | None,
+        typer.Option("--only", help="Policies, comma-separated: greedy, lazy, prize."),
+    ] = None,
+    epochs_budget: Annotated[
+        int, typer.Option("--epochs-budget", help="PyVRP iterations per epoch (work units).")
+    ] = 500,
+    seed: Annotated[int, typer.Option(help="Seed of the days' requests.")] = 0,
+    workers: Annotated[int, typer.Option(help="Days played in parallel.")] = 1,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Dispatch policies on the EURO Meets NeurIPS 2022 dynamic days (same requests for all)."""
+    from twin.bench.dynamic import POLICIES, run
+
+    if epochs_budget < 1:
+        raise TwinError(f"--epochs-budget must be at least 1, got {epochs_budget}")
+    if workers < 1:
+        raise TwinError(f"--workers must be at least 1, got {workers}")
+    policies = [p.strip() for p in only.split(",") if p.strip()] if only else list(POLICIES)
+
+    def tick(row: dict[str, Any]) -> None:
+        if not json_out:
+            shown = f"{row['cost']:,.0f}" if row["feasible"] else "infeasible: " + row["error"]
+            out.print(f"  {row['instance']} {row['policy']}: {shown}", highlight=False)
+
+    result = run(
+        instances_dir,
+        policies=policies,
+        budget=epochs_budget,
+        instances=instances,
+        seed=seed,
+        workers=workers,
+        progress=tick,
+    )
+    if json_out:
+        print_json(result)
+        return
+    table = Table(title=f"dynamic days, {epochs_budget} PyVRP iterations per epoch")
+    for col in ("policy", "mean cost", "vs greedy %", "instances", "feasible"):
+        table.add_column(col)
+    for name, p in result["policies"].items():
+        table.add_row(
+            name,
+            f"{p['mean_cost']:,.0f}" if p["mean_cost"] is not None else "-",
+            str(p["vs_greedy_pct"]),
+            str(p["instances"]),
+            str(p["feasible"]),
+        )
+    out.print(table)
 
 
 @user_errors

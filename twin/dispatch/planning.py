@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -154,8 +154,13 @@ def plan_routes(
     *,
     warm_start: bool = False,
     next_trip_only: bool = False,
+    prizes: Mapping[str, float | None] | None = None,
 ) -> Plan:
     """Route ``orders`` on ``vehicles`` (new trips after their committed stops).
+
+    ``prizes`` sets, per order id, what leaving the order out costs instead of
+    ``settings.drop_penalty`` (None: it must be routed; a plan without it is no
+    plan), so a policy can say which orders are optional and what they are worth.
 
     With ``next_trip_only`` each vehicle gets at most one new trip: what does not
     fit waits for a later re-plan. With ``warm_start`` two searches run on the
@@ -178,7 +183,9 @@ def plan_routes(
     vehicles = [v for v in vehicles if v.id not in idle_ids]
     if not vehicles or not orders:
         return Plan(routes={v.id: v.route([]) for v in [*vehicles, *idle]})
-    routing = _Routing(state, travel, settings, specs_of, warm_start, next_trip_only)
+    routing = _Routing(
+        state, travel, settings, specs_of, warm_start, next_trip_only, dict(prizes or {})
+    )
     if len(orders) <= settings.max_jobs_per_problem:
         plan = routing.plans([(vehicles, list(orders))], workers=1)[0]
     else:
@@ -238,6 +245,8 @@ class _Routing:
     specs_of: dict[str, VehicleSpec]
     warm_start: bool
     next_trip_only: bool
+    #: Drop penalties set by the policy, per order id (see :func:`plan_routes`).
+    prizes: Mapping[str, float | None]
 
     def plans(
         self, groups: Sequence[tuple[Sequence[VehicleView], Sequence[OrderView]]], *, workers: int
@@ -286,6 +295,11 @@ class _Routing:
         # Loading happens before departure and grows with the parcels on board; charging
         # each stop its parcel's loading time keeps every route's total duration right.
         load_per_parcel = max(v.load_per_parcel_s for v in vehicles)
+
+        def default_penalty(o: OrderView) -> float:
+            # Orders already late or re-attempted first: they cost more to drop.
+            return settings.drop_penalty * (1 + o.attempts + (o.due_day < state.day))
+
         jobs = tuple(
             Job(
                 id=o.id,
@@ -294,8 +308,7 @@ class _Routing:
                 tw_start_s=o.window_start_s,
                 tw_end_s=max(o.window_end_s - settings.window_margin_s, o.window_start_s + 1),
                 service_s=o.service_s + load_per_parcel * o.demand[0],
-                # Orders already late or re-attempted first: they cost more to drop.
-                drop_penalty=settings.drop_penalty * (1 + o.attempts + (o.due_day < state.day)),
+                drop_penalty=self.prizes.get(o.id, default_penalty(o)),
                 hard_window=settings.backend == "pyvrp",
             )
             for o in orders

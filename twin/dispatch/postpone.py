@@ -1,0 +1,113 @@
+"""``postpone``: send what is due now; decide what else is worth sending now.
+
+Every dispatcher that decides repeatedly (an hourly dispatch, a wave, a day)
+faces the same choice: orders that cannot wait for the next decision must go
+now; for the others, sending them now saves a separate trip later if they fit
+on today's routes, and wastes a trip if they do not, because later orders may
+come that they would have fitted with. Three answers, one policy:
+
+- ``take: all`` (greedy): route every open order now.
+- ``take: due`` (lazy): route only the orders due now (``due_day`` not after
+  the decision's ``day``); the rest wait.
+- ``take: prize`` (default): route the due orders, and each other order only
+  if serving it now costs less than its prize: ``prize_share`` times the cost
+  of a trip from the hub to it and back. A prize-collecting routing problem
+  (the router drops an optional order when the detour to serve it costs more
+  than its prize) makes the choice with every route in view: an order next to
+  a due one rides along; an order alone at the edge of the map waits for
+  company. With ``prize_share`` 0 it is ``due``; large, it is ``all``.
+
+Orders due now are never optional: a plan that leaves one out fails the run.
+The decision moments are the triggers' (the morning cutoff, ticks); the
+dispatcher of :mod:`twin.bench.dynamic` plays the EURO Meets NeurIPS 2022 epochs
+through this same protocol, with must-go requests due in the epoch's ``day``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from twin.constants import HOUR_S
+from twin.dispatch.base import GROUND_MODES, DispatchState, OrderView, Plan
+from twin.dispatch.planning import PlanningSettings, plan_routes
+
+__all__ = ["TAKES", "PostponePolicy"]
+
+#: What the policy routes besides the orders due now (see the module docstring).
+TAKES = ("all", "due", "prize")
+
+
+@dataclass
+class PostponePolicy(PlanningSettings):
+    """Route the orders due now, and the others as ``take`` says.
+
+    Parameters
+    ----------
+    take : str
+        ``"all"``, ``"due"`` or ``"prize"`` (default): see the module docstring.
+    prize_share : float
+        Under ``prize``: an order not yet due is worth this share of a round
+        trip from its hub (default 0.5). Routing parameters: see
+        :class:`~twin.dispatch.planning.PlanningSettings`.
+    every_min : float
+        Minutes between decisions (default 60).
+    """
+
+    take: str = "prize"
+    prize_share: float = 0.5
+    every_min: float = 60.0
+    name: str = "postpone"
+    dynamic: ClassVar[bool] = True
+    triggers: ClassVar[frozenset[str] | None] = frozenset({"cutoff", "tick"})
+    wave_hours: ClassVar[tuple[float, ...]] = ()
+    modes: ClassVar[frozenset[str] | None] = GROUND_MODES
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.take not in TAKES:
+            raise ValueError(f"take must be one of {', '.join(TAKES)}, got {self.take!r}")
+        if self.prize_share < 0:
+            raise ValueError(f"prize_share must be non-negative, got {self.prize_share}")
+        if self.every_min <= 0:
+            raise ValueError(f"every_min must be positive, got {self.every_min}")
+
+    @property
+    def tick_s(self) -> float:
+        """Seconds between decisions: ``every_min`` minutes."""
+        return self.every_min * 60.0
+
+    def decide(self, state: DispatchState) -> Plan:
+        due = [o for o in state.orders if o.due_day <= state.day]
+        later = [o for o in state.orders if o.due_day > state.day]
+        prizes: dict[str, float | None] = {o.id: None for o in due}
+        if self.take == "due":
+            orders = due
+        elif self.take == "all":
+            orders = due + later
+            prizes.update({o.id: None for o in later})
+        else:
+            orders = due + later
+            prizes.update(self.prizes(state, later))
+        return plan_routes(state, state.vehicles, orders, self, prizes=prizes)
+
+    def prizes(self, state: DispatchState, orders: list[OrderView]) -> dict[str, float]:
+        """Each order's prize: ``prize_share`` of a round trip from the nearest hub,
+        priced at the vehicles' cost per km and per hour."""
+        if not orders or not state.vehicles:
+            return {}
+        hubs = sorted(set(state.hubs.values()))
+        nodes = [o.node for o in orders]
+        out = state.travel(hubs, nodes, state.now_s)
+        back = state.travel(nodes, hubs, state.now_s)
+        v = state.vehicles[0]
+        time_s = (out.time_s + back.time_s.T).min(axis=0)
+        length_m = (
+            (out.length_m + back.length_m.T).min(axis=0)
+            if out.length_m is not None and back.length_m is not None
+            else np.zeros(len(orders))
+        )
+        trip = v.cost_per_km * length_m / 1000.0 + v.cost_per_h * time_s / HOUR_S
+        return {o.id: self.prize_share * float(c) for o, c in zip(orders, trip, strict=True)}
