@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from twin.bench.epochs import (
     check_routes,
 )
 from twin.cli import app
+from twin.dispatch.base import OrderView
 from twin.dispatch.postpone import PostponePolicy
 
 H = 3600.0
@@ -33,9 +35,10 @@ def _frozen(values: list[float] | np.ndarray) -> np.ndarray:
 
 
 def _instance(name: str = "tiny") -> BenchInstance:
-    """A depot and 6 customers on a line, 10 min apart; windows from 2 h to 7 h."""
+    """A depot and 6 customers on a line, 10 min apart: nodes 1 and 2 west of the
+    depot, 3 to 6 east of it; windows from 2 h to 7 h."""
     n = 7
-    pos = np.arange(n, dtype=float)
+    pos = np.array([0.0, -1.0, -2.0, 1.0, 2.0, 3.0, 4.0])
     matrix = 600.0 * np.abs(pos[:, None] - pos[None, :])
     return BenchInstance(
         name=name,
@@ -148,7 +151,7 @@ def test_an_epoch_becomes_the_state_a_twin_policy_decides_on():
     assert due == {"a": 1, "b": 2, "c": 2}  # must-go orders are due in the epoch's day
     assert all(v.available_s == epoch.dispatch_s for v in state.vehicles)
     m = state.travel([0, 6], [1, 2], 0.0)
-    assert m.time_s.tolist() == [[600.0, 1200.0], [3000.0, 2400.0]]
+    assert m.time_s.tolist() == [[600.0, 1200.0], [3000.0, 3600.0]]
 
 
 @pytest.mark.parametrize(
@@ -165,13 +168,35 @@ def test_the_policy_routes_what_its_take_says(take: str, share: float, routed: s
 
 
 def test_a_prize_takes_an_optional_request_that_rides_along_and_leaves_a_lone_one():
-    # b (node 2) is 10 min past a (node 1): a small detour on a's route. c (node 6)
-    # is alone at the far end: its round trip costs more than half itself.
+    # b (node 2) is 10 min past a (node 1): a 20 min detour on a's route, less than
+    # 0.6 of b's 40 min round trip. c (node 6) is alone at the east end: serving it
+    # costs its whole round trip, more than 0.6 of it.
     state = epoch_state(_instance(), _epoch())
-    policy = PostponePolicy(take="prize", prize_share=0.5, backend="pyvrp", iterations=50)
+    policy = PostponePolicy(take="prize", prize_share=0.6, backend="pyvrp", iterations=50)
     plan = policy.decide(state)
     routed = {rid for stops in plan.routes.values() for rid in stops}
     assert routed == {"a", "b"}
+
+
+def test_sampling_postpones_an_order_that_would_ride_with_a_later_one():
+    # Every draw of the future has an order at c's node, released at 3 h (c opens at
+    # 4 h): c rides with it later. b rides with the must-go a now, west of the depot.
+    later = OrderView(
+        id="f", node=6, lat=np.nan, lon=np.nan, demand=(5.0, 0.0, 0.0),
+        window_start_s=4 * H, window_end_s=7 * H, service_s=60.0, option="home",
+        attempts=0, due_day=3, created_s=3 * H,
+    )  # fmt: skip
+    state = replace(epoch_state(_instance(), _epoch()), future_orders=lambda rng: (later,))
+    policy = PostponePolicy(
+        take="sample", scenarios=2, scenario_iterations=50, iterations=50, backend="pyvrp"
+    )
+    assert policy.sent_now(state, [state.orders[0]], list(state.orders[1:])) == {"b"}
+    plan = policy.decide(state)
+    assert {rid for stops in plan.routes.values() for rid in stops} == {"a", "b"}
+    # Without a model of the future it decides as ``prize``.
+    blind = PostponePolicy(take="sample", prize_share=0.6, iterations=50, backend="pyvrp")
+    routed = blind.decide(replace(state, future_orders=None)).routes.values()
+    assert {rid for stops in routed for rid in stops} == {"a", "b"}
 
 
 def test_every_policy_plays_a_whole_day_feasibly_and_lazy_sends_more_routes():
@@ -219,4 +244,4 @@ def test_cli_json_keys_and_bad_arguments():
     }
     bad = CliRunner().invoke(app, ["bench", "dynamic", "--only", "smart"])
     assert bad.exit_code != 0
-    assert "choose from greedy, lazy, prize" in bad.output
+    assert "choose from greedy, lazy, prize, sample" in bad.output

@@ -273,6 +273,37 @@ def test_skills_send_the_job_to_a_capable_vehicle() -> None:
     assert "skills" in sol.dropped_reasons[0]
 
 
+@needs_pyvrp
+def test_a_released_job_rides_a_trip_that_leaves_after_its_release() -> None:
+    # j1 exists from the start; j2, next to it, only from 30 min. One trip: it leaves
+    # at 30 min with both. Two trips allowed: still one trip, leaving at 30 min (the
+    # solver's empty first trip, waiting at the depot, is not reported).
+    jobs = [job("j1", 1), job("j2", 2, release_s=30 * MIN)]
+    for trips in (1, 2):
+        p = problem([van("v", max_trips=trips)], jobs)
+        sol = run(p, "pyvrp")
+        assert not sol.dropped
+        assert sol.routes[0] in ((0, 1), (1, 0))
+        assert sol.start_s[0] == pytest.approx(30 * MIN)
+        assert not check_solution(p, sol)
+    with pytest.raises(UnsupportedConstraintError, match="release times"):
+        solve(problem([van("v")], jobs), backend="ortools")
+
+
+def test_checker_refuses_a_trip_that_leaves_before_a_release() -> None:
+    p = problem([van("v")], [job("j", 1, release_s=10 * MIN)])
+    early = RoutingSolution(
+        routes=((0,),),
+        arrival_s=((1 * MIN,),),
+        start_s=(0.0,),
+        end_s=(2 * MIN,),
+        dropped=(),
+        cost=0.0,
+        solver="hand",
+    )
+    assert "before its release at 600.0" in " ".join(check_solution(p, early))
+
+
 def test_checker_reports_each_kind_of_violation() -> None:
     jobs = [
         job("a", 2, tw_end_s=1 * MIN),

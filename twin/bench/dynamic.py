@@ -33,7 +33,16 @@ from typing import Any
 
 import numpy as np
 
-from twin.bench.epochs import DayOfEpochs, DispatchError, Epoch
+from twin.bench.epochs import (
+    DISPATCH_MARGIN_S,
+    EPOCH_S,
+    MAX_REQUESTS,
+    DayOfEpochs,
+    DispatchError,
+    Epoch,
+    Request,
+    draw_requests,
+)
 from twin.bench.instances import BenchInstance, discover, read_instance
 from twin.constants import DAY_S
 from twin.dispatch.base import RELOAD, DispatchState, OrderView, Plan, VehicleView
@@ -48,7 +57,10 @@ POLICIES: dict[str, dict[str, Any]] = {
     "greedy": {"take": "all"},
     "lazy": {"take": "due"},
     "prize": {"take": "prize", "prize_share": 0.5},
+    "sample": {"take": "sample", "scenarios": 4, "send_share": 0.5},
 }
+#: Epochs ahead a ``sample`` policy draws future requests for.
+LOOKAHEAD = 3
 
 
 def default_folder() -> Path:
@@ -64,26 +76,48 @@ def default_folder() -> Path:
     return shared / "benchmarks" / "euro_neurips_2022"
 
 
-def epoch_state(inst: BenchInstance, epoch: Epoch) -> DispatchState:
-    """The epoch as the state a twin policy decides on (see the module docstring)."""
+def _order(r: Request, due_day: int, created_s: float) -> OrderView:
+    return OrderView(
+        id=r.id,
+        node=r.location,
+        lat=math.nan,
+        lon=math.nan,
+        demand=(r.demand, 0.0, 0.0),
+        window_start_s=r.ready_s,
+        window_end_s=r.due_s,
+        service_s=r.service_s,
+        option="home",
+        attempts=0,
+        due_day=due_day,
+        created_s=created_s,
+    )
+
+
+def epoch_state(inst: BenchInstance, epoch: Epoch, final: int | None = None) -> DispatchState:
+    """The epoch as the state a twin policy decides on (see the module docstring).
+
+    With ``final`` (the day's last epoch), ``future_orders`` draws the requests of
+    the next :data:`LOOKAHEAD` epochs by the day's own rules, each created when
+    routes may first leave for it; the vehicles are enough for those too.
+    """
     duration = np.asarray(inst.matrix, dtype=float)
     orders = tuple(
-        OrderView(
-            id=r.id,
-            node=r.location,
-            lat=math.nan,
-            lon=math.nan,
-            demand=(r.demand, 0.0, 0.0),
-            window_start_s=r.ready_s,
-            window_end_s=r.due_s,
-            service_s=r.service_s,
-            option="home",
-            attempts=0,
-            due_day=epoch.index if r.id in epoch.must_go else epoch.index + 1,
-            created_s=r.released * 3600.0,
+        _order(
+            r,
+            epoch.index if r.id in epoch.must_go else epoch.index + 1,
+            r.released * EPOCH_S,
         )
         for r in epoch.requests
     )
+    ahead = range(epoch.index + 1, min(epoch.index + LOOKAHEAD, final) + 1) if final else range(0)
+
+    def future_orders(rng: np.random.Generator) -> tuple[OrderView, ...]:
+        return tuple(
+            _order(r, k + 1, k * EPOCH_S + DISPATCH_MARGIN_S)
+            for k in ahead
+            for r in draw_requests(inst, rng, k, prefix="f")
+        )
+
     depot_close = float(inst.due[0])
     vehicles = tuple(
         VehicleView(
@@ -107,7 +141,7 @@ def epoch_state(inst: BenchInstance, epoch: Epoch) -> DispatchState:
             overtime_cost_per_h=0.0,
             speed_factor=1.0,
         )
-        for k in range(max(1, len(orders)))
+        for k in range(max(1, len(orders) + MAX_REQUESTS * len(ahead)))
     )
 
     def travel(sources: list[int], targets: list[int], depart_s: float) -> TravelMatrix:
@@ -128,6 +162,7 @@ def epoch_state(inst: BenchInstance, epoch: Epoch) -> DispatchState:
         vehicles=vehicles,
         hubs={"depot": 0},
         travel=travel,
+        future_orders=future_orders if len(ahead) else None,
     )
 
 
@@ -146,15 +181,21 @@ def policy(name: str, budget: int, time_limit_s: float) -> PostponePolicy:
     ``budget`` iterations, no lateness, no overtime (the depot's closing is hard)."""
     if name not in POLICIES:
         raise TwinError(f"unknown policy {name!r}; choose from {', '.join(POLICIES)}")
+    settings = dict(POLICIES[name])
+    iterations = budget
+    if settings.get("take") == "sample":
+        # The epoch's budget is shared: half for the draws, half for the plan.
+        iterations = max(1, budget // 2)
+        settings["scenario_iterations"] = max(1, budget // (2 * settings["scenarios"]))
     return PostponePolicy(
         name=name,
         backend="pyvrp",
-        iterations=budget,
+        iterations=iterations,
         time_limit_s=time_limit_s,
         late_cost_per_h=0.0,
         planned_overtime_h=0.0,
         depart_offset_s=0.0,
-        **POLICIES[name],
+        **settings,
     )
 
 
@@ -171,7 +212,7 @@ def play(
     try:
         while not day.done:
             epoch = day.observe()
-            plan = chosen.decide(epoch_state(inst, epoch))
+            plan = chosen.decide(epoch_state(inst, epoch, day.final))
             capped += int(plan.stats.get("time_limit_hit", 0.0) > 0)
             routes = _routes(plan)
             requests += sum(len(r) for r in routes)

@@ -50,6 +50,7 @@ __all__ = [
     "Epoch",
     "Request",
     "check_routes",
+    "draw_requests",
     "route_cost",
 ]
 
@@ -142,6 +143,36 @@ def check_routes(inst: BenchInstance, epoch: Epoch, routes: Sequence[Sequence[st
     return problems
 
 
+def draw_requests(
+    inst: BenchInstance, rng: np.random.Generator, epoch: int, *, prefix: str = "e"
+) -> list[Request]:
+    """The requests that arrive at ``epoch``: :data:`MAX_REQUESTS` drawn from the
+    instance's customers, kept if a route dispatched in this epoch can serve them
+    and be back before the depot closes. Ids are ``{prefix}{epoch}-{k}``."""
+    d = np.asarray(inst.matrix, dtype=float)
+    dispatch = epoch * EPOCH_S + DISPATCH_MARGIN_S
+    n = len(inst.demand) - 1
+    loc, win, dem, svc = (rng.integers(n, size=MAX_REQUESTS) + 1 for _ in range(4))
+    ready = np.asarray(inst.ready, dtype=float)[win]
+    due = np.asarray(inst.due, dtype=float)[win]
+    demand = np.asarray(inst.demand, dtype=float)[dem]
+    service = np.asarray(inst.service, dtype=float)[svc]
+    arrive = np.maximum(dispatch + d[0, loc], ready)
+    ok = (dispatch + d[0, loc] <= due) & (arrive + service + d[loc, 0] <= inst.due[0])
+    return [
+        Request(
+            id=f"{prefix}{epoch}-{k}",
+            location=int(loc[k]),
+            ready_s=float(ready[k]),
+            due_s=float(due[k]),
+            demand=float(demand[k]),
+            service_s=float(service[k]),
+            released=epoch,
+        )
+        for k in np.flatnonzero(ok)
+    ]
+
+
 class DayOfEpochs:
     """One dynamic day of an instance: requests arrive, a dispatcher sends routes.
 
@@ -187,27 +218,10 @@ class DayOfEpochs:
         return self._current
 
     def _arrive(self) -> Epoch:
-        inst, d = self.inst, self.duration
         start = self.epoch * EPOCH_S
         dispatch = start + DISPATCH_MARGIN_S
-        n = len(inst.demand) - 1
-        loc, win, dem, svc = (self.rng.integers(n, size=MAX_REQUESTS) + 1 for _ in range(4))
-        ready = np.asarray(inst.ready, dtype=float)[win]
-        due = np.asarray(inst.due, dtype=float)[win]
-        service = np.asarray(inst.service, dtype=float)[svc]
-        arrive = np.maximum(dispatch + d[0, loc], ready)
-        ok = (dispatch + d[0, loc] <= due) & (arrive + service + d[loc, 0] <= inst.due[0])
-        for k in np.flatnonzero(ok):
-            rid = f"e{self.epoch}-{k}"
-            self.open[rid] = Request(
-                id=rid,
-                location=int(loc[k]),
-                ready_s=float(ready[k]),
-                due_s=float(due[k]),
-                demand=float(np.asarray(inst.demand)[dem[k]]),
-                service_s=float(service[k]),
-                released=self.epoch,
-            )
+        for r in draw_requests(self.inst, self.rng, self.epoch):
+            self.open[r.id] = r
         last = self.epoch == self.final
         requests = tuple(self.open.values())
         return Epoch(

@@ -187,6 +187,10 @@ class DispatchState:
     #: of the vehicle's carried drone from ``launch_node`` to the drop and back; inf
     #: if there is no legal path.
     van_sortie_m: Callable[[str, int, int], float] | None = None
+    #: ``future_orders(rng)``: one draw of the orders that may still come, each with
+    #: its ``created_s`` in the future (a route may not leave for it earlier), for
+    #: policies that plan with what may come. None: no model of future demand.
+    future_orders: Callable[[Any], tuple[OrderView, ...]] | None = None
 
     def travel_for(
         self, vehicle: VehicleView

@@ -310,6 +310,8 @@ class _Routing:
                 service_s=o.service_s + load_per_parcel * o.demand[0],
                 drop_penalty=self.prizes.get(o.id, default_penalty(o)),
                 hard_window=settings.backend == "pyvrp",
+                # An order that does not exist yet (a policy's sample of what may come).
+                release_s=o.created_s if o.created_s > state.now_s else 0.0,
             )
             for o in orders
         )

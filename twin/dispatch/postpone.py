@@ -16,6 +16,13 @@ come that they would have fitted with. Three answers, one policy:
   than its prize) makes the choice with every route in view: an order next to
   a due one rides along; an order alone at the edge of the map waits for
   company. With ``prize_share`` 0 it is ``due``; large, it is ``all``.
+- ``take: sample``: ask what is likely to come. In each of ``scenarios`` draws
+  of the orders that may still come (``DispatchState.future_orders``, each
+  released when it will exist), the open orders and the drawn ones are routed
+  together; an order not due now that rides with a drawn order is better sent
+  later, with it. Orders that ride with no drawn order in at least
+  ``send_share`` of the draws go now, with the due ones. Without a model of
+  future demand it decides as ``prize``.
 
 Orders due now are never optional: a plan that leaves one out fails the run.
 The decision moments are the triggers' (the morning cutoff, ticks); the
@@ -37,7 +44,7 @@ from twin.dispatch.planning import PlanningSettings, plan_routes
 __all__ = ["TAKES", "PostponePolicy"]
 
 #: What the policy routes besides the orders due now (see the module docstring).
-TAKES = ("all", "due", "prize")
+TAKES = ("all", "due", "prize", "sample")
 
 
 @dataclass
@@ -54,11 +61,24 @@ class PostponePolicy(PlanningSettings):
         :class:`~twin.dispatch.planning.PlanningSettings`.
     every_min : float
         Minutes between decisions (default 60).
+    scenarios : int
+        Under ``sample``: draws of the future (default 4).
+    scenario_iterations : int
+        Under ``sample``: PyVRP iterations of each draw's routing (default 250).
+    send_share : float
+        Under ``sample``: share of the draws in which an order not due must ride
+        with no drawn order to be sent now (default 0.5).
+    seed : int
+        Under ``sample``: seeds the draws together with the decision's time.
     """
 
     take: str = "prize"
     prize_share: float = 0.5
     every_min: float = 60.0
+    scenarios: int = 4
+    scenario_iterations: int = 250
+    send_share: float = 0.5
+    seed: int = 0
     name: str = "postpone"
     dynamic: ClassVar[bool] = True
     triggers: ClassVar[frozenset[str] | None] = frozenset({"cutoff", "tick"})
@@ -73,6 +93,10 @@ class PostponePolicy(PlanningSettings):
             raise ValueError(f"prize_share must be non-negative, got {self.prize_share}")
         if self.every_min <= 0:
             raise ValueError(f"every_min must be positive, got {self.every_min}")
+        if self.scenarios < 1 or self.scenario_iterations < 1:
+            raise ValueError("scenarios and scenario_iterations must be at least 1")
+        if not 0.0 <= self.send_share <= 1.0:
+            raise ValueError(f"send_share must be between 0 and 1, got {self.send_share}")
 
     @property
     def tick_s(self) -> float:
@@ -88,14 +112,48 @@ class PostponePolicy(PlanningSettings):
         elif self.take == "all":
             orders = due + later
             prizes.update({o.id: None for o in later})
+        elif self.take == "sample" and state.future_orders is not None and later:
+            send = self.sent_now(state, due, later)
+            orders = due + [o for o in later if o.id in send]
+            prizes.update({o.id: None for o in orders})
         else:
             orders = due + later
             prizes.update(self.prizes(state, later))
         return plan_routes(state, state.vehicles, orders, self, prizes=prizes)
 
-    def prizes(self, state: DispatchState, orders: list[OrderView]) -> dict[str, float]:
-        """Each order's prize: ``prize_share`` of a round trip from the nearest hub,
-        priced at the vehicles' cost per km and per hour."""
+    def sent_now(
+        self, state: DispatchState, due: list[OrderView], later: list[OrderView]
+    ) -> set[str]:
+        """The orders not due that ride with no drawn future order in at least
+        ``send_share`` of the draws (see the module docstring)."""
+        assert state.future_orders is not None
+        rng = np.random.default_rng([self.seed, int(state.now_s)])
+        alone = dict.fromkeys((o.id for o in later), 0)
+        # Drawn orders are released when they will exist, which only PyVRP routes.
+        sampling = self.planning(iterations=self.scenario_iterations, backend="pyvrp")
+        for _ in range(self.scenarios):
+            future = state.future_orders(rng)
+            drawn = {o.id for o in future}
+            # Everything open must be routed; a drawn order only where it pays its
+            # own round trip (it may never come).
+            prizes: dict[str, float | None] = {o.id: None for o in [*due, *later]}
+            prizes.update(self.prizes(state, list(future), share=1.0))
+            plan = plan_routes(
+                state, state.vehicles, [*due, *later, *future], sampling, prizes=prizes
+            )
+            for stops in plan.routes.values():
+                if drawn.isdisjoint(stops):
+                    for oid in stops:
+                        if oid in alone:
+                            alone[oid] += 1
+        need = self.send_share * self.scenarios
+        return {oid for oid, n in alone.items() if n >= need}
+
+    def prizes(
+        self, state: DispatchState, orders: list[OrderView], *, share: float | None = None
+    ) -> dict[str, float]:
+        """Each order's prize: ``share`` (default ``prize_share``) of a round trip from
+        the nearest hub, priced at the vehicles' cost per km and per hour."""
         if not orders or not state.vehicles:
             return {}
         hubs = sorted(set(state.hubs.values()))
@@ -110,4 +168,5 @@ class PostponePolicy(PlanningSettings):
             else np.zeros(len(orders))
         )
         trip = v.cost_per_km * length_m / 1000.0 + v.cost_per_h * time_s / HOUR_S
-        return {o.id: self.prize_share * float(c) for o, c in zip(orders, trip, strict=True)}
+        share = self.prize_share if share is None else share
+        return {o.id: share * float(c) for o, c in zip(orders, trip, strict=True)}

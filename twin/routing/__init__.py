@@ -39,6 +39,7 @@ __all__ = [
     "SolverTimeLimitError",
     "UnsupportedConstraintError",
     "VehicleSpec",
+    "binding_releases",
     "check_solution",
     "evaluate_costs",
     "pyvrp_available",
@@ -75,6 +76,7 @@ def solve(
         raise ValueError(f"unknown routing backend {backend!r}; choose one of {BACKENDS}")
     if not problem.jobs or not problem.vehicles:
         return finish(problem, _nothing_to_route(problem))
+    released = binding_releases(problem)
     if backend == "auto":
         backend = "ortools"
         if pyvrp_available():
@@ -97,6 +99,11 @@ def solve(
             initial_routes=initial_routes,
         )
     else:
+        if released:
+            raise UnsupportedConstraintError(
+                f"{released} jobs have release times (orders planned before they exist); "
+                "only backend='pyvrp' routes them"
+            )
         from twin.routing.ortools import solve_ortools
 
         try:
@@ -115,6 +122,12 @@ def solve(
             empty = _nothing_to_route(problem)
             solution = replace(empty, solver="ortools", stats={"time_limit_hit": 1.0})
     return finish(problem, solution)
+
+
+def binding_releases(problem: RoutingProblem) -> int:
+    """Jobs whose release is later than every vehicle's start: the ones it constrains."""
+    earliest = min((v.shift_start_s for v in problem.vehicles), default=0.0)
+    return sum(1 for j in problem.jobs if j.release_s > earliest)
 
 
 def _nothing_to_route(problem: RoutingProblem) -> RoutingSolution:

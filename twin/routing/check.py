@@ -120,6 +120,20 @@ def _check_route(problem: RoutingProblem, solution: RoutingSolution, v: int) -> 
             peak = np.maximum(peak, load)
         if (peak > cap + 1e-9).any():
             out.append(f"vehicle {spec.id} trip {t + 1} over capacity: {peak.tolist()} > {cap}")
+    # Releases: a trip leaves the depot (at the start, or after a reload) no
+    # earlier than the jobs it serves are released.
+    leaves = [start]
+    for entry, at in zip(route, times, strict=True):
+        if entry == RELOAD:
+            leaves.append(at + _service(problem, spec, entry))
+    for t, trip in enumerate(trip_jobs):
+        for j in trip:
+            release = problem.jobs[j].release_s
+            if leaves[t] + _tol(leaves[t]) < release:
+                out.append(
+                    f"vehicle {spec.id} leaves for {problem.jobs[j].id} at {leaves[t]:.1f}, "
+                    f"before its release at {release:.1f}"
+                )
     # Timetable: travel (bucket of departure), breaks in the gaps, windows, limits.
     here, ready, driving = spec.start_location, start, 0.0
     busy: list[tuple[float, float]] = []
@@ -266,7 +280,8 @@ def unserviceable(problem: RoutingProblem, j: int) -> str | None:
         return "larger than the capacity of every vehicle that may serve it"
     for v in fits:
         arrive = max(
-            v.shift_start_s + d[v.start_location, job.location] / v.speed_factor,
+            max(v.shift_start_s, job.release_s)
+            + d[v.start_location, job.location] / v.speed_factor,
             job.tw_start_s,
         )
         back = arrive + job.service_s + d[job.location, v.end_location] / v.speed_factor

@@ -67,6 +67,9 @@ class Job:
     hard_window: bool = False
     #: Skills (or modes) a vehicle needs to serve this job.
     skills: frozenset[str] = frozenset()
+    #: Release: the trip that serves the job may not leave the depot earlier (an
+    #: order that does not exist yet, planned for when it will). 0: no release.
+    release_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ def unsupported(problem: RoutingProblem) -> list[str]:
         found.append("the workload-balance term (use backend='ortools')")
     if problem.pairs and any(v.max_trips > 1 for v in problem.vehicles):
         found.append("pickup-and-delivery pairs with multi-trip vehicles")
+    if any(problem.jobs[j].release_s > 0 for pair in problem.pairs for j in pair):
+        found.append("release times on pickup-and-delivery pairs")
     return found
 
 
@@ -183,6 +185,10 @@ def _vehicle_types(
             )
         shift = spec.shift_end_s - spec.shift_start_s
         limit = spec.max_working_s
+        # A vehicle leaves at its shift start, unless jobs released later may make it
+        # wait at the depot (then it may leave any time it can still be back in time).
+        waits = any(j.release_s > spec.shift_start_s for j in problem.jobs)
+        start_late = spec.shift_start_s + (limit if waits else 0.0)
         scale_cost = COST_SCALE / 3600.0 / ts
         vehicle_types.append(
             pyvrp.VehicleType(
@@ -193,7 +199,9 @@ def _vehicle_types(
                 fixed_cost=round(spec.fixed_cost * COST_SCALE),
                 tw_early=int(ceil_int(spec.shift_start_s, ts)),
                 tw_late=int(floor_int(spec.shift_start_s + limit, ts)),
-                start_late=int(ceil_int(spec.shift_start_s, ts)),
+                start_late=int(floor_int(start_late, ts))
+                if waits
+                else int(ceil_int(start_late, ts)),
                 shift_duration=int(floor_int(min(shift, limit), ts)),
                 max_overtime=int(floor_int(max(0.0, limit - shift), ts)),
                 unit_distance_cost=round(spec.cost_per_km / 1000.0 / ds * COST_SCALE),
@@ -238,6 +246,7 @@ def _jobs(
                 service_duration=int(ceil_int(job.service_s, ts)),
                 tw_early=int(ceil_int(job.tw_start_s, ts)),
                 tw_late=_tw_late(job.tw_end_s, ts),
+                release_time=int(ceil_int(job.release_s, ts)),
                 prize=0 if job.drop_penalty is None else round(job.drop_penalty * COST_SCALE),
                 required=job.drop_penalty is None,
                 name=job.id,
@@ -306,8 +315,17 @@ def _read_routes(
             stops.append(j)
             times.append(act.start_time / ts)
             served.add(j)
+        start = route.start_time() / ts
+        # A trip with no stops (a vehicle that waits at the depot for a released job
+        # is given an empty first trip) is no trip: the vehicle leaves after it.
+        while stops and stops[0] == RELOAD:
+            start = times[0] + vehicles[v].reload_s
+            del stops[0], times[0]
+        for k in range(len(stops) - 1, 0, -1):
+            if stops[k] == RELOAD and stops[k - 1] == RELOAD:
+                del stops[k - 1], times[k - 1]
         routes[v], arrivals[v] = tuple(stops), tuple(times)
-        starts[v], ends[v] = route.start_time() / ts, route.end_time() / ts
+        starts[v], ends[v] = start, route.end_time() / ts
     return routes, arrivals, starts, ends, served
 
 
