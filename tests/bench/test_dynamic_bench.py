@@ -161,7 +161,7 @@ def test_an_epoch_becomes_the_state_a_twin_policy_decides_on():
 def test_the_policy_routes_what_its_take_says(take: str, share: float, routed: set[str]):
     state = epoch_state(_instance(), _epoch())
     policy = PostponePolicy(
-        take=take, prize_share=share, backend="pyvrp", iterations=50, planned_overtime_h=0.0
+        take=take, prize_share=share, backend="pyvrp", iterations=50, required=True
     )
     plan = policy.decide(state)
     assert {rid for stops in plan.routes.values() for rid in stops} == routed
@@ -172,7 +172,9 @@ def test_a_prize_takes_an_optional_request_that_rides_along_and_leaves_a_lone_on
     # 0.6 of b's 40 min round trip. c (node 6) is alone at the east end: serving it
     # costs its whole round trip, more than 0.6 of it.
     state = epoch_state(_instance(), _epoch())
-    policy = PostponePolicy(take="prize", prize_share=0.6, backend="pyvrp", iterations=50)
+    policy = PostponePolicy(
+        take="prize", prize_share=0.6, backend="pyvrp", iterations=50, required=True
+    )
     plan = policy.decide(state)
     routed = {rid for stops in plan.routes.values() for rid in stops}
     assert routed == {"a", "b"}
@@ -188,13 +190,20 @@ def test_sampling_postpones_an_order_that_would_ride_with_a_later_one():
     )  # fmt: skip
     state = replace(epoch_state(_instance(), _epoch()), future_orders=lambda rng: (later,))
     policy = PostponePolicy(
-        take="sample", scenarios=2, scenario_iterations=50, iterations=50, backend="pyvrp"
+        take="sample",
+        scenarios=2,
+        scenario_iterations=50,
+        iterations=50,
+        backend="pyvrp",
+        required=True,
     )
     assert policy.sent_now(state, [state.orders[0]], list(state.orders[1:])) == {"b"}
     plan = policy.decide(state)
     assert {rid for stops in plan.routes.values() for rid in stops} == {"a", "b"}
     # Without a model of the future it decides as ``prize``.
-    blind = PostponePolicy(take="sample", prize_share=0.6, iterations=50, backend="pyvrp")
+    blind = PostponePolicy(
+        take="sample", prize_share=0.6, iterations=50, backend="pyvrp", required=True
+    )
     routed = blind.decide(replace(state, future_orders=None)).routes.values()
     assert {rid for stops in routed for rid in stops} == {"a", "b"}
 

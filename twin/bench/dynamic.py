@@ -57,7 +57,7 @@ POLICIES: dict[str, dict[str, Any]] = {
     "greedy": {"take": "all"},
     "lazy": {"take": "due"},
     "prize": {"take": "prize", "prize_share": 0.5},
-    "sample": {"take": "sample", "scenarios": 4, "send_share": 0.5},
+    "sample": {"take": "sample", "scenarios": 4, "send_share": 0.25},
 }
 #: Epochs ahead a ``sample`` policy draws future requests for.
 LOOKAHEAD = 3
@@ -195,6 +195,7 @@ def policy(name: str, budget: int, time_limit_s: float) -> PostponePolicy:
         late_cost_per_h=0.0,
         planned_overtime_h=0.0,
         depart_offset_s=0.0,
+        required=True,
         **settings,
     )
 

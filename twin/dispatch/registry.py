@@ -20,6 +20,7 @@ from twin.dispatch.base import DispatchPolicy
 from twin.dispatch.insertion import InsertionPolicy
 from twin.dispatch.mixed_fleet import MixedFleetPolicy
 from twin.dispatch.nearest_vehicle import NearestVehiclePolicy
+from twin.dispatch.postpone import PostponePolicy
 from twin.dispatch.rolling_horizon import RollingHorizonPolicy
 from twin.dispatch.static import StaticPolicy
 from twin.dispatch.waves import WavesPolicy
@@ -39,6 +40,7 @@ POLICIES: dict[str, type] = {
     "zones": ZonesPolicy,
     "nearest_vehicle": NearestVehiclePolicy,
     "mixed_fleet": MixedFleetPolicy,
+    "postpone": PostponePolicy,
 }
 
 
