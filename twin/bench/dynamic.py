@@ -6,16 +6,19 @@ policy meets the same requests). At each epoch the open requests become a
 :class:`~twin.dispatch.base.DispatchState`, the state twin's simulation hands
 its policies: requests are orders (must-go ones due in the epoch's ``day``,
 the others the day after), the depot is the hub, vehicles are unlimited (one
-per open request), each costs its driving time (the matrix is the
-"distance", at one cost unit per unit). The policy's :class:`Plan` is turned
+per order a plan may hold), each costs its driving time (the matrix is the
+"distance", at one cost unit per unit), and ``future_orders`` draws the next
+epochs' requests by the day's own rules. The policy's :class:`Plan` is turned
 into routes, the day's referee (:func:`~twin.bench.epochs.check_routes`)
 checks every epoch, and the cost is the total driving time.
 
 Policies (:class:`~twin.dispatch.postpone.PostponePolicy`): ``greedy``
 dispatches every open request at once, ``lazy`` only the must-go ones,
 ``prize`` the must-go ones and each other request whose detour costs less than
-``prize_share`` of its round trip from the depot. Each epoch's routing stops at
-``budget`` PyVRP iterations, so a run gives the same costs on any machine; a
+``prize_share`` of its round trip from the depot, ``sample`` the must-go ones
+and each other request that rides with no request drawn for the next epochs.
+Each epoch's routing stops at ``budget`` PyVRP iterations in all (``sample``
+spends half on its draws), so a run gives the same costs on any machine; a
 wall-clock cap (``time_limit_s``) is only a safety net, and each instance
 reports how often it fired.
 """

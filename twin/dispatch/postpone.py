@@ -56,7 +56,8 @@ class PostponePolicy(PlanningSettings):
     Parameters
     ----------
     take : str
-        ``"all"``, ``"due"`` or ``"prize"`` (default): see the module docstring.
+        ``"all"``, ``"due"``, ``"prize"`` (default) or ``"sample"``: see the
+        module docstring.
     prize_share : float
         Under ``prize``: an order not yet due is worth this share of a round
         trip from its hub (default 0.5). Routing parameters: see
