@@ -106,7 +106,7 @@ def test_forecast_check_fails_when_the_forecast_ignores_the_spread_of_stop_times
         return np.full(n, float(mean))
 
     monkeypatch.setattr(step, "draw_service_array", no_spread)
-    monkeypatch.setattr(check, "FAST_DAYS", 3)
+    monkeypatch.setattr(check, "FAST_DAYS", 2)
     result = check.forecast_coverage(fast=True)[0]
     assert not result.passed
     assert result.high < 0.8  # too narrow a band: too few stops inside it

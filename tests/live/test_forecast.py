@@ -118,9 +118,10 @@ def test_the_band_holds_80_percent_whatever_the_sample_count() -> None:
     from its own law 80 % of the time (numpy's default positions give 76 %)."""
     assert percentiles(np.arange(1.0, 50.0)).tolist() == [5.0, 25.0, 45.0]
     rng = np.random.default_rng(5)
-    p10, _, p90 = percentiles(rng.lognormal(0.0, 0.5, size=(40_000, 50)))
-    new = rng.lognormal(0.0, 0.5, size=40_000)
-    assert float(((p10 <= new) & (new <= p90)).mean()) == pytest.approx(0.80, abs=0.006)
+    p10, _, p90 = percentiles(rng.lognormal(0.0, 0.5, size=(10_000, 50)))
+    new = rng.lognormal(0.0, 0.5, size=10_000)
+    # 3 standard errors of the share; numpy's default positions miss by 0.036.
+    assert float(((p10 <= new) & (new <= p90)).mean()) == pytest.approx(0.80, abs=0.012)
 
 
 def test_percentiles_are_ordered(day: Day) -> None:

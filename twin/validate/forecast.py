@@ -49,7 +49,7 @@ CUT_H = 10.0
 SAMPLES = 50
 #: Days played by the full check and by the fast one (``--fast``, the test suite).
 DAYS = 60
-FAST_DAYS = 6
+FAST_DAYS = 4
 
 _COLUMNS = ("vehicle_id", "stop_index", "arrived_s", "p10_s", "p50_s", "p90_s")
 
