@@ -14,7 +14,8 @@ is late at every later one), so a single day is a handful of independent
 draws: the check pools many days, and its 95 % interval resamples whole
 vehicle-days (a cluster bootstrap), not stops. It passes, like the other
 statistical checks, when 80 % is inside that interval; the full check plays
-enough days (60, 240 vehicle-days) that the interval is about ±3 points wide.
+enough days (60: about 200 vehicle-days with work after 10:00) that the
+interval is about ±3 points wide.
 
 Source: the definition of a P10–P90 prediction band (a calibrated forecast
 holds 80 % of outcomes inside it; Gneiting, Balabdaoui & Raftery 2007,
