@@ -54,6 +54,7 @@ PERIODIC = {"cutoff", "tick", "disruption"}
 INSERT = {"cutoff", "new_order", "vehicle_idle", "tick", "disruption"}
 NEAREST = {"cutoff", "new_order", "vehicle_idle", "disruption"}
 MIXED = {"cutoff", "tick", "vehicle_idle", "disruption"}
+HOURLY = {"cutoff", "tick"}
 GROUND = GROUND_MODES
 #: Vans and cargo bikes: the modes that take any order their capacity allows.
 UNRESTRICTED = frozenset({"van", "cargo_bike"})
@@ -72,6 +73,8 @@ EXPECTED: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("mixed_fleet", {}, _t(True, MIXED, 1800.0, modes=ALL_MODES)),
     ("mixed_fleet", {"every_min": 10, "modes": ["van", "drone"]},
      _t(True, MIXED, 600.0, modes=frozenset({"van", "drone"}))),
+    ("postpone", {}, _t(True, HOURLY, 3600.0, modes=GROUND)),
+    ("postpone", {"every_min": 30, "take": "sample"}, _t(True, HOURLY, 1800.0, modes=GROUND)),
 ]  # fmt: skip
 
 

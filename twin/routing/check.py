@@ -100,40 +100,14 @@ def _check_route(problem: RoutingProblem, solution: RoutingSolution, v: int) -> 
     n_trips = 1 + sum(1 for j in route if j == RELOAD)
     if n_trips > spec.max_trips:
         out.append(f"vehicle {spec.id} makes {n_trips} trips, more than {spec.max_trips}")
-    # Load along every trip.
-    cap = np.asarray(spec.capacity, dtype=float)
-    paired = problem.paired_deliveries()
     trip_jobs: list[list[int]] = [[]]
     for j in route:
         if j == RELOAD:
             trip_jobs.append([])
         else:
             trip_jobs[-1].append(j)
-    for t, trip in enumerate(trip_jobs):
-        load = sum(
-            (np.asarray(problem.jobs[j].demand, float) for j in trip if j not in paired),
-            np.zeros(len(cap)),
-        )
-        peak = load.copy()
-        for j in trip:
-            load = load + problem.job_pickup(j) - np.asarray(problem.jobs[j].demand, float)
-            peak = np.maximum(peak, load)
-        if (peak > cap + 1e-9).any():
-            out.append(f"vehicle {spec.id} trip {t + 1} over capacity: {peak.tolist()} > {cap}")
-    # Releases: a trip leaves the depot (at the start, or after a reload) no
-    # earlier than the jobs it serves are released.
-    leaves = [start]
-    for entry, at in zip(route, times, strict=True):
-        if entry == RELOAD:
-            leaves.append(at + _service(problem, spec, entry))
-    for t, trip in enumerate(trip_jobs):
-        for j in trip:
-            release = problem.jobs[j].release_s
-            if leaves[t] + _tol(leaves[t]) < release:
-                out.append(
-                    f"vehicle {spec.id} leaves for {problem.jobs[j].id} at {leaves[t]:.1f}, "
-                    f"before its release at {release:.1f}"
-                )
+    out += _check_loads(problem, spec, trip_jobs)
+    out += _check_releases(problem, spec, route, times, start, trip_jobs)
     # Timetable: travel (bucket of departure), breaks in the gaps, windows, limits.
     here, ready, driving = spec.start_location, start, 0.0
     busy: list[tuple[float, float]] = []
@@ -262,6 +236,50 @@ def retime(
         here, t = loc, t + _service(problem, spec, entry)
     t += problem.travel_s(here, spec.end_location, t, spec.speed_factor)
     return tuple(starts), t
+
+
+def _check_loads(
+    problem: RoutingProblem, spec: VehicleSpec, trip_jobs: list[list[int]]
+) -> list[str]:
+    """The load along every trip stays within the capacity in every dimension."""
+    out = []
+    cap = np.asarray(spec.capacity, dtype=float)
+    paired = problem.paired_deliveries()
+    for t, trip in enumerate(trip_jobs):
+        load = sum(
+            (np.asarray(problem.jobs[j].demand, float) for j in trip if j not in paired),
+            np.zeros(len(cap)),
+        )
+        peak = load.copy()
+        for j in trip:
+            load = load + problem.job_pickup(j) - np.asarray(problem.jobs[j].demand, float)
+            peak = np.maximum(peak, load)
+        if (peak > cap + 1e-9).any():
+            out.append(f"vehicle {spec.id} trip {t + 1} over capacity: {peak.tolist()} > {cap}")
+    return out
+
+
+def _check_releases(
+    problem: RoutingProblem,
+    spec: VehicleSpec,
+    route: tuple[int, ...],
+    times: tuple[float, ...],
+    start: float,
+    trip_jobs: list[list[int]],
+) -> list[str]:
+    """Each trip leaves the depot (at the start, or after a reload) no earlier than
+    the jobs it serves are released."""
+    leaves = [start]
+    for entry, at in zip(route, times, strict=True):
+        if entry == RELOAD:
+            leaves.append(at + _service(problem, spec, entry))
+    return [
+        f"vehicle {spec.id} leaves for {problem.jobs[j].id} at {leaves[t]:.1f}, "
+        f"before its release at {problem.jobs[j].release_s:.1f}"
+        for t, trip in enumerate(trip_jobs)
+        for j in trip
+        if leaves[t] + _tol(leaves[t]) < problem.jobs[j].release_s
+    ]
 
 
 def unserviceable(problem: RoutingProblem, j: int) -> str | None:
