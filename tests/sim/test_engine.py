@@ -158,6 +158,14 @@ def test_a_driver_waiting_for_a_window_takes_the_break_when_it_falls_due():
     attempts = ev.loc[(ev["kind"] == "attempted") & (ev["order_id"] == "b"), "time_s"]
     assert float(attempts.iloc[0]) == pytest.approx(16 * H + 90, abs=1)  # park + walk
     assert result.vehicles["breaks"].tolist() == [1]
+    # The vehicles table splits the day, and the wait at b is waiting less the break.
+    row = result.vehicles.iloc[0]
+    parts = ("driving_h", "at_stops_h", "loading_h", "break_h", "waiting_h")
+    assert sum(row[p] for p in parts) == pytest.approx(row["working_h"])
+    assert row["break_h"] == pytest.approx(0.5)
+    assert row["loading_h"] == pytest.approx((300 + 2 * 15) / H)
+    at_b = ev.loc[(ev["kind"] == "arrive") & (ev["order_id"] == "b"), "time_s"]
+    assert row["waiting_h"] == pytest.approx(16 - float(at_b.iloc[0]) / H - 0.5, abs=1e-6)
 
 
 def test_a_break_taken_in_a_wait_stays_inside_the_stop_of_the_history():

@@ -110,7 +110,7 @@ def courier_run(
     where = sim.where(hub_node)
     vs.onboard = list(bundle)
     vs.on_road = True
-    yield from load_trip(sim, vehicle, bundle, where)
+    yield from load_trip(sim, vehicle, bundle, where, day_log)
     stopped = yield from deliver_trip(sim, vehicle, vs, bundle, day_log, nodes)
     yield from deposit_redirected(sim, vehicle, vs, day_log, nodes)
     if vs.back and vs.here != hub_node:  # undelivered parcels go back to the hub

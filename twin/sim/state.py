@@ -83,6 +83,8 @@ def new_day_log(planned: int = 0) -> dict[str, Any]:
         "served": 0,
         "planned": planned,
         "at_stops_s": 0.0,
+        "loading_s": 0.0,
+        "break_s": 0.0,
         "legs": [],
     }
 

@@ -47,7 +47,8 @@ ORDER_COLUMNS = (
 )  # fmt: skip
 VEHICLE_COLUMNS = (
     "day", "vehicle_id", "driver_id", "type", "mode", "hub", "status", "start_s", "end_s",
-    "working_h", "shift_h", "overtime_h", "driving_h", "at_stops_h", "km", "trips", "stops_planned",
+    "working_h", "shift_h", "overtime_h", "driving_h", "at_stops_h", "loading_h", "break_h",
+    "waiting_h", "km", "trips", "stops_planned",
     "stops_attempted",
     "breaks",
     "fixed_cost", "distance_cost", "driver_cost", "overtime_cost", "operating_cost", "co2_kg",
@@ -108,9 +109,16 @@ def vehicle_row(
     cost: ShiftCost,
     crowd: bool = False,
 ) -> dict[str, Any]:
-    """One vehicle day's row of the vehicles table (times in hours, costs by component)."""
+    """One vehicle day's row of the vehicles table (times in hours, costs by component).
+
+    The working day splits into ``driving_h``, ``at_stops_h``, ``loading_h``,
+    ``break_h`` and ``waiting_h``, which sum to ``working_h``: waiting is the rest
+    of the time on duty (for a window to open, for a dock, for a drone to come
+    back, at the hub between trips or before the shift's end)."""
     vtype = vehicle.type
     km = day_log["km"]
+    working_s = ended_s - started_s
+    busy_s = driving_s + day_log["at_stops_s"] + day_log["loading_s"] + day_log["break_s"]
     return {
         "day": day,
         "vehicle_id": vehicle.id,
@@ -121,12 +129,15 @@ def vehicle_row(
         "status": "worked",
         "start_s": started_s,
         "end_s": ended_s,
-        "working_h": (ended_s - started_s) / HOUR_S,
+        "working_h": working_s / HOUR_S,
         "shift_h": (shift_end_s - shift_start_s) / HOUR_S,
         "overtime_h": cost.overtime_s / HOUR_S,
         "driving_h": driving_s / HOUR_S,
         # Parking, walking, the hand-over or the failed knock: time at the customers.
         "at_stops_h": day_log["at_stops_s"] / HOUR_S,
+        "loading_h": day_log["loading_s"] / HOUR_S,
+        "break_h": day_log["break_s"] / HOUR_S,
+        "waiting_h": max(working_s - busy_s, 0.0) / HOUR_S,
         "km": km,
         "trips": trips,
         "stops_planned": day_log["planned"],
@@ -160,6 +171,9 @@ def unused_row(vehicle: Vehicle, *, day: int, status: str, shift_h: float) -> di
         "overtime_h": 0.0,
         "driving_h": 0.0,
         "at_stops_h": 0.0,
+        "loading_h": 0.0,
+        "break_h": 0.0,
+        "waiting_h": 0.0,
         "km": 0.0,
         "trips": 0,
         "stops_planned": 0,

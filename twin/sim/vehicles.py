@@ -184,7 +184,7 @@ def _trip(
     vs.onboard = list(trip)
     vs.on_road = True
     vs.eta_back_s = expected_return(sim, vehicle, trip, sim.now())
-    yield from load_trip(sim, vehicle, trip, where)
+    yield from load_trip(sim, vehicle, trip, where, day_log)
     stopped = ""
     if vehicle.type.mode == "drone":
         yield from fly_trip(sim, vehicle, vs, trip, day_log, nodes)
@@ -360,8 +360,17 @@ def fly_trip(
     nodes.append(vs.here)
 
 
-def load_trip(sim: Simulation, vehicle: Vehicle, trip: list[Order], where: dict[str, Any]) -> Any:
-    """Wait for a dock (drones load at their own pad), load the trip's parcels, depart."""
+def load_trip(
+    sim: Simulation,
+    vehicle: Vehicle,
+    trip: list[Order],
+    where: dict[str, Any],
+    day_log: dict[str, Any],
+) -> Any:
+    """Wait for a dock (drones load at their own pad), load the trip's parcels, depart.
+
+    The loading time goes to ``day_log["loading_s"]``; the queue for a dock before
+    it is waiting (the vehicles table's ``waiting_h``)."""
     vid, drv = vehicle.id, vehicle.driver_id
     dock = None if vehicle.type.mode == "drone" else sim.state.docks[vehicle.hub].request()
     queued = sim.now()
@@ -375,7 +384,9 @@ def load_trip(sim: Simulation, vehicle: Vehicle, trip: list[Order], where: dict[
         dock_wait_s=round(sim.now() - queued, 3),
         parcels=len(trip),
     )
-    yield sim.env.timeout(sim.load_time_s(vehicle, len(trip)))
+    load_s = sim.load_time_s(vehicle, len(trip))
+    yield sim.env.timeout(load_s)
+    day_log["loading_s"] += load_s
     for order in trip:
         sim.order_event("loaded", order, vehicle_id=vid, driver_id=drv)
     if dock is not None:
@@ -416,10 +427,12 @@ def take_break(
     """A break where the vehicle stands; the duty clock starts again after it."""
     vid, drv = vehicle.id, vehicle.driver_id
     sim.event("break_start", vehicle_id=vid, driver_id=drv, node=node, planned=planned)
-    yield sim.env.timeout(break_s(sim.scenario.drivers))
+    took_s = break_s(sim.scenario.drivers)
+    yield sim.env.timeout(took_s)
     sim.event("break_end", vehicle_id=vid, driver_id=drv, node=node)
     vs.duty_from_s = sim.now()
     day_log["breaks"] += 1
+    day_log["break_s"] += took_s
 
 
 def drive(
