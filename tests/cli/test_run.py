@@ -25,6 +25,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
         [
             "run",
             str(ROOT / "scenarios" / "small_grid.yaml"),
+            "--variant",
+            "three_vans",
             "--days",
             "2",
             "--replications",
@@ -36,6 +38,34 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     )
     assert result.exit_code == 0, result.output
     return out, json.loads(result.stdout)
+
+
+def test_a_variant_is_compared_with_the_base_case(run_dir: tuple[Path, dict]):
+    _, summary = run_dir
+    vs = summary["vs"]
+    assert (vs["base"], vs["variant"]) == ("small_grid", "small_grid[three_vans]")
+    assert vs["replications"] == 3
+    assert vs["same_demand"]  # one van fewer: the same orders in every pair
+    cost = vs["kpis"]["cost_per_delivery"]
+    assert cost["variant"] == pytest.approx(summary["kpis"]["cost_per_delivery"]["mean"])
+    assert cost["change"] == pytest.approx(cost["variant"] - cost["base"])
+    assert cost["ci"][0] <= cost["change"] <= cost["ci"][1]
+    assert vs["kpis"]["orders_released"]["verdict"] == "n/a"  # neutral: no better or worse
+    # The fleet used is in the summary too: never more vans than the variant has.
+    for use in summary["fleet_use"]:
+        assert use["van"]["fleet"] == 3
+        assert use["van"]["used_max"] <= 3
+
+
+def test_vs_itself_or_an_unknown_variant_is_one_clear_error():
+    scenario = str(ROOT / "scenarios" / "small_grid.yaml")
+    same = runner.invoke(app, ["run", scenario, "--variant", "three_vans", "--vs", "three_vans"])
+    assert same.exit_code == 2
+    assert "cannot be compared with itself" in same.stderr
+    unknown = runner.invoke(app, ["run", scenario, "--vs", "nine_vans"])
+    assert unknown.exit_code == 2
+    assert "no variant 'nine_vans'" in unknown.stderr
+    assert "Traceback" not in same.output + unknown.output
 
 
 def test_json_has_every_kpi_with_ci(run_dir: tuple[Path, dict]):
@@ -100,6 +130,12 @@ def test_report_renders_in_headless_chromium(run_dir: tuple[Path, dict], tmp_pat
     ).stdout
     assert 'id="kpis"' in dom
     assert "on_time_rate" in dom
+    # The what-if's answer, the cost breakdown and the vans used, as a planner reads them.
+    assert 'id="versus"' in dom
+    assert "Change against the base case" in dom
+    assert 'id="costs"' in dom
+    assert 'id="fleet-use"' in dom
+    assert 'id="vehicles"' in dom
     assert dom.count("<img") >= 4
     shot = tmp_path / "report.png"
     subprocess.run(
@@ -148,18 +184,19 @@ def test_any_osm_map_runs_without_changes(shared_maps: Path, tmp_path: Path):
     assert summary["kpis"]["delivered"]["mean"] > 0
 
 
-def test_a_run_without_shortcuts_warns_only_of_its_few_replications(
-    run_dir: tuple[Path, dict],
-):
-    # No capped solver, no servable order left, no idle mode: the one warning is that
-    # 3 replications give rough intervals (twin.stats.MIN_REPLICATIONS is 5).
+def test_each_case_warns_of_the_shortcuts_it_took(run_dir: tuple[Path, dict]):
+    # The base case (4 vans) takes none: its one warning is that 3 replications give
+    # rough intervals (twin.stats.MIN_REPLICATIONS is 5). With one van fewer the
+    # morning plans leave servable orders for later, and the run says so.
     out, summary = run_dir
+    assert [w["code"] for w in summary["vs"]["base_warnings"]] == ["few_replications"]
     codes = [w["code"] for w in summary["warnings"]]
-    assert codes == ["few_replications"]
+    assert codes == ["plan_left_servable_orders", "few_replications"]
     saved = json.loads((out / "kpis.json").read_text())["warnings"]
     assert [w["code"] for w in saved] == codes
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "3 replications: the 95 % intervals rest on so few values" in page
+    assert "the morning plans left" in page
 
 
 def _mixed_fleet_under_zones(tmp_path: Path) -> Path:

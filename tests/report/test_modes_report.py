@@ -84,6 +84,15 @@ def _vehicles(rows: list[dict[str, Any]]) -> pd.DataFrame:
         "working_h": 1.0,
         "shift_h": 8.0,
         "overtime_h": 0.0,
+        "hub": "hub",
+        "trips": 1,
+        "stops_attempted": 1,
+        # The working hour's split, as the engine's table has it (sums to working_h).
+        "driving_h": 0.5,
+        "at_stops_h": 0.25,
+        "loading_h": 0.1,
+        "waiting_h": 0.1,
+        "break_h": 0.05,
     }
     return pd.DataFrame([{**defaults, **row} for row in rows])
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from twin.cli._render import err, out, print_json, print_warnings, user_errors
@@ -41,7 +42,21 @@ def run_cmd(
     replications: Annotated[int, typer.Option(help="Independent replications.", min=1)] = 1,
     seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
     map_ref: Annotated[str | None, typer.Option("--map", help="Override the map.")] = None,
-    variant: Annotated[str | None, typer.Option(help="Run this variant of the scenario.")] = None,
+    variant: Annotated[
+        str | None,
+        typer.Option(
+            help="Run this variant of the scenario; the base case is run too, and the "
+            "report and KPI table show every KPI's change against it (see --vs).",
+        ),
+    ] = None,
+    vs: Annotated[
+        str | None,
+        typer.Option(
+            "--vs",
+            help="Compare with this case: 'base' (the scenario as written; the default "
+            "with --variant), another variant's name, or 'none' (no comparison).",
+        ),
+    ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder.")] = None,
     report: Annotated[bool, typer.Option(help="Write the HTML report.")] = True,
     json_out: Annotated[
@@ -67,6 +82,7 @@ def run_cmd(
         seed=seed,
         map_ref=map_ref,
         variant=variant,
+        vs=vs,
         out_dir=out_dir,
         report=report,
         say=console.print if console is not None else None,
@@ -107,20 +123,86 @@ def _tracker(console: Console | None) -> Callable[[str, int], Any]:
 
 
 def print_kpi_table(console: Console, summary: dict[str, Any]) -> None:
-    """The run's KPIs (mean and 95 % CI) and where its report is."""
+    """The run's KPIs by group (mean, 95 % CI, unit; rates as percentages), and
+    where its report is."""
+    from twin.kpi_catalog import display, format_value, grouped
+
     table = Table(
-        title=f"{summary['scenario']}: {summary['replications']} replication(s), "
+        title=f"{escape(summary['scenario'])}: {summary['replications']} replication(s), "
         f"{summary['days']} day(s)"
         + (f" after {summary['warmup_days']} warm-up day(s)" if summary["warmup_days"] else "")
     )
-    table.add_column("KPI")
-    table.add_column("mean", justify="right")
+    table.add_column("KPI", overflow="fold")
+    table.add_column("mean", justify="right", no_wrap=True)
     table.add_column("95% CI", justify="right")
-    for name, stat in summary["kpis"].items():
-        mean = "—" if stat["mean"] is None else f"{stat['mean']:.4g}"
-        ci = stat["ci"]
-        ci_text = "—" if ci[0] is None else f"[{ci[0]:.4g}, {ci[1]:.4g}]"
-        table.add_row(name, mean, ci_text)
+    table.add_column("unit")
+    for group, names in grouped(list(summary["kpis"])):
+        table.add_section()
+        table.add_row(f"[bold]{group}[/]")
+        for name in names:
+            stat = summary["kpis"][name]
+            low, high = stat["ci"]
+            ci_text = (
+                "—" if low is None else f"{format_value(name, low)} – {format_value(name, high)}"
+            )
+            table.add_row(name, format_value(name, stat["mean"]), ci_text, display(name).unit)
     console.print(table)
+    if "vs" in summary:
+        print_versus_table(console, summary["vs"])
     if "report" in summary:
         console.print(f"report: [bold]{summary['report']}[/]")
+
+
+#: Verdicts in a word, so the comparison fits 80 columns (the report spells them out).
+_SHORT_VERDICT = {
+    "better": "better",
+    "worse": "worse",
+    "no significant difference": "n.s.",
+    "below the practical threshold": "small",
+    "not enough spread": "shift",
+    "identical": "same",
+    "n/a": "",
+}
+
+
+def print_versus_table(console: Console, vs: dict[str, Any]) -> None:
+    """Every KPI's change from the base case, paired by replication, with its verdict."""
+    from rich import box
+
+    from twin.kpi_catalog import format_change, format_value, grouped
+
+    table = Table(
+        title=f"{escape(vs['variant'])} against {escape(vs['base'])}: "
+        f"{vs['replications']} paired replication(s)",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("KPI", overflow="fold")
+    table.add_column("base", justify="right")
+    table.add_column("variant", justify="right")
+    table.add_column("change ± 95%", justify="right")
+    table.add_column("verdict")
+    for group, names in grouped(list(vs["kpis"])):
+        table.add_row(f"[bold]{group}[/]")
+        for name in names:
+            k = vs["kpis"][name]
+            change = format_change(name, k["change"])
+            if k["ci"] is not None and k["change"] is not None:
+                half = (k["ci"][1] - k["ci"][0]) / 2
+                change += " ± " + format_change(name, half).lstrip("+")
+            table.add_row(
+                name,
+                format_value(name, k["base"]),
+                format_value(name, k["variant"]),
+                change,
+                _SHORT_VERDICT.get(k["verdict"], k["verdict"]),
+            )
+    console.print(table)
+    console.print(
+        "verdict: better / worse (Holm-adjusted paired t-test at 5 %), n.s. (no significant "
+        "difference), same (identical in every pair), shift (the same change in every pair)."
+    )
+    if not vs["same_demand"]:
+        console.print(
+            "note: the variant changes the orders themselves; each pair still shares its "
+            "random streams."
+        )

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from twin.experiment.runs import RunOutcome, run_replications
-from twin.maps import load_network
+from twin.experiment.versus import BASE, base_of, versus
+from twin.maps import RoadNetwork, load_network
 from twin.metrics import KPI_NAMES, cost_breakdown, failures_by_reason
 from twin.scenario import dump_scenario, load_scenario
 from twin.scenario.edit import with_overrides
@@ -69,13 +70,17 @@ def run_row(outcome: RunOutcome) -> dict[str, Any]:
     }
 
 
-def _breakdowns(result_set: Any) -> tuple[list[Any], list[Any]]:
-    """Per replication, over its measured days: failed attempts by reason (records) and
-    the cost KPI by component (component -> total, per delivery; sums to the KPI)."""
-    failures, costs = [], []
+def _breakdowns(result_set: Any) -> tuple[list[Any], list[Any], list[Any]]:
+    """Per replication, over its measured days: failed attempts by reason (records),
+    the cost KPI by component (component -> total, per delivery; sums to the KPI) and
+    the vehicles used of the fleet by mode (:func:`twin.report.fleet.fleet_use`)."""
+    from twin.report.fleet import fleet_use
+
+    failures, costs, use = [], [], []
     for result, k in zip(result_set.results, result_set.per_run, strict=True):
         _, vehicles, events = result.measured()
         failures.append(failures_by_reason(events).to_dict("records"))
+        use.append(fleet_use(vehicles).to_dict("index"))
         frame = cost_breakdown(vehicles, k["delivered"])
         costs.append(
             {
@@ -85,7 +90,7 @@ def _breakdowns(result_set: Any) -> tuple[list[Any], list[Any]]:
                 )
             }
         )
-    return failures, costs
+    return failures, costs, use
 
 
 def write_outputs(result_set: Any, out_dir: Path, *, fmt: str) -> dict[str, Any]:
@@ -96,7 +101,7 @@ def write_outputs(result_set: Any, out_dir: Path, *, fmt: str) -> dict[str, Any]
         result.log.save(out_dir / f"events_r{r}.{fmt}", fmt=fmt)
         result.orders.to_parquet(out_dir / f"orders_r{r}.parquet", index=False)
         result.vehicles.to_parquet(out_dir / f"vehicles_r{r}.parquet", index=False)
-    failures, costs = _breakdowns(result_set)
+    failures, costs, use = _breakdowns(result_set)
     summary = {
         "scenario": result_set.scenario.name,
         "replications": len(result_set.results),
@@ -111,6 +116,7 @@ def write_outputs(result_set: Any, out_dir: Path, *, fmt: str) -> dict[str, Any]
         "conservation": result_set.conservation(),
         "failures_by_reason": failures,
         "cost_breakdown": costs,
+        "fleet_use": use,
         "warnings": result_set.warnings,
         "event_log_digests": [r.log.digest() for r in result_set.results],
         "out_dir": str(out_dir),
@@ -173,6 +179,7 @@ def run_scenario_file(
     seed: int | None = None,
     map_ref: str | None = None,
     variant: str | None = None,
+    vs: str | None = None,
     out_dir: Path | None = None,
     report: bool = True,
     say: Callable[[str], Any] | None = None,
@@ -182,6 +189,11 @@ def run_scenario_file(
 
     Parameters
     ----------
+    vs : str, optional
+        The case to compare with (:func:`twin.experiment.versus.base_of`): a variant
+        is compared with the scenario as written unless ``vs`` names another variant
+        or ``"none"``. The base is run with the same overrides and replications,
+        and the summary's ``vs`` holds every KPI's paired change.
     say : callable, optional
         Receives the notes and the map line (rich markup); default: silent.
     track : callable, optional
@@ -189,10 +201,19 @@ def run_scenario_file(
         passes its rich progress bar; notebooks and tests leave both out.
     """
     started = time.perf_counter()
+    base_name = base_of(variant, vs)
+    overrides: dict[str, Any] = {
+        "days": days,
+        "warmup_days": warmup_days,
+        "seed": seed,
+        "map_ref": map_ref,
+    }
     loaded = load_scenario(path, variant=variant)
-    scenario, notes = with_overrides(
-        loaded, days=days, warmup_days=warmup_days, seed=seed, map_ref=map_ref
-    )
+    scenario, notes = with_overrides(loaded, **overrides)
+    base = None
+    if base_name is not None:  # loaded first: a wrong name fails before any simulation
+        base_loaded = load_scenario(path, variant=None if base_name == BASE else base_name)
+        base = with_overrides(base_loaded, **overrides)[0]
     other_map = map_ref if map_ref is not None and map_ref != loaded.map.ref else None
     say = say or (lambda *a, **k: None)
     for note in notes:
@@ -202,18 +223,26 @@ def run_scenario_file(
     out_dir = out_dir or default_out_dir(scenario, map_ref=other_map)
     for note in clear_earlier_run(out_dir):
         say(f"[yellow]note:[/] {note}")
-    with (track or _no_progress)(f"simulating {scenario.name}", replications) as advance:
-        result_set = run_replications(
-            scenario,
-            replications=replications,
-            network=network,
-            on_progress=lambda r, res: advance(),
-        )
+
+    def simulate(case: Any, net: RoadNetwork, label: str) -> Any:
+        with (track or _no_progress)(label, replications) as advance:
+            return run_replications(
+                case, replications=replications, network=net, on_progress=lambda r, res: advance()
+            )
+
+    result_set = simulate(scenario, network, f"simulating {scenario.name}")
     summary = write_outputs(result_set, out_dir, fmt=scenario.outputs.event_log_format)
+    if base is not None:
+        same_map = base.map == scenario.map
+        base_network = (
+            network if same_map else load_network(base.map.ref, network_type=base.map.network_type)
+        )
+        base_set = simulate(base, base_network, f"simulating {base.name} (to compare)")
+        summary["vs"] = json_safe(versus(base_set, result_set))
     if report:
         from twin.report.html import write_report
 
-        summary["report"] = str(write_report(result_set, network, out_dir))
+        summary["report"] = str(write_report(result_set, network, out_dir, vs=summary.get("vs")))
     summary["wall_s"] = round(time.perf_counter() - started, 2)
     (out_dir / "kpis.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary

@@ -22,9 +22,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from twin.kpi_catalog import display, format_change, format_value, grouped
 from twin.maps.network import RoadNetwork
 from twin.metrics import cost_breakdown, failures_by_reason, kpis_by_mode
 from twin.report import plots
+from twin.report.fleet import fleet_use_html, per_vehicle_html
 
 __all__ = ["write_report"]
 
@@ -33,10 +35,13 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem 
 max-width:1100px;
 color:#222;line-height:1.4}h1{margin-bottom:.2rem}table{border-collapse:collapse;margin:1rem 0}
 td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}th{background:#f4f6f7}
-td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}
+td:first-child,th:first-child,td.text{text-align:left}#vehicles td{white-space:nowrap}
+tr.group th{text-align:left;background:#e8eef3}img{max-width:100%;border:1px solid #eee}
 .note{color:#555;font-size:.9rem}pre{background:#f8f9f9;padding:1rem;overflow:auto;font-size:.8rem}
+.open{background:#eaf2f8;padding:.5rem 1rem;border-left:4px solid #2e86c1;margin:1rem 0}
 .synthetic{background:#fdebd0;padding:.5rem 1rem;border-left:4px solid #e67e22}
 .warnings{background:#fadbd8;padding:.5rem 1rem;border-left:4px solid #c0392b}
+td.better{color:#1e8449;font-weight:600}td.worse{color:#c0392b;font-weight:600}
 """
 
 
@@ -165,6 +170,113 @@ def _cost_table(vehicles: pd.DataFrame, delivered: float) -> str:
     )
 
 
+def _kpi_rows(summary: dict[str, Any]) -> str:
+    """The KPI table's rows, a heading row per group (service, orders, cost, ...)."""
+    rows = []
+    for group, names in grouped(list(summary)):
+        rows.append(f'<tr class="group"><th colspan="5">{html.escape(group)}</th></tr>')
+        for name in names:
+            s = summary[name]
+            low, high = s["ci"]
+            ci = "—" if low is None else f"{format_value(name, low)} – {format_value(name, high)}"
+            rows.append(
+                f"<tr><td>{html.escape(name)}</td><td>{format_value(name, s['mean'])}</td>"
+                f'<td>{ci}</td><td class="text">{html.escape(display(name).unit)}</td>'
+                f"<td>{s['n']}</td></tr>"
+            )
+    return "\n".join(rows)
+
+
+_VERDICT_CLASS = {"better": "better", "worse": "worse"}
+
+
+def versus_section(vs: dict[str, Any] | None) -> str:
+    """ "Change against the base case": the what-if's answer, every KPI paired by
+    replication (:func:`twin.experiment.versus.versus`)."""
+    if not vs:
+        return ""
+    rows = []
+    for group, names in grouped(list(vs["kpis"])):
+        rows.append(f'<tr class="group"><th colspan="6">{html.escape(group)}</th></tr>')
+        for name in names:
+            k = vs["kpis"][name]
+            ci = k["ci"]
+            interval = (
+                "—"
+                if ci is None
+                else f"{format_change(name, ci[0])} – {format_change(name, ci[1])}"
+            )
+            verdict = html.escape(str(k["verdict"]))
+            css = _VERDICT_CLASS.get(str(k["verdict"]), "")
+            rows.append(
+                f"<tr><td>{html.escape(name)}</td><td>{format_value(name, k['base'])}</td>"
+                f"<td>{format_value(name, k['variant'])}</td>"
+                f"<td>{format_change(name, k['change'])}</td><td>{interval}</td>"
+                f'<td class="text {css}">{verdict}</td></tr>'
+            )
+    n = vs["replications"]
+    pairs = (
+        f"{n} paired replications: replication <i>r</i> of both cases draws from the same "
+        "random streams, so the change is the variant's effect with little of the noise two "
+        "independent runs would carry. Intervals are Student-t on the paired differences; "
+        "verdicts test them, Holm-adjusted over the KPIs."
+        if n > 1
+        else "One replication: the change is one pair's and has no interval; run with "
+        "<code>--replications 5</code> or more to tell an effect from noise."
+    )
+    demand = (
+        ""
+        if vs["same_demand"]
+        else " The variant changes the orders themselves; each pair still shares its random "
+        "streams."
+    )
+    base_warnings = "".join(
+        f"<li>{html.escape(w['message'])}</li>" for w in vs.get("base_warnings", [])
+    )
+    if base_warnings:
+        base_warnings = (
+            f'<div class="warnings"><b>The base case warns.</b><ul>{base_warnings}</ul></div>'
+        )
+    return (
+        f'<section id="versus"><h2>Change against the base case</h2>'
+        f'<p class="note"><b>{html.escape(vs["variant"])}</b> against '
+        f"<b>{html.escape(vs['base'])}</b>, same seed, days and overrides. {pairs}{demand} "
+        "Rates change in percentage points (pp).</p>"
+        f"{base_warnings}"
+        '<table id="versus-kpis"><tr><th>KPI</th><th>base</th><th>variant</th><th>change</th>'
+        f"<th>95% CI of the change</th><th>verdict</th></tr>{''.join(rows)}</table></section>\n"
+    )
+
+
+#: Why orders were still open when the run ended (the parts of orders_open_at_horizon).
+_OPEN_REASONS = (
+    ("open_past_due", "past due with no attempt yet (a backlog)"),
+    ("open_awaiting_reattempt", "awaiting a re-attempt"),
+    ("open_not_yet_due", "not yet due"),
+    ("open_in_locker", "in a locker, not yet collected"),
+)
+
+
+def open_orders_banner(summary: dict[str, Any], replications: int) -> str:
+    """Orders the run left open, by why, at the top: they are in no delivery count,
+    and those whose window had ended count as missed in ``service_level``."""
+    total = (summary.get("orders_open_at_horizon") or {}).get("mean")
+    if not total:
+        return ""
+    parts = [
+        f"{format_value(name, summary[name]['mean'])} {label}"
+        for name, label in _OPEN_REASONS
+        if summary.get(name, {}).get("mean")
+    ]
+    mean = f" (mean of {replications} replications)" if replications > 1 else ""
+    return (
+        f'<div class="open" id="open-orders"><b>Orders open when the run ended:</b> '
+        f"{format_value('orders_open_at_horizon', total)}{mean}: {', '.join(parts)}. They are "
+        "not in <code>delivered</code>; those whose window had ended count as missed in "
+        "<code>service_level</code>.</div>\n"
+    )
+
+
 def warnings_banner(warnings: list[dict[str, Any]], replications: int) -> str:
     """The run's warnings at the top of the report: the shortcuts its numbers depend on."""
     if not warnings:
@@ -190,8 +302,13 @@ def _days(scenario: Any) -> str:
     return f"{measured} after {scenario.warmup} warm-up day(s) (left out of every figure)"
 
 
-def write_report(result_set: Any, network: RoadNetwork, out_dir: Path) -> Path:
-    """Write ``report.html`` (and figure PNGs) for a replication set; return its path."""
+def write_report(
+    result_set: Any, network: RoadNetwork, out_dir: Path, *, vs: dict[str, Any] | None = None
+) -> Path:
+    """Write ``report.html`` (and figure PNGs) for a replication set; return its path.
+
+    ``vs`` (:func:`twin.experiment.versus.versus`) adds the change against the base
+    case, right under the warnings: the answer to the what-if."""
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = out_dir / "figures"
     figures.mkdir(exist_ok=True)
@@ -204,15 +321,13 @@ def write_report(result_set: Any, network: RoadNetwork, out_dir: Path) -> Path:
     images = {
         "routes": _png(plots.plot_routes(first, network, day=day).figure, figures / "routes.png"),
         "by_hour": _png(plots.plot_outcomes_by_hour(events).figure, figures / "by_hour.png"),
-        "gantt": _png(plots.plot_gantt(events, day=day).figure, figures / "gantt.png"),
+        "gantt": _png(
+            plots.plot_gantt(events, day=day, orders=first.orders).figure, figures / "gantt.png"
+        ),
         "hours": _png(plots.plot_driver_hours(vehicles).figure, figures / "driver_hours.png"),
     }
     modes = _modes_section(result_set, network, figures)
-    rows = "".join(
-        f"<tr><td>{html.escape(name)}</td><td>{_fmt(s['mean'])}</td>"
-        f"<td>{_fmt(s['ci'][0])} – {_fmt(s['ci'][1])}</td><td>{s['n']}</td></tr>"
-        for name, s in summary.items()
-    )
+    rows = _kpi_rows(summary)
     conservation = "".join(
         f"<tr><td>replication {r + 1}</td><td>"
         + ", ".join(f"{html.escape(k)}: {v}" for k, v in counts.items())
@@ -236,12 +351,22 @@ def write_report(result_set: Any, network: RoadNetwork, out_dir: Path) -> Path:
 <p class="note">{len(result_set.results)} replication(s) × {_days(scenario)}, seed
 {scenario.seed}, policy <b>{html.escape(scenario.policy.name)}</b>, map
 <b>{html.escape(meta.name)}</b> ({network.n_nodes} routable nodes).</p>
-{warnings}{synthetic}
+{warnings}{open_orders_banner(summary, len(result_set.results))}{synthetic}{versus_section(vs)}
 <h2>Key performance indicators</h2>
-<table id="kpis"><tr><th>KPI</th><th>mean</th><th>95% confidence interval</th><th>n</th></tr>
+<table id="kpis"><tr><th>KPI</th><th>mean</th><th>95% confidence interval</th><th>unit</th>
+<th>n</th></tr>
 {rows}</table>
 <p class="note">Intervals are Student-t over replications, on the logit scale for rates and
-satisfaction so that they stay inside their range; with one replication none is shown.</p>
+satisfaction so that they stay inside their range; with one replication none is shown.
+Rates are shown as percentages (fractions in <code>kpis.json</code>); the definitions are in
+<code>twin.metrics</code>.</p>
+<h2>Fleet</h2>
+{fleet_use_html(vehicles)}
+<p class="note">Replication 1, measured days. Per vehicle: its measured days summed; the
+hours split each working day (driving, at stops, loading, waiting for a window, a dock or
+the next trip, on break) and sum to the hours worked; cost is fixed + distance + driver +
+operating cost.</p>
+{per_vehicle_html(vehicles)}
 <h2>Cost per delivery by component</h2>
 {_cost_table(vehicles, result_set.per_run[0]["delivered"])}
 <h2>Order conservation</h2><table><tr><th>run</th><th>final states</th></tr>{conservation}</table>

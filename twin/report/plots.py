@@ -7,6 +7,7 @@ contributors" for OSM data, a "synthetic" label for generated maps.
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,6 +48,10 @@ _CLASS_STYLE = {
 }
 
 
+#: Roads under routes: light enough that a route of any colour reads above them.
+_MUTED_ROAD = "#dfe3e6"
+
+
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (9.0, 9.0)) -> Axes:
     if ax is not None:
         return ax
@@ -75,7 +80,11 @@ def add_attribution(ax: Axes, network: RoadNetwork) -> None:
 
 
 def plot_network(
-    network: RoadNetwork, *, ax: Axes | None = None, show_features: bool = True
+    network: RoadNetwork,
+    *,
+    ax: Axes | None = None,
+    show_features: bool = True,
+    muted: bool = False,
 ) -> Axes:
     """Draw the road network coloured by road class, with crossings, zones and schools.
 
@@ -86,6 +95,9 @@ def plot_network(
         Axes to draw on; a new figure is made when omitted.
     show_features : bool, optional
         Draw border crossings, zones, schools and the border line (default True).
+    muted : bool, optional
+        Every road in pale grey (widths still by class), as a backdrop that routes
+        drawn over it stand out from (default False: coloured by class).
     """
     from matplotlib.collections import LineCollection
 
@@ -103,6 +115,8 @@ def plot_network(
             axis=1,
         )
         color, width = _CLASS_STYLE[ROAD_CLASSES[code]]
+        if muted:
+            color, width = _MUTED_ROAD, 0.5 * width + 0.2
         ax.add_collection(LineCollection(list(segs), colors=color, linewidths=width, zorder=1))
     meta = network.meta
     if show_features:
@@ -176,7 +190,7 @@ def plot_routes(result: Any, network: RoadNetwork, *, day: int = 0, ax: Axes | N
     """
     import matplotlib.pyplot as plt
 
-    ax = plot_network(network, ax=ax, show_features=False)
+    ax = plot_network(network, ax=ax, muted=True)
     routes = [r for r in result.routes if r["day"] == day]
     cmap = plt.get_cmap("tab20")
     for k, route in enumerate(routes):
@@ -184,7 +198,9 @@ def plot_routes(result: Any, network: RoadNetwork, *, day: int = 0, ax: Axes | N
         if len(path) < 2:  # a drone's day: it flew, the roads show nothing
             continue
         arr = np.asarray(network.path_coords(path))
-        ax.plot(arr[:, 1], arr[:, 0], color=cmap(k % 20), lw=1.2, alpha=0.9, zorder=2)
+        ax.plot(arr[:, 1], arr[:, 0], color=cmap(k % 20), lw=1.6, alpha=0.9, zorder=2)
+    if routes:
+        ax.plot([], [], color=cmap(0), lw=1.6, label="routes (a colour per vehicle)")
     orders = result.orders
     done = orders[orders["final_state"] == "delivered"]
     failed = orders[orders["attempts"] > 0]
@@ -223,40 +239,112 @@ def plot_outcomes_by_hour(events: Any, *, ax: Axes | None = None) -> Axes:
     ax.set_ylabel("orders")
     ax.set_xticks(hours)
     ax.legend()
-    ax.set_title("Deliveries and failures by hour (all days, replication 1)")
+    ax.set_title("Deliveries and failures by hour (measured days, replication 1)")
     return ax
 
 
-def plot_gantt(events: Any, *, day: int = 0, ax: Axes | None = None) -> Axes:
-    """Vehicle timeline: loading, driving/serving and breaks, per vehicle, one day."""
-    ev = events[events["day"] == day]
-    vehicles = sorted(v for v in ev["vehicle_id"].dropna().unique())
-    ax = _axes(ax, (9.0, max(2.5, 0.28 * len(vehicles) + 1)))
-    for row, vid in enumerate(vehicles):
-        mine = ev[ev["vehicle_id"] == vid]
+#: Timeline states and their colours, in drawing order within a layer.
+_TIMELINE = {
+    "waiting": "#d5dbdb",
+    "at stops": "#58d68d",
+    "driving": "#2e86c1",
+    "loading": "#566573",
+    "break": "#f5b041",
+}
+#: Vehicles shown in a timeline; a city's fleet would be hundreds of unreadable rows.
+TIMELINE_ROWS = 60
 
-        def first(kind: str, frame: Any = mine) -> float | None:
-            t = frame.loc[frame["kind"] == kind, "time_s"]
-            return float(t.iloc[0]) if len(t) else None
 
-        start, depart = first("load_start"), first("depart")
-        back, end = first("return_to_hub"), first("shift_end")
-        if start is not None and depart is not None:
-            ax.barh(row, (depart - start) / HOUR_S, left=(start % DAY_S) / HOUR_S, color="#7f8c8d")
-        if depart is not None and back is not None:
-            ax.barh(row, (back - depart) / HOUR_S, left=(depart % DAY_S) / HOUR_S, color="#2e86c1")
-        for b0, b1 in zip(
-            mine.loc[mine["kind"] == "break_start", "time_s"],
-            mine.loc[mine["kind"] == "break_end", "time_s"],
-            strict=False,
+def timeline_spans(events: Any, orders: Any = None) -> Any:
+    """One vehicle-day's states as spans: ``vehicle_id``, ``state``, ``start_s``, ``end_s``.
+
+    Read off the event log: on duty from ``shift_start`` to ``shift_end`` is
+    *waiting* unless something else happens; each trip is *at stops* from
+    ``depart`` to ``return_to_hub`` (or the shift's end after a breakdown), with its
+    legs (each ``arrive`` event's ``drive_s`` before it) *driving*, the wait for a
+    window to open (``orders``' ``window_start_s`` after the arrival) *waiting*,
+    ``load_start`` to ``depart`` *loading* and ``break_start`` to ``break_end``
+    *break*. ``layer`` says what covers what: the day (0) under its trips (1) under
+    the rest (2), so that what is drawn on top is what the vehicle was doing. Two-trip
+    days show two loadings with the wait at the hub between them.
+    """
+    import pandas as pd
+
+    ev = events[events["vehicle_id"].notna()].sort_values("time_s", kind="stable")
+    opens = (
+        {}
+        if orders is None
+        else dict(zip(orders["order_id"], orders["window_start_s"], strict=True))
+    )
+    spans: list[tuple[str, str, float, float, int]] = []
+    for vid, mine in ev.groupby("vehicle_id", sort=True):
+        times = mine["time_s"].to_numpy(dtype=float)
+        kinds = mine["kind"].to_numpy()
+        pending: dict[str, float] = {}
+        end_of_day = float(times[-1])
+        for t, kind, oid, details in zip(
+            times, kinds, mine["order_id"], mine["details"], strict=True
         ):
-            ax.barh(row, (b1 - b0) / HOUR_S, left=(b0 % DAY_S) / HOUR_S, color="#f5b041")
-        if end is not None and back is not None and end > back:
-            ax.barh(row, (end - back) / HOUR_S, left=(back % DAY_S) / HOUR_S, color="#7f8c8d")
-    ax.set_yticks(range(len(vehicles)))
-    ax.set_yticklabels([v.split("/")[-1] for v in vehicles], fontsize=6)
+            if kind == "shift_start":
+                pending["waiting"] = t
+            elif kind == "shift_end" and "waiting" in pending:
+                spans.append((vid, "waiting", pending.pop("waiting"), t, 0))
+            elif kind in ("load_start", "break_start"):
+                pending[kind] = t
+            elif kind == "depart" and "load_start" in pending:
+                spans.append((vid, "loading", pending.pop("load_start"), t, 2))
+                pending["trip"] = t
+            elif kind == "break_end" and "break_start" in pending:
+                spans.append((vid, "break", pending.pop("break_start"), t, 2))
+            elif kind == "return_to_hub" and "trip" in pending:
+                spans.append((vid, "at stops", pending.pop("trip"), t, 1))
+            elif kind == "arrive":
+                drive_s = float(json.loads(details).get("drive_s", 0.0)) if details else 0.0
+                spans.append((vid, "driving", t - drive_s, t, 2))
+                opens_s = opens.get(oid, math.nan) if isinstance(oid, str) else math.nan
+                if opens_s > t:
+                    spans.append((vid, "waiting", t, float(opens_s), 2))
+        if "trip" in pending:  # broken down: out until the day ends
+            spans.append((vid, "at stops", pending["trip"], end_of_day, 1))
+    frame = pd.DataFrame(spans, columns=["vehicle_id", "state", "start_s", "end_s", "layer"])
+    return frame.sort_values(["vehicle_id", "layer", "start_s"]).reset_index(drop=True)
+
+
+def plot_gantt(events: Any, *, day: int = 0, orders: Any = None, ax: Axes | None = None) -> Axes:
+    """Vehicle timeline of one day: each trip's loading, driving, stops, waits and breaks
+    (:func:`timeline_spans`), one row per vehicle, the first :data:`TIMELINE_ROWS`."""
+    from matplotlib.patches import Patch
+
+    spans = timeline_spans(events[events["day"] == day], orders)
+    vehicles = sorted(spans["vehicle_id"].unique())
+    shown = vehicles[:TIMELINE_ROWS]
+    ax = _axes(ax, (9.0, max(2.5, 0.28 * len(shown) + 1.2)))
+    row = {vid: i for i, vid in enumerate(shown)}
+    rank = {state: i for i, state in enumerate(_TIMELINE)}  # a break in a wait is a break
+    groups = spans[spans["vehicle_id"].isin(row)].groupby(["layer", "state"])
+    for (_, state), mine in sorted(groups, key=lambda g: (g[0][0], rank[g[0][1]])):
+        ax.barh(
+            mine["vehicle_id"].map(row),
+            (mine["end_s"] - mine["start_s"]) / HOUR_S,
+            left=(mine["start_s"] % DAY_S) / HOUR_S,
+            color=_TIMELINE[str(state)],
+            height=0.7,
+        )
+    ax.set_yticks(range(len(shown)))
+    ax.set_yticklabels([v.split("/")[-1] for v in shown], fontsize=6)
+    ax.invert_yaxis()
     ax.set_xlabel("hour of day")
-    ax.set_title(f"Vehicle timeline, day {day}: loading (grey), on route (blue), breaks (orange)")
+    ax.legend(
+        handles=[Patch(color=c, label=s) for s, c in _TIMELINE.items()],
+        fontsize=7,
+        ncol=len(_TIMELINE),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12 if len(shown) > 10 else -0.25),
+    )
+    more = (
+        f" (first {len(shown)} of {len(vehicles)} vehicles)" if len(vehicles) > len(shown) else ""
+    )
+    ax.set_title(f"Vehicle timeline, day {day}{more}")
     return ax
 
 
