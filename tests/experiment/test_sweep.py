@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from twin.cli import app
 from twin.errors import ExperimentError
 from twin.experiment import Experiment, execute, load_experiment, load_store, sweep
+from twin.experiment.store import write_row
 from twin.metrics import KPI_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,6 +110,21 @@ def test_store_holds_exactly_the_design(swept: tuple[Experiment, dict[str, Any]]
     assert (Path(result["store"]) / "experiment.yaml").is_file()
 
 
+def test_the_store_reads_whole_with_one_pandas_call(swept: tuple[Experiment, dict[str, Any]]):
+    # The documented one-liner (twin/experiment/store.py, experiments/README.md): the runs are
+    # one Hive-partitioned Parquet dataset, with one schema, the variant a column.
+    _, result = swept
+    dataset = pd.read_parquet(Path(result["store"]) / "runs")
+    dataset["variant"] = dataset["variant"].astype(str)
+    frame = load_store(result["store"])
+    assert len(dataset) == len(frame) == 8
+    assert set(dataset.columns) == set(frame.columns)
+    dataset = dataset.sort_values("run_id", ignore_index=True)[list(frame.columns)]
+    pd.testing.assert_frame_equal(dataset, frame, check_dtype=False)
+    assert dataset["factor.demand.orders_per_day"].dtype == "int64"
+    assert dataset["share_drone"].isna().all()  # a mode the fleet has not: NaN, same column
+
+
 def test_factors_reach_the_simulation(swept: tuple[Experiment, dict[str, Any]]):
     _, result = swept
     frame = load_store(result["store"])
@@ -158,7 +174,7 @@ def test_a_non_empty_store_needs_resume(swept: tuple[Experiment, dict[str, Any]]
 # -- killed and resumed ------------------------------------------------------------------------
 def _finished(store: Path) -> list[Path]:
     """Run files in the store (not the hidden temporary files being written)."""
-    return [p for p in store.glob("*.parquet") if not p.name.startswith(".")]
+    return [p for p in store.rglob("*.parquet") if not p.name.startswith(".")]
 
 
 def test_sweep_killed_with_sigkill_resumes_to_every_run_exactly_once(tmp_path: Path):
@@ -186,7 +202,8 @@ def test_sweep_killed_with_sigkill_resumes_to_every_run_exactly_once(tmp_path: P
         process.wait()
     done_at_kill = len(_finished(store))
     assert 1 <= done_at_kill < len(experiment.design())
-    (store / ".tmp-half-written.parquet").write_bytes(b"PAR1 not a whole file")
+    partition = store / "runs" / "variant=base"
+    (partition / ".tmp-half-written.parquet").write_bytes(b"PAR1 not a whole file")
 
     result = runner.invoke(app, ["sweep", str(path), "--resume", "--json"])
 
@@ -197,7 +214,7 @@ def test_sweep_killed_with_sigkill_resumes_to_every_run_exactly_once(tmp_path: P
     frame = load_store(store)
     assert (frame["run_id"].value_counts() == 1).all()
     assert set(frame["run_id"]) == _ids(experiment)
-    assert not list(store.glob(".tmp-*"))
+    assert not list(store.rglob(".tmp-*"))
 
 
 def test_load_store_ignores_files_being_written(tmp_path: Path):
@@ -205,6 +222,18 @@ def test_load_store_ignores_files_being_written(tmp_path: Path):
     pd.DataFrame([{"run_id": "b"}]).to_parquet(tmp_path / "b.parquet")
     pd.DataFrame([{"run_id": "a"}]).to_parquet(tmp_path / "a.parquet")
     assert load_store(tmp_path)["run_id"].tolist() == ["a", "b"]
+
+
+def test_load_store_reads_flat_stores_and_the_variant_from_the_path(tmp_path: Path):
+    # A store from before the dataset layout (flat files with a variant column) and
+    # one run in a partition, its variant percent-encoded in the folder name.
+    pd.DataFrame([{"run_id": "a", "variant": "old"}]).to_parquet(tmp_path / "a.parquet")
+    write_row(tmp_path, "b", {"run_id": "b", "variant": "rainy day/2"})
+    assert (tmp_path / "runs" / "variant=rainy%20day%2F2" / "b.parquet").is_file()
+    frame = load_store(tmp_path)
+    assert frame[["run_id", "variant"]].values.tolist() == [["a", "old"], ["b", "rainy day/2"]]
+    dataset = pd.read_parquet(tmp_path / "runs")
+    assert dataset["variant"].astype(str).tolist() == ["rainy day/2"]
 
 
 # -- bad experiment files ----------------------------------------------------------------------

@@ -20,8 +20,10 @@ from typing import Any
 
 from twin.experiment.runs import RunOutcome, run_replications
 from twin.experiment.versus import BASE, base_of, versus
+from twin.fleet import CROWD
 from twin.maps import RoadNetwork, load_network
 from twin.metrics import KPI_NAMES, cost_breakdown, failures_by_reason
+from twin.modes import MODES
 from twin.scenario import dump_scenario, load_scenario
 from twin.scenario.edit import with_overrides
 
@@ -46,10 +48,16 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+#: KPI columns of every store row: the KPIs, then each mode's share of deliveries
+#: (NaN where the run has no vehicle of that mode), so that all rows have the same
+#: columns whatever the fleet.
+STORE_KPIS = (*KPI_NAMES, *(f"share_{mode}" for mode in (*MODES, CROWD)))
+
+
 def run_row(outcome: RunOutcome) -> dict[str, Any]:
     """One run as a row of the result store: its id, its columns (variant,
-    factors, ...), the policy, every KPI (NaN where a run has none, so every row
-    has the same columns), digests and where and how long it ran."""
+    factors, ...), the policy, every KPI of :data:`STORE_KPIS` (NaN where a run has
+    none, so every row has the same columns), digests and where and how long it ran."""
     spec = outcome.spec
     return {
         "run_id": spec.run_id,
@@ -58,8 +66,8 @@ def run_row(outcome: RunOutcome) -> dict[str, Any]:
         "policy_label": spec.policy.key,
         "params": json.dumps(dict(spec.policy.params), sort_keys=True),
         "replication": spec.replication,
-        **{k: outcome.kpis.get(k, math.nan) for k in KPI_NAMES},
-        **{k: v for k, v in sorted(outcome.kpis.items()) if k not in KPI_NAMES},
+        **{k: float(outcome.kpis.get(k, math.nan)) for k in STORE_KPIS},
+        **{k: v for k, v in sorted(outcome.kpis.items()) if k not in STORE_KPIS},
         "event_log_digest": outcome.event_log_digest,
         "demand_digest": outcome.demand_digest,
         "wall_s": outcome.wall_s,

@@ -303,6 +303,34 @@ def _apply_factors(
         raise ExperimentError(str(exc)) from None
 
 
+# -- the store's columns ------------------------------------------------------------------------
+def factor_types(experiment: Experiment) -> dict[str, Callable[[Any], Any]]:
+    """How each ``factor.<path>`` column is written, from every value the design
+    gives it, so that all runs' files share one schema: whole numbers stay ints,
+    numbers mixed with floats are floats, booleans stay booleans, and anything
+    else (strings, lists, a mix) is text (JSON for what is not a string)."""
+    values: dict[str, list[Any]] = {}
+    for cell in experiment.cells:
+        for key, value in cell.factors.items():
+            values.setdefault(f"factor.{key}", []).append(value)
+    return {column: _column_type(vals) for column, vals in values.items()}
+
+
+def _column_type(values: list[Any]) -> Callable[[Any], Any]:
+    if all(isinstance(v, bool) for v in values):
+        return bool
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if len(numbers) == len(values):
+        return int if all(isinstance(v, int) for v in numbers) else float
+    if all(isinstance(v, str) for v in values):
+        return str
+    return lambda v: v if isinstance(v, str) else json.dumps(v, sort_keys=True)
+
+
+def _typed(row: Mapping[str, Any], types: Mapping[str, Callable[[Any], Any]]) -> dict[str, Any]:
+    return {k: types[k](v) if k in types else v for k, v in row.items()}
+
+
 # -- the run ---------------------------------------------------------------------------------------
 def _prepare_store(experiment: Experiment, store: Path, *, resume: bool) -> set[str]:
     """Create or check the store; return the run ids already in it.
@@ -364,8 +392,9 @@ def sweep(
     todo = [s for s in design if s.run_id not in done_before]
     if on_start is not None:
         on_start(len(todo), len(design))
+    types = factor_types(experiment)
     for outcome in execute(todo, execute_run, workers=workers, scheduler=scheduler):
-        write_row(folder, outcome.spec.run_id, run_row(outcome))
+        write_row(folder, outcome.spec.run_id, _typed(run_row(outcome), types))
         if on_run is not None:
             on_run(outcome)
     frame = load_store(folder)
