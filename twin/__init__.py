@@ -1,6 +1,8 @@
 """twin: a discrete-event digital twin of last-mile delivery on real road networks.
 
 The public API is small and listed in ``__all__``; everything else is internal.
+For notebooks, :func:`simulate` runs a scenario and returns a :class:`Run` with
+its KPIs, tables and figures (:mod:`twin.api`).
 Names are loaded lazily (PEP 562): ``import twin`` or ``import twin.scenario``
 loads no solver, no Mesa and no SimPy until a name that needs them is used, so
 the command line starts fast.
@@ -12,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
+    from twin.api import Run, simulate
     from twin.dispatch import DispatchPolicy, DispatchState, Plan
     from twin.errors import MapError, ScenarioError, TwinError, UnreachableError
     from twin.experiment import compare, load_store, run_replications, sweep
@@ -33,6 +36,8 @@ __version__ = "0.1.0"
 
 #: Where each public name lives; :func:`__getattr__` imports it on first use.
 _HOME = {
+    "Run": "twin.api",
+    "simulate": "twin.api",
     "DispatchPolicy": "twin.dispatch",
     "DispatchState": "twin.dispatch",
     "Plan": "twin.dispatch",
@@ -69,6 +74,7 @@ __all__ = [
     "Plan",
     "RandomStreams",
     "RoadNetwork",
+    "Run",
     "Scenario",
     "ScenarioError",
     "SimResult",
@@ -88,6 +94,7 @@ __all__ = [
     "load_scenario",
     "load_store",
     "run_replications",
+    "simulate",
     "sweep",
 ]
 
