@@ -113,7 +113,9 @@ def measure(
         "cpu_s": round(result.planning_cpu_s, 2),
     }
     replications = ReplicationSet(scenario=scenario, results=[result], per_run=[result.kpis()])
-    summary = write_outputs(replications, out_dir, fmt=scenario.outputs.event_log_format)
+    summary = write_outputs(
+        replications, out_dir, fmt=scenario.outputs.event_log_format, network=network
+    )
     lap("metrics")
     write_report(replications, network, out_dir)
     lap("report")

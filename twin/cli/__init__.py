@@ -3,7 +3,7 @@
 One module per command group: :mod:`~twin.cli.run` (schema, run),
 :mod:`~twin.cli.experiment` (compare, sweep), :mod:`~twin.cli.sites`,
 :mod:`~twin.cli.live` (calibrate, history, serve, replay), :mod:`~twin.cli.validate`,
-:mod:`~twin.cli.maps`
+:mod:`~twin.cli.export`, :mod:`~twin.cli.maps`
 and :mod:`~twin.cli.bench`; what they share is in :mod:`~twin.cli._render`.
 Commands import the simulation, the solvers and the plots inside their own
 functions, so ``twin --help`` and ``twin schema`` load none of them.
@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import typer
 
-from twin.cli import bench, experiment, live, maps, run, sites, validate
+from twin.cli import bench, experiment, export, live, maps, run, sites, validate
 from twin.cli._render import user_errors
 
-__all__ = ["app", "bench_app", "main", "maps_app", "user_errors"]
+__all__ = ["app", "bench_app", "export_app", "main", "maps_app", "user_errors"]
 
 app = typer.Typer(
     name="twin",
@@ -32,8 +32,10 @@ maps_app = typer.Typer(help="Road networks: list, inspect, fetch.", no_args_is_h
 bench_app = typer.Typer(
     help="Benchmarks (measure and print; never gate tests).", no_args_is_help=True
 )
+export_app = typer.Typer(help="A run's results for other tools.", no_args_is_help=True)
 app.add_typer(maps_app, name="maps")
 app.add_typer(bench_app, name="bench")
+app.add_typer(export_app, name="export")
 
 # Registered here, in the order ``twin --help`` lists them, so that the command
 # modules need not import the application (nor each other).
@@ -47,6 +49,7 @@ app.command("history")(live.history_cmd)
 app.command("serve")(live.serve_cmd)
 app.command("replay")(live.replay_cmd)
 app.command("validate")(validate.validate_cmd)
+export_app.command("geojson")(export.export_geojson)
 maps_app.command("list")(maps.maps_list)
 maps_app.command("info")(maps.maps_info)
 maps_app.command("fetch")(maps.maps_fetch)

@@ -21,6 +21,7 @@ from typing import Any
 from twin.experiment.runs import RunOutcome, run_replications
 from twin.experiment.versus import BASE, base_of, versus
 from twin.fleet import CROWD
+from twin.geojson import routes_table, sites_table
 from twin.maps import RoadNetwork, load_network
 from twin.metrics import KPI_NAMES, cost_breakdown, failures_by_reason
 from twin.modes import MODES
@@ -101,14 +102,20 @@ def _breakdowns(result_set: Any) -> tuple[list[Any], list[Any], list[Any]]:
     return failures, costs, use
 
 
-def write_outputs(result_set: Any, out_dir: Path, *, fmt: str) -> dict[str, Any]:
-    """Write event logs, tables and the resolved scenario; return the KPI summary."""
+def write_outputs(
+    result_set: Any, out_dir: Path, *, fmt: str, network: RoadNetwork
+) -> dict[str, Any]:
+    """Write event logs, tables, the routes as driven, the sites and the resolved
+    scenario; return the KPI summary."""
     out_dir.mkdir(parents=True, exist_ok=True)
     dump_scenario(result_set.scenario, out_dir / "scenario.resolved.yaml")
     for r, result in enumerate(result_set.results):
         result.log.save(out_dir / f"events_r{r}.{fmt}", fmt=fmt)
         result.orders.to_parquet(out_dir / f"orders_r{r}.parquet", index=False)
         result.vehicles.to_parquet(out_dir / f"vehicles_r{r}.parquet", index=False)
+        routes = routes_table(result, network, replication=r)
+        routes.to_parquet(out_dir / f"routes_r{r}.parquet", index=False)
+    sites_table(result_set.results[0], network).to_parquet(out_dir / "sites.parquet", index=False)
     failures, costs, use = _breakdowns(result_set)
     summary = {
         "scenario": result_set.scenario.name,
@@ -118,6 +125,7 @@ def write_outputs(result_set: Any, out_dir: Path, *, fmt: str) -> dict[str, Any]
         "warmup_days": result_set.scenario.warmup,
         "seed": result_set.scenario.seed,
         "map": result_set.scenario.map.ref,
+        "map_attribution": network.meta.attribution,
         "policy": result_set.scenario.policy.name,
         "kpis": result_set.summary,
         "per_replication": result_set.per_run,
@@ -138,6 +146,8 @@ RUN_OUTPUTS = (
     "events_r*.csv",
     "orders_r*.parquet",
     "vehicles_r*.parquet",
+    "routes_r*.parquet",
+    "sites.parquet",
     "kpis.json",
     "scenario.resolved.yaml",
     "report.html",
@@ -239,7 +249,9 @@ def run_scenario_file(
             )
 
     result_set = simulate(scenario, network, f"simulating {scenario.name}")
-    summary = write_outputs(result_set, out_dir, fmt=scenario.outputs.event_log_format)
+    summary = write_outputs(
+        result_set, out_dir, fmt=scenario.outputs.event_log_format, network=network
+    )
     if base is not None:
         same_map = base.map == scenario.map
         base_network = (

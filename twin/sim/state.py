@@ -76,7 +76,8 @@ class VehicleDay:
 
 def new_day_log(planned: int = 0) -> dict[str, Any]:
     """A vehicle's running totals for its row of the vehicles table, and the road
-    legs it drove (``legs``: each leg's node ids) for the route map."""
+    legs it drove (``legs``: each leg's node ids; ``trip_starts``: the index of each
+    trip's first leg) for the route map and the exported routes."""
     return {
         "km": 0.0,
         "breaks": 0,
@@ -86,6 +87,7 @@ def new_day_log(planned: int = 0) -> dict[str, Any]:
         "loading_s": 0.0,
         "break_s": 0.0,
         "legs": [],
+        "trip_starts": [],
     }
 
 

@@ -8,6 +8,7 @@ driving limit, shift cost) are :mod:`twin.fleet`'s.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -181,6 +182,7 @@ def _trip(
     trip = vs.trips.pop(0)
     vs.trips_done += 1
     day_log["planned"] += len(trip)
+    day_log["trip_starts"].append(len(day_log["legs"]))
     vs.onboard = list(trip)
     vs.on_road = True
     vs.eta_back_s = expected_return(sim, vehicle, trip, sim.now())
@@ -595,6 +597,14 @@ def end_shift(
             crowd=crowd_pay is not None,
         )
     )
-    path = np.asarray(join_paths(day_log["legs"]), dtype=np.int64)  # the roads driven
-    sim.state.routes.append({"day": day, "vehicle_id": vid, "nodes": nodes, "path": path})
+    legs = day_log["legs"]
+    path = np.asarray(join_paths(legs), dtype=np.int64)  # the roads driven
+    bounds = [*(day_log["trip_starts"] or [0]), len(legs)]
+    bounds[0] = 0  # a courier's ride to the hub belongs to its one trip
+    trips = [
+        np.asarray(join_paths(legs[a:b]), dtype=np.int64) for a, b in itertools.pairwise(bounds)
+    ]
+    sim.state.routes.append(
+        {"day": day, "vehicle_id": vid, "nodes": nodes, "path": path, "trips": trips}
+    )
     sim.state.busy_until[vid] = ended
