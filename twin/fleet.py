@@ -69,7 +69,7 @@ CROWD = "crowd"
 
 @dataclass(frozen=True)
 class Vehicle:
-    """One vehicle of the fleet, with its driver and home hub."""
+    """One vehicle of the fleet, with its driver, home hub and shift."""
 
     id: str
     driver_id: str
@@ -77,8 +77,12 @@ class Vehicle:
     type: VehicleType
     hub: str
     hub_node: int
+    #: Its drivers' shift, break rule, limits and pay (``Scenario.driver_settings``).
+    drivers: DriverSettings
     #: Costs its fixed cost on idle days too (``FleetEntry.owned``).
     owned: bool = True
+    #: The named shift it works ("" for the scenario's ``drivers``).
+    shift: str = ""
 
     @property
     def capacity(self) -> tuple[float, float, float]:
@@ -87,11 +91,14 @@ class Vehicle:
 
 
 def build_fleet(scenario: Scenario, hub_nodes: dict[str, int]) -> list[Vehicle]:
-    """All vehicles of the scenario, numbered per hub and type (``hub/van-01``)."""
+    """All vehicles of the scenario, numbered per hub, type and shift (``hub/van-01``,
+    ``hub/van-late-01`` for a vehicle of shift ``late``)."""
     vehicles = []
     for entry in scenario.fleet:
+        drivers = scenario.driver_settings(entry.shift)
         for k in range(entry.count):
-            vid = f"{entry.hub}/{entry.type}-{k + 1:02d}"
+            shift = f"{entry.shift}-" if entry.shift else ""
+            vid = f"{entry.hub}/{entry.type}-{shift}{k + 1:02d}"
             vehicles.append(
                 Vehicle(
                     id=vid,
@@ -100,7 +107,9 @@ def build_fleet(scenario: Scenario, hub_nodes: dict[str, int]) -> list[Vehicle]:
                     type=scenario.vehicle_types[entry.type],
                     hub=entry.hub,
                     hub_node=hub_nodes[entry.hub],
+                    drivers=drivers,
                     owned=entry.owned,
+                    shift=entry.shift or "",
                 )
             )
     return vehicles

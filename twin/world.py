@@ -312,7 +312,9 @@ def _carried_drones(scenario: Scenario, fleet: list[Vehicle]) -> dict[str, Vehic
             type=scenario.vehicle_types[v.type.drone],
             hub=v.hub,
             hub_node=v.hub_node,
+            drivers=v.drivers,
             owned=v.owned,
+            shift=v.shift,
         )
         for v in fleet
         if v.type.drone is not None
@@ -326,16 +328,15 @@ def _draw_disruptions(world: World) -> None:
     faces the same disruptions (common random numbers).
     """
     sc, fleet = world.scenario, world.fleet
-    dis, d = sc.disruptions, sc.drivers
+    dis = sc.disruptions
+    starts = np.array([v.drivers.shift_start_h for v in fleet])
+    lengths = np.array([v.drivers.shift_end_h - v.drivers.shift_start_h for v in fleet])
     for day in range(sc.simulated_days):
         rng = world.streams.for_day("disruptions", day)
         absent = rng.random(len(fleet)) < dis.no_show_prob
         broken = rng.random(len(fleet)) < dis.breakdown_prob
-        when = (
-            day * DAY_S
-            + (d.shift_start_h + rng.random(len(fleet)) * (d.shift_end_h - d.shift_start_h))
-            * HOUR_S
-        )
+        # A breakdown falls somewhere in the vehicle's own shift.
+        when = day * DAY_S + (starts + rng.random(len(fleet)) * lengths) * HOUR_S
         for k, v in enumerate(fleet):
             world.no_show[day, v.id] = bool(absent[k])
             world.breakdown_s[day, v.id] = float(when[k]) if broken[k] else math.inf

@@ -70,6 +70,7 @@ class ForecastModel:
         self.hub_nodes = place_hubs(sc, network)
         fleet = build_fleet(sc, self.hub_nodes)
         self.type_of = {v.id: v.type_name for v in fleet}
+        self.drivers_of = {v.id: v.drivers for v in fleet}
         self.default_type = fleet[0].type_name if fleet else next(iter(sc.vehicle_types))
         self.bucket_s = sc.traffic.bucket_min * 60.0
         self.mu, self.sigma = lognormal_params(sc.traffic.noise.cv)

@@ -25,7 +25,7 @@ from twin.fleet import (
 )
 from twin.live.forecast_model import ForecastModel
 from twin.live.state import LiveOrder, LiveState, LiveVehicle
-from twin.scenario import Hub, VehicleType
+from twin.scenario import DriverSettings, Hub, VehicleType
 
 __all__ = ["VehicleRun", "start_run", "trip_length"]
 
@@ -42,6 +42,9 @@ class VehicleRun:
 
     vehicle: LiveVehicle
     vtype: VehicleType
+    #: Its drivers' shift, break rule and limits (the scenario's ``drivers`` for a
+    #: vehicle the scenario's fleet does not have).
+    drivers: DriverSettings
     mover: int
     hub: int
     hub_settings: Hub
@@ -82,7 +85,7 @@ def start_run(
     if v.status not in ("on_duty", "on_break"):
         return None
     sc = model.scenario
-    d = sc.drivers
+    d = model.drivers_of.get(v.vehicle_id, sc.drivers)
     type_name = model.type_of.get(v.vehicle_id, model.default_type)
     vtype = sc.vehicle_types[type_name]
     hub = state.hub_nodes.get(v.hub_id, model.hub_nodes.get(v.hub_id))
@@ -115,6 +118,7 @@ def start_run(
     return VehicleRun(
         vehicle=v,
         vtype=vtype,
+        drivers=d,
         mover=model.mover_of[type_name],
         hub=hub,
         hub_settings=hub_settings,

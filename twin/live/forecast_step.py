@@ -55,7 +55,7 @@ def drive(
     under way since ``t`` without arriving: the draw is conditioned on arriving
     after ``now_s``.
     """
-    d = model.scenario.drivers
+    d = run.drivers
     n = len(run.t)
     z = run.rng.standard_normal(n)
     t0 = run.t
@@ -207,7 +207,7 @@ def wait_for_window(
     """When each sample's service at a stop starts, as the engine's ``wait_for_window``
     plays the wait: a break that falls due before the window opens is taken in the
     wait, ending by the opening if the wait allows."""
-    d = model.scenario.drivers
+    d = run.drivers
     t = np.asarray(arrive, dtype=float).copy()
     if run.vtype.crewed and d.break_min > 0:
         length = break_s(d)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from twin.constants import DAY_S, HOUR_S
+from twin.fleet import build_fleet
 from twin.live.events import (
     DriverStatus,
     GpsPing,
@@ -119,6 +120,8 @@ class LiveState:
         self.applied = 0
         self.hub_nodes = place_hubs(scenario, network)
         self.default_hub = scenario.hubs[0].id
+        #: Each fleet vehicle's shift (a vehicle the scenario does not know: ``drivers``).
+        self.drivers_of = {v.id: v.drivers for v in build_fleet(scenario, self.hub_nodes)}
         self._snaps: dict[tuple[float, float], tuple[int, float]] = {}
 
     def _snap(self, lat: float, lon: float) -> tuple[int, float]:
@@ -248,7 +251,8 @@ class LiveState:
         v.status, v.on_duty_s, v.break_start_s = "on_duty", t, None
         if v.shift_end_s is None or v.shift_end_s < t:
             day_start = math.floor(t / DAY_S) * DAY_S
-            v.shift_end_s = day_start + self.scenario.drivers.shift_end_h * HOUR_S
+            drivers = self.drivers_of.get(v.vehicle_id, self.scenario.drivers)
+            v.shift_end_s = day_start + drivers.shift_end_h * HOUR_S
         if v.node is None:
             v.node = self.hub_nodes[v.hub_id]
             v.seen_s, v.at_hub_since_s = t, t

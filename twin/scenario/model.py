@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from twin.scenario import edit
 from twin.scenario._base import SettingsModel
@@ -28,6 +28,7 @@ from twin.scenario.operations import (
     Hub,
     LockerSettings,
     ServiceSettings,
+    ShiftSettings,
     VehicleType,
 )
 from twin.scenario.policy import OutputSettings, PolicySettings
@@ -55,6 +56,9 @@ class Scenario(SettingsModel):
     vehicle_types: dict[str, VehicleType] = Field(default_factory=lambda: {"van": VehicleType()})
     fleet: tuple[FleetEntry, ...] = (FleetEntry(),)
     drivers: DriverSettings = DriverSettings()
+    #: Named shifts (``early``, ``late``, ...) that fleet entries work (``fleet[].shift``);
+    #: each changes some of ``drivers``' settings.
+    shifts: dict[str, ShiftSettings] = Field(default_factory=dict)
     demand: DemandSettings = DemandSettings()
     customers: CustomerSettings = CustomerSettings()
     service: ServiceSettings = ServiceSettings()
@@ -70,6 +74,22 @@ class Scenario(SettingsModel):
     policy: PolicySettings = PolicySettings()
     outputs: OutputSettings = OutputSettings()
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def driver_settings(self, shift: str | None) -> DriverSettings:
+        """The settings of a shift's drivers (``None``: the scenario's ``drivers``)."""
+        return self.drivers if shift is None else self.shifts[shift].applied_to(self.drivers)
+
+    def _check_fleet_entries_distinct(self) -> None:
+        seen: dict[tuple[str, str, str | None], int] = {}
+        for i, entry in enumerate(self.fleet):
+            key = (entry.hub, entry.type, entry.shift)
+            if key in seen:
+                raise ValueError(
+                    f"fleet[{i}] has the hub, type and shift of fleet[{seen[key]}] "
+                    f"({entry.hub}, {entry.type}, shift {entry.shift}); add the counts, "
+                    "or give them different shifts"
+                )
+            seen[key] = i
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
@@ -91,6 +111,18 @@ class Scenario(SettingsModel):
                 )
             if entry.hub not in hub_ids:
                 raise ValueError(f"fleet[{i}].hub {entry.hub!r} is not among hubs {hub_ids}")
+            if entry.shift is not None and entry.shift not in self.shifts:
+                raise ValueError(
+                    f"fleet[{i}].shift {entry.shift!r} is not among shifts "
+                    f"{sorted(self.shifts)}; define it under shifts: or leave it out"
+                )
+        self._check_fleet_entries_distinct()
+        for name, shift in self.shifts.items():
+            try:
+                shift.applied_to(self.drivers)
+            except ValidationError as exc:
+                reason = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+                raise ValueError(f"shifts.{name}: {reason}") from None
         if self.sites is not None:
             fleet_types = [e.type for e in self.fleet]
             wanted = self.sites.fleet_type or (fleet_types[0] if fleet_types else None)

@@ -28,6 +28,7 @@ __all__ = [
     "LockerSettings",
     "LockerSite",
     "ServiceSettings",
+    "ShiftSettings",
     "Size",
     "VehicleType",
 ]
@@ -142,6 +143,10 @@ class FleetEntry(SettingsModel):
     #: Owned (or leased long-term): each vehicle costs its type's ``fixed_cost_per_day``
     #: every day, used or not. False: hired by the day, paid only on days it works.
     owned: bool = True
+    #: The shift its drivers work: a key of the scenario's ``shifts`` (None: the
+    #: ``drivers`` settings). Vehicles of one hub and type on two shifts are two
+    #: entries; their ids name the shift (``hub/van-early-01``).
+    shift: str | None = None
 
 
 #: Shortest and longest shift a scenario may set: shorter is a typo (minutes for
@@ -184,6 +189,27 @@ class DriverSettings(SettingsModel):
         if self.max_driving_h is not None and self.max_driving_h > self.max_working_h:
             raise ValueError("max_driving_h cannot exceed max_working_h")
         return self
+
+
+class ShiftSettings(SettingsModel):
+    """One named shift: what it changes of the scenario's ``drivers`` settings (its
+    start and end, break rule, working-day and driving limits, pay). Fields left out
+    are the ``drivers`` ones; the shift as a whole must be a valid
+    :class:`DriverSettings` (checked when the scenario loads)."""
+
+    shift_start_h: Hour | None = None
+    shift_end_h: Hour | None = None
+    break_after_h: Positive | None = None
+    break_min: NonNeg | None = None
+    max_working_h: Positive | None = None
+    max_driving_h: Positive | None = None
+    cost_per_hour: NonNeg | None = None
+    overtime_cost_per_hour: NonNeg | None = None
+
+    def applied_to(self, drivers: DriverSettings) -> DriverSettings:
+        """``drivers`` with this shift's fields in place of theirs (validated)."""
+        changes = self.model_dump(exclude_none=True)
+        return DriverSettings.model_validate({**drivers.model_dump(), **changes})
 
 
 class ServiceSettings(SettingsModel):

@@ -95,6 +95,7 @@ def courier_run(
         type=sim.world.crowd_type,
         hub=hub_id,
         hub_node=hub_node,
+        drivers=sim.scenario.drivers,
     )
     vs = sim.state.vs[courier.id] = VehicleDay(hub_node=hub_node)
     vs.here = courier.node

@@ -159,15 +159,21 @@ def cutoffs(sim: Simulation) -> Any:
         sim.dispatch("cutoff")
 
 
+def operating_hours(sim: Simulation) -> tuple[float, float]:
+    """From the earliest shift start to the latest shift end of the fleet's shifts."""
+    shifts = [v.drivers for v in sim.world.fleet] or [sim.scenario.drivers]
+    return min(d.shift_start_h for d in shifts), max(d.shift_end_h for d in shifts)
+
+
 def scheduled_triggers(sim: Simulation) -> Any:
     """The policy's periodic ``tick`` and its ``wave`` times, in each operating day."""
     tick_s = sim.traits.tick_s
     waves_h = sim.traits.wave_hours
-    d = sim.scenario.drivers
+    first_h, last_h = operating_hours(sim)
     for day in range(sim.scenario.simulated_days):
         # Ticks run while vehicles are out: before the shift the morning plan is fresh.
-        first = day * DAY_S + max(sim.scenario.demand.cutoff_h, d.shift_start_h) * HOUR_S
-        last = day * DAY_S + d.shift_end_h * HOUR_S
+        first = day * DAY_S + max(sim.scenario.demand.cutoff_h, first_h) * HOUR_S
+        last = day * DAY_S + last_h * HOUR_S
         times = {day * DAY_S + h * HOUR_S: "wave" for h in waves_h}
         if tick_s:
             t = first + tick_s
@@ -213,7 +219,7 @@ def dispatch(sim: Simulation, trigger: str) -> None:
     day = sim.day()
     if trigger != "cutoff" and now < day * DAY_S + sim.scenario.demand.cutoff_h * HOUR_S:
         return  # before today's morning plan there is nothing to re-plan
-    shift_start = day * DAY_S + sim.scenario.drivers.shift_start_h * HOUR_S
+    shift_start = day * DAY_S + operating_hours(sim)[0] * HOUR_S
     planned_on = {o.id: vid for vid, vs in sim.state.vs.items() for t in vs.trips for o in t}
     pending = [
         sim.world.orders[oid]
@@ -308,7 +314,7 @@ def dispatch(sim: Simulation, trigger: str) -> None:
 def vehicle_view(sim: Simulation, v: Vehicle, vs: VehicleDay, now: float, day: int) -> VehicleView:
     """What the policy may know of one vehicle: where and when it is free, its limits
     left today, its costs, and what it has on board and planned."""
-    d = sim.scenario.drivers
+    d = v.drivers
     shift_start, shift_end = shift_bounds_s(day, d)
     hub = sim.world.hub_settings[v.hub]
     started = vs.status not in ("off", "scheduled")
@@ -353,7 +359,7 @@ def vehicle_view(sim: Simulation, v: Vehicle, vs: VehicleDay, now: float, day: i
 
 def available(sim: Simulation, vehicle: Vehicle, vs: VehicleDay, now: float, day: int) -> bool:
     """Can the dispatcher still give this vehicle work today?"""
-    shift_start, shift_end = shift_bounds_s(day, sim.scenario.drivers)
+    shift_start, shift_end = shift_bounds_s(day, vehicle.drivers)
     if vs.status in ("done", "absent", "broken"):
         return False
     if sim.state.busy_until[vehicle.id] > shift_end:

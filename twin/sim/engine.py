@@ -197,7 +197,6 @@ class Simulation:
         """Every fleet vehicle (carried drones included) on every day, in (day, vehicle)
         order: the rows of the days they worked and an unused row for the others."""
         worked = {(row["day"], row["vehicle_id"]) for row in self.state.vehicle_days}
-        shift_h = contracted_shift_s(self.scenario.drivers) / HOUR_S
         rows = list(self.state.vehicle_days)  # crowd couriers' bundles among them
         fleet = [*self.world.fleet, *self.world.drone_of.values()]
         for day in range(self.scenario.simulated_days):
@@ -206,6 +205,7 @@ class Simulation:
                     continue
                 away = v.type.crewed and self.world.no_show.get((day, v.id), False)
                 status = "no_show" if away else "idle"
+                shift_h = contracted_shift_s(v.drivers) / HOUR_S
                 rows.append(unused_row(v, day=day, status=status, shift_h=shift_h))
         frame = pd.DataFrame(rows, columns=VEHICLE_COLUMNS)
         return frame.sort_values(["day", "vehicle_id"], kind="stable", ignore_index=True)

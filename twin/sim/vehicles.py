@@ -66,7 +66,7 @@ def vehicle_day(sim: Simulation, vehicle: Vehicle, day: int) -> Any:
     vehicle waits at the hub for more work until the end of its shift.
     """
     vs = sim.state.vs[vehicle.id]
-    shift_start, shift_end = shift_bounds_s(day, sim.scenario.drivers)
+    shift_start, shift_end = shift_bounds_s(day, vehicle.drivers)
     hub_node = vehicle.hub_node
     where = sim.where(hub_node)
     if not (yield from _start_shift(sim, vehicle, vs, shift_start, where)):
@@ -236,7 +236,7 @@ def deliver_trip(
     working day, the driving limit (crewed modes) and the trip range (robots)?
     """
     sc = sim.scenario
-    d = sc.drivers
+    d = vehicle.drivers
     vtype = vehicle.type
     limit = working_day_end_s(vs.started_s, d)
     max_driving = max_driving_s(d, crewed=vtype.crewed)
@@ -404,7 +404,7 @@ def wait_for_window(
     instead of driving on after hours of duty without one. The break starts when it
     falls due, or earlier so that it ends by the window's start if the wait allows
     (the stop's service then starts on time)."""
-    d = sim.scenario.drivers
+    d = vehicle.drivers
     rule = vehicle.type.crewed and d.break_min > 0
     while sim.now() < until_s:
         due_s = vs.duty_from_s + d.break_after_h * HOUR_S if rule else math.inf
@@ -429,7 +429,7 @@ def take_break(
     """A break where the vehicle stands; the duty clock starts again after it."""
     vid, drv = vehicle.id, vehicle.driver_id
     sim.event("break_start", vehicle_id=vid, driver_id=drv, node=node, planned=planned)
-    took_s = break_s(sim.scenario.drivers)
+    took_s = break_s(vehicle.drivers)
     yield sim.env.timeout(took_s)
     sim.event("break_end", vehicle_id=vid, driver_id=drv, node=node)
     vs.duty_from_s = sim.now()
@@ -447,7 +447,7 @@ def drive(
     order: Order | None = None,
 ) -> Any:
     """Drive one leg (taking a break first if one is due) and log the arrival."""
-    d = sim.scenario.drivers
+    d = vehicle.drivers
     vid, drv = vehicle.id, vehicle.driver_id
     mover = sim.mover(vehicle)
     if leg is None:
@@ -558,7 +558,7 @@ def end_shift(
     A crowd courier (``crowd_pay`` given) has no shift of its own beyond the
     bundle and is paid for the bundle, not by the hour.
     """
-    d = sim.scenario.drivers
+    d = vehicle.drivers
     vid = vehicle.id
     started, ended = vs.started_s, sim.now()
     if crowd_pay is None:
