@@ -13,7 +13,6 @@
   const ANIM_MS = 900; // vehicles glide to a new position over this long
   const ORDERS_LIMIT = 1000; // the API's largest page
   const ORDER_STATUSES = ["routed", "open", "failed", "cancelled", "delivered"];
-  const ATTRIBUTION = "© OpenStreetMap contributors";
   const RISK_MEDIUM = 0.2; // miss probability where a stop turns amber
   const RISK_HIGH = 0.5; // ... and red (the API's "predicted late" threshold)
 
@@ -491,10 +490,11 @@
       setTimeout(loadNetwork, 3000);
       return;
     }
+    // The map's own credit line: "© OpenStreetMap contributors" for OSM data (the
+    // server adds it to a real map's), the synthetic label for a generated map.
     const attribution = S.network.attribution || "";
-    $("attribution").textContent = attribution.includes(ATTRIBUTION)
-      ? attribution
-      : [ATTRIBUTION, attribution].filter(Boolean).join(" · ");
+    $("attribution").textContent = attribution;
+    $("map-credit").textContent = attribution ? `Map: ${attribution}.` : "";
     $("map-status").hidden = true;
     if (S.network.name) {
       $("scenario-line").textContent = `Map: ${S.network.name}${S.network.synthetic ? " (synthetic)" : ""}`;
