@@ -151,6 +151,7 @@ RUN_OUTPUTS = (
     "kpis.json",
     "scenario.resolved.yaml",
     "report.html",
+    "day.html",
     "figures/*.png",
 )
 

@@ -1,8 +1,12 @@
 """The HTML report: one self-contained, offline file (figures inlined, no CDN).
 
-Sections: headline KPIs with 95% confidence intervals, order conservation, the
-route map on the road network, deliveries and failures by hour, the vehicle
-timeline, driver hours against shifts, and the resolved scenario. A run with
+Sections: the warnings and the orders left open, the change against the base case
+(a ``--variant`` run), KPIs by group with units and 95% confidence intervals, the
+fleet used and one row per vehicle, the cost breakdown, order conservation, the
+route map on the road network (with a link to the animated day,
+:mod:`twin.report.day_page`), deliveries and failures by hour, failures by
+reason, the vehicle timeline, driver hours against shifts, and the resolved
+scenario. A run with
 more than one delivery mode, or with drone flights, also gets a "Delivery modes"
 section: KPIs per mode (:func:`twin.metrics.kpis_by_mode`), hand-overs by hour
 and mode and, with flights, the map of the drones' flight paths; a vans-only run
@@ -26,6 +30,7 @@ from twin.kpi_catalog import display, format_change, format_value, grouped
 from twin.maps.network import RoadNetwork
 from twin.metrics import cost_breakdown, failures_by_reason, kpis_by_mode
 from twin.report import plots
+from twin.report.day_page import write_day_page
 from twin.report.fleet import fleet_use_html, per_vehicle_html
 
 __all__ = ["write_report"]
@@ -327,6 +332,7 @@ def write_report(
         "hours": _png(plots.plot_driver_hours(vehicles).figure, figures / "driver_hours.png"),
     }
     modes = _modes_section(result_set, network, figures)
+    replay = write_day_page(first, network, out_dir, day=day).name
     rows = _kpi_rows(summary)
     conservation = "".join(
         f"<tr><td>replication {r + 1}</td><td>"
@@ -370,7 +376,10 @@ operating cost.</p>
 <h2>Cost per delivery by component</h2>
 {_cost_table(vehicles, result_set.per_run[0]["delivered"])}
 <h2>Order conservation</h2><table><tr><th>run</th><th>final states</th></tr>{conservation}</table>
-<h2>Routes</h2><img alt="route map" src="data:image/png;base64,{images["routes"]}">
+<h2>Routes</h2>
+<p><a id="day-link" href="{replay}">Replay day {day} ▶</a> (an animated map of the day, with
+a time slider; it opens offline like this report).</p>
+<img alt="route map" src="data:image/png;base64,{images["routes"]}">
 <h2>Deliveries and failures by hour</h2>
 <img alt="outcomes by hour" src="data:image/png;base64,{images["by_hour"]}">
 <h2>Why deliveries failed</h2>

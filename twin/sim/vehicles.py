@@ -605,6 +605,7 @@ def end_shift(
         np.asarray(join_paths(legs[a:b]), dtype=np.int64) for a, b in itertools.pairwise(bounds)
     ]
     sim.state.routes.append(
-        {"day": day, "vehicle_id": vid, "nodes": nodes, "path": path, "trips": trips}
+        # ``legs``: each leg's nodes, in the order of the vehicle's ``arrive`` events.
+        {"day": day, "vehicle_id": vid, "nodes": nodes, "path": path, "trips": trips, "legs": legs}
     )
     sim.state.busy_until[vid] = ended
