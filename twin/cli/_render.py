@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,6 +22,7 @@ from rich.console import Console
 from twin.errors import TwinError
 
 __all__ = [
+    "PlainProgress",
     "ci_text",
     "err",
     "number",
@@ -67,7 +72,9 @@ def print_json(data: Any) -> None:
 
 
 def progress_bar(*, enabled: bool) -> Any:
-    """A progress bar with elapsed time and ETA; a no-op when ``enabled`` is False."""
+    """Progress on stderr: a live bar with elapsed time and ETA on a terminal, plain
+    lines (:class:`PlainProgress`) in logs and CI, nothing when not ``enabled``.
+    Both have rich's ``add_task``/``update``/``advance``."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -77,6 +84,8 @@ def progress_bar(*, enabled: bool) -> Any:
         TimeRemainingColumn,
     )
 
+    if enabled and not err.is_terminal:
+        return PlainProgress()
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -88,6 +97,75 @@ def progress_bar(*, enabled: bool) -> Any:
         disable=not enabled,
         transient=True,
     )
+
+
+class PlainProgress:
+    """Progress as plain lines on stderr, for output that is not a terminal (a log
+    file, CI): a line when a task starts, one when it advances (at most one per
+    ``every_s`` seconds, and always the last), one every ``every_s`` seconds while
+    nothing moves, so a long run is never silent. ``every_s`` defaults to 10 s, or
+    the ``TWIN_PROGRESS_EVERY_S`` environment variable."""
+
+    def __init__(self, every_s: float | None = None) -> None:
+        self.every_s = float(os.environ.get(_EVERY_ENV, 10.0)) if every_s is None else every_s
+        self._tasks: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._last = 0.0
+        self._thread = threading.Thread(target=self._heartbeat, daemon=True)
+
+    def __enter__(self) -> PlainProgress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def add_task(self, description: str, total: float | None = None, **_: Any) -> int:
+        with self._lock:
+            self._tasks.append(
+                {"description": description, "total": total, "done": 0, "start": time.monotonic()}
+            )
+            self._say(self._tasks[-1])
+            return len(self._tasks) - 1
+
+    def update(
+        self, task: int, *, total: float | None = None, description: str | None = None, **_: Any
+    ) -> None:
+        with self._lock:
+            if total is not None:
+                self._tasks[task]["total"] = total
+            if description is not None:
+                self._tasks[task]["description"] = description
+
+    def advance(self, task: int, advance: float = 1) -> None:
+        with self._lock:
+            entry = self._tasks[task]
+            entry["done"] += advance
+            finished = entry["total"] is not None and entry["done"] >= entry["total"]
+            if finished or time.monotonic() - self._last >= self.every_s:
+                self._say(entry)
+
+    def _say(self, entry: dict[str, Any]) -> None:
+        total = "?" if entry["total"] is None else f"{entry['total']:g}"
+        elapsed = time.monotonic() - entry["start"]
+        print(
+            f"{entry['description']}: {entry['done']:g}/{total} done, {elapsed:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        self._last = time.monotonic()
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.every_s / 4):
+            with self._lock:
+                if self._tasks and time.monotonic() - self._last >= self.every_s:
+                    self._say(self._tasks[-1])
+
+
+#: Seconds between plain progress lines (logs and CI); default 10.
+_EVERY_ENV = "TWIN_PROGRESS_EVERY_S"
 
 
 def number(value: Any) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from twin.cli._render import ci_text, number, out, print_json, progress_bar, user_errors
+from twin.cli._render import ci_text, err, number, out, print_json, progress_bar, user_errors
 from twin.errors import TwinError
 
 __all__ = ["calibrate_cmd", "history_cmd", "replay_cmd", "serve_cmd"]
@@ -161,7 +161,11 @@ def replay_cmd(
         float, typer.Option(help="Times real time (0: as fast as the server takes it).", min=0)
     ] = 60.0,
     start: Annotated[
-        str | None, typer.Option(help="Send everything before this time at once, then pace.")
+        str | None,
+        typer.Option(
+            help="Send everything before this time at once, then pace (default: the first "
+            "event that is not an order, so the day's operations start at once)."
+        ),
     ] = None,
     until: Annotated[str | None, typer.Option(help="Stop at this time.")] = None,
     timezone: Annotated[str, typer.Option(help="IANA zone of the operation.")] = (
@@ -172,9 +176,27 @@ def replay_cmd(
     """Feed a recorded day into a running twin at N x real time (demos and tests)."""
     from twin.live.replay import replay_source
 
-    stats = replay_source(
-        source, url=url, token=token, speed=speed, start=start, until=until, timezone=timezone
-    )
+    if source.suffix in (".yaml", ".yml") and not json_out:
+        err.print(f"simulating {source} to record its days (a scenario's run time) ...")
+    with progress_bar(enabled=not json_out) as progress:
+        task = progress.add_task("replaying", total=None)
+
+        def sent(done: int, total: int, last_time: str) -> None:
+            progress.update(task, total=total, description=f"replaying, at {last_time}")
+            progress.advance(task, done - progress_done[0])
+            progress_done[0] = done
+
+        progress_done = [0]
+        stats = replay_source(
+            source,
+            url=url,
+            token=token,
+            speed=speed,
+            start=start,
+            until=until,
+            timezone=timezone,
+            on_batch=sent,
+        )
     if json_out:
         print_json(stats.as_dict())
     else:

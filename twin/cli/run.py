@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from twin.cli._render import err, out, print_json, print_warnings, user_errors
+from twin.cli._render import err, out, print_json, print_warnings, progress_bar, user_errors
 
 __all__ = ["print_kpi_table", "run_cmd", "schema_cmd"]
 
@@ -100,22 +100,11 @@ def run_cmd(
 
 
 def _tracker(console: Console | None) -> Callable[[str, int], Any]:
-    """The replications' progress bar on ``console`` (hidden when there is none)."""
+    """The replications' progress (:func:`progress_bar`; none with ``--json``)."""
 
     @contextmanager
     def track(description: str, total: int) -> Iterator[Callable[[], None]]:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            console=console,
-            disable=console is None,
-            transient=True,
-        )
-        with progress:
+        with progress_bar(enabled=console is not None) as progress:
             task = progress.add_task(description, total=total)
             yield lambda: progress.advance(task)
 

@@ -152,6 +152,14 @@ def _event_label(event: Any) -> str:
     return str(event.get("event_id", "?")) if isinstance(event, dict) else repr(event)[:40]
 
 
+def _first_service_time(events: Sequence[dict], times: Sequence[dt.datetime]) -> dt.datetime | None:
+    """When the first event that is not an order happens (None: orders only)."""
+    for event, t in zip(events, times, strict=True):
+        if event.get("type") != "order_created":
+            return t
+    return None
+
+
 def _service_day(events: Sequence[dict], times: Sequence[dt.datetime]) -> dt.date:
     """The day a bare clock time refers to: the first day anything but an order happens.
 
@@ -293,6 +301,7 @@ def replay(
     retry_wait_s: float = 0.5,
     timeout_s: float = 30.0,
     timezone: str = "America/Chicago",
+    on_batch: Callable[[int, int, str], None] | None = None,
 ) -> ReplayStats:
     """Send live events to a twin at ``speed`` times real time.
 
@@ -314,7 +323,10 @@ def replay(
         twin catches up to that moment), then the rest is paced from ``start``;
         events after ``until`` are not sent. A string is an ISO datetime, or
         ``HH:MM[:SS]`` on the first service day (the date of the first event that
-        is not an order, since orders are often placed the day before).
+        is not an order, since orders are often placed the day before). Default
+        start: the first event that is not an order, so that the orders placed
+        the evening before arrive at once and the pacing begins with the day's
+        first route or driver event, not hours earlier.
     batch_max : int, optional
         Most events per request (the API takes at most 5,000).
     client : httpx.Client, optional
@@ -328,6 +340,9 @@ def replay(
         :class:`ReplayError`.
     timezone : str, optional
         Zone that times with an offset are converted to, as the server does.
+    on_batch : callable, optional
+        Called after each request with (events sent so far, events to send, the
+        last sent event's time): the command line's progress.
 
     Returns
     -------
@@ -343,6 +358,8 @@ def replay(
     zone = time_zone(timezone)
     times = [_event_time(e, i, zone) for i, e in enumerate(events)]
     start_t = _resolve(start, "start", events, times, zone)
+    if start is None:
+        start_t = _first_service_time(events, times)
     until_t = _resolve(until, "until", events, times, zone)
     if start_t is not None and until_t is not None and until_t < start_t:
         raise ReplayError(f"until ({until_t}) is before start ({start_t})")
@@ -366,6 +383,7 @@ def replay(
             batch_max=batch_max,
             sleep=sleep,
             clock=clock,
+            on_batch=on_batch,
         )
     finally:
         if own_client:
@@ -416,6 +434,7 @@ def _send_on_schedule(
     batch_max: int,
     sleep: Callable[[float], None],
     clock: Callable[[], float],
+    on_batch: Callable[[int, int, str], None] | None = None,
 ) -> None:
     """Send the kept events in batches, each when it is due by the absolute schedule.
 
@@ -441,8 +460,11 @@ def _send_on_schedule(
             and (offsets[end] == offsets[k] or (wall0 is not None and wall0 + offsets[end] <= now))
         ):
             end += 1
-        sender.send([_jsonable(events[i]) for i in keep[k:end]])
+        batch = [_jsonable(events[i]) for i in keep[k:end]]
+        sender.send(batch)
         k = end
+        if on_batch is not None:
+            on_batch(k, len(keep), str(batch[-1]["time"]))
 
 
 def _stats(
@@ -474,6 +496,7 @@ def replay_source(
     until: dt.datetime | str | None = None,
     batch_max: int = 200,
     timezone: str = "America/Chicago",
+    on_batch: Callable[[int, int, str], None] | None = None,
 ) -> ReplayStats:
     """``twin replay``: load a recorded day (folder or scenario) and send it; see :func:`replay`."""
     events = load_recorded_day(source, timezone=timezone)
@@ -486,4 +509,5 @@ def replay_source(
         until=until,
         batch_max=batch_max,
         timezone=timezone,
+        on_batch=on_batch,
     )
