@@ -14,7 +14,7 @@ from twin.cli._render import PlainProgress
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_plain_progress_speaks_on_start_on_the_last_step_and_while_idle(capsys) -> None:
+def test_plain_progress_speaks_while_idle_and_on_the_last_step(capsys) -> None:
     with PlainProgress(every_s=0.05) as progress:
         task = progress.add_task("simulating", total=2)
         time.sleep(0.2)  # nothing moves: heartbeat lines

@@ -101,10 +101,11 @@ def progress_bar(*, enabled: bool) -> Any:
 
 class PlainProgress:
     """Progress as plain lines on stderr, for output that is not a terminal (a log
-    file, CI): a line when a task starts, one when it advances (at most one per
-    ``every_s`` seconds, and always the last), one every ``every_s`` seconds while
-    nothing moves, so a long run is never silent. ``every_s`` defaults to 10 s, or
-    the ``TWIN_PROGRESS_EVERY_S`` environment variable."""
+    file, CI): a line when a task advances (at most one per ``every_s`` seconds, and
+    always the last step) and one every ``every_s`` seconds while nothing moves, so
+    a long run is never silent and a command that fails at once prints only its
+    error. ``every_s`` defaults to 10 s, or the ``TWIN_PROGRESS_EVERY_S`` environment
+    variable."""
 
     def __init__(self, every_s: float | None = None) -> None:
         self.every_s = float(os.environ.get(_EVERY_ENV, 10.0)) if every_s is None else every_s
@@ -124,10 +125,10 @@ class PlainProgress:
 
     def add_task(self, description: str, total: float | None = None, **_: Any) -> int:
         with self._lock:
-            self._tasks.append(
-                {"description": description, "total": total, "done": 0, "start": time.monotonic()}
-            )
-            self._say(self._tasks[-1])
+            now = time.monotonic()
+            task = {"description": description, "total": total, "done": 0, "start": now}
+            self._tasks.append(task)
+            self._last = now  # the first line comes with progress or the first heartbeat
             return len(self._tasks) - 1
 
     def update(

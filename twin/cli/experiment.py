@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from twin.cli._render import (
@@ -106,34 +108,37 @@ def compare_cmd(
         print_json(data)
         return
     baseline = data["baseline"]
-    table = Table(title=f"{data['scenario']}: other − {baseline}, {replications} paired runs")
-    table.add_column("KPI")
-    for other in data["paired"]:
-        table.add_column(f"{other}\ndifference", justify="right")
-        table.add_column("95% CI", justify="right")
-        table.add_column("verdict")
     colour = {"better": "green", "worse": "red"}
     kpi_names = list(next(iter(data["paired"].values())))
-    for kpi in kpi_names:
-        cells = []
-        for other in data["paired"]:
-            stat = data["paired"][other][kpi]
-            style = colour.get(stat["verdict"], "dim")
-            cells += [number(stat["mean"]), ci_text(stat["ci"]), f"[{style}]{stat['verdict']}[/]"]
-        table.add_row(kpi, *cells)
-    out.print(table)
-    means = Table(title="KPI means (95% CI)")
-    means.add_column("KPI")
-    for label in data["kpis"]:
-        means.add_column(label, justify="right")
-    for kpi in kpi_names:
-        means.add_row(
-            kpi,
-            *(
-                f"{number(s[kpi]['mean'])} {ci_text(s[kpi]['ci'])}" if kpi in s else "—"
-                for s in data["kpis"].values()
-            ),
+    # One table per policy against the baseline, KPIs as rows: readable at 80 columns
+    # however many policies are compared.
+    for other, paired in data["paired"].items():
+        table = Table(
+            title=f"{escape(other)} − {escape(baseline)}: {replications} paired runs",
+            box=box.SIMPLE_HEAD,
         )
+        table.add_column("KPI", overflow="fold")
+        table.add_column("difference", justify="right")
+        table.add_column("95% CI", justify="right")
+        table.add_column("verdict")
+        for kpi in kpi_names:
+            stat = paired[kpi]
+            style = colour.get(stat["verdict"], "dim")
+            verdict = f"[{style}]{stat['verdict']}[/]"
+            table.add_row(kpi, number(stat["mean"]), ci_text(stat["ci"]), verdict)
+        out.print(table)
+    means = Table(title="KPI means (95% CI)", box=box.SIMPLE_HEAD)
+    means.add_column("KPI", overflow="fold")
+    means.add_column("policy")
+    means.add_column("mean", justify="right")
+    means.add_column("95% CI", justify="right")
+    for kpi in kpi_names:
+        means.add_section()
+        for label, stats in data["kpis"].items():
+            stat = stats.get(kpi)
+            mean, ci = (stat["mean"], stat["ci"]) if stat else (None, None)
+            name = kpi if label == baseline else ""
+            means.add_row(name, escape(label), number(mean), ci_text(ci))
     out.print(means)
     if not data["demand_identical"]:
         out.print("[bold red]warning:[/] demand differed between policies; pairing is invalid.")
@@ -181,19 +186,18 @@ def sweep_cmd(
     rows = result["summary"]
     if not rows:
         return
-    table = Table(title=f"{result['experiment']}: mean ± 95% CI half-width")
-    for column in ("variant", "factors", "policy", "runs"):
-        table.add_column(column)
-    kpi_names = list(rows[0]["kpis"])
-    for kpi in kpi_names:
-        table.add_column(kpi, justify="right")
+    # One section per cell (variant, factors, policy), KPIs as rows: readable at 80
+    # columns whatever the design.
+    table = Table(
+        title=f"{escape(result['experiment'])}: mean ± 95% CI half-width", box=box.SIMPLE_HEAD
+    )
+    table.add_column("KPI", overflow="fold")
+    table.add_column("mean ± half-width", justify="right")
     for row in rows:
-        factors = ", ".join(f"{k}={v}" for k, v in row["factors"].items()) or "—"
-        table.add_row(
-            row["variant"],
-            factors,
-            row["policy"],
-            str(row["runs"]),
-            *(plus_minus(row["kpis"][k]) for k in kpi_names),
-        )
+        factors = ", ".join(f"{k}={v}" for k, v in row["factors"].items())
+        cell = " · ".join(filter(None, (row["variant"], factors, row["policy"])))
+        table.add_section()
+        table.add_row(f"[bold]{escape(cell)}[/] ({row['runs']} runs)", "")
+        for kpi, stat in row["kpis"].items():
+            table.add_row(f"  {kpi}", plus_minus(stat))
     out.print(table)
