@@ -115,8 +115,9 @@ def test_a_rerun_clears_the_earlier_runs_files_and_keeps_others(tmp_path: Path) 
     (out / "notes.txt").write_text("mine")
     code, said = _run(*common, "--replications", "1")
     assert code == 0
-    # events, orders and vehicles of 2 replications, kpis.json, scenario.resolved.yaml
-    assert "cleared 8 file(s) of an earlier run" in said
+    # events, orders, vehicles and routes of 2 replications, sites.parquet, kpis.json
+    # and scenario.resolved.yaml
+    assert "cleared 11 file(s) of an earlier run" in said
     assert not (out / "events_r1.parquet").exists()
     assert (out / "events_r0.parquet").exists()
     assert (out / "notes.txt").read_text() == "mine"
