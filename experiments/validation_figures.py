@@ -1,4 +1,4 @@
-"""The figures ``docs/validation.md`` sets beside published ranges, from a finished run.
+"""The figures ``docs/background/validation.md`` sets beside published ranges, from a finished run.
 
 Reads the output folder of ``twin run`` (its ``vehicles_r*.parquet``,
 ``events_r*.parquet``, ``orders_r*.parquet`` and ``kpis.json``) and prints, over

@@ -1,5 +1,6 @@
-"""The tutorials run as written: every ```python block of each, in order, in one
-namespace, from the repository's folder (as a reader would run them)."""
+"""The docs hold: the Python tutorials run as written (every ```python block of
+each, in order, in one namespace, from the repository's folder, as a reader would
+run them), the index links every page, and the KPI reference lists every KPI."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TUTORIALS = sorted((ROOT / "docs" / "tutorial").glob("*.md"))
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
+#: The tutorials written in Python (the command-line one is checked by its commands'
+#: own tests: tests/cli).
+TUTORIALS = sorted(
+    p for p in (ROOT / "docs" / "tutorial").glob("*.md") if _BLOCK.search(p.read_text("utf-8"))
+)
 
 
 def python_blocks(text: str) -> list[str]:
@@ -42,3 +47,20 @@ def test_tutorial_runs(tutorial: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         plt.close("all")
     assert os.getcwd() == str(ROOT)
+
+
+def test_the_index_links_every_page() -> None:
+    index = (ROOT / "docs" / "README.md").read_text(encoding="utf-8")
+    pages = sorted(p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md"))
+    missing = [p for p in pages if p != "README.md" and f"]({p})" not in index]
+    assert not missing, f"docs/README.md does not link {missing}"
+    for link in re.findall(r"\]\(([^)]+)\)", index):
+        assert (ROOT / "docs" / link).is_file(), f"docs/README.md links a missing {link}"
+
+
+def test_the_kpi_reference_lists_every_kpi() -> None:
+    from twin.metrics import KPI_NAMES
+
+    text = (ROOT / "docs" / "reference" / "kpis.md").read_text(encoding="utf-8")
+    missing = [k for k in KPI_NAMES if f"`{k}`" not in text]
+    assert not missing, f"docs/reference/kpis.md lacks {missing}"

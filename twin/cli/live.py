@@ -87,7 +87,8 @@ def history_cmd(
     replication: Annotated[int, typer.Option(help="Which replication to record.", min=0)] = 0,
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
 ) -> None:
-    """Simulate a scenario and write what happened in the history schema (docs/history.md)."""
+    """Simulate a scenario and write what happened in the history schema
+    (docs/reference/history.md)."""
     from twin.live.history import history_from_result, write_history
     from twin.maps import load_network
     from twin.scenario import load_scenario

@@ -4,7 +4,7 @@ An operation posts its events (orders, routes, pings, outcomes) to ``POST /event
 the server stores each one once (:mod:`twin.live.store`), folds it into the live
 state (:mod:`twin.live.state`) in store order, and refreshes its Monte Carlo
 forecasts in the background. Reads (``/state``, ``/orders``, ``/alerts``, ...)
-show the day as the twin knows it. ``docs/live.md`` is the contract.
+show the day as the twin knows it. ``docs/reference/live-api.md`` is the contract.
 
 Design choices that the tests pin down:
 

@@ -9,7 +9,7 @@ operation's local time, one with an offset is converted to the twin's time
 zone (:class:`LiveClock`).
 
 These models are the contract between the API, the event store, the live
-state and the replay tool; ``docs/live.md`` documents them for senders.
+state and the replay tool; ``docs/reference/live-api.md`` documents them for senders.
 """
 
 from __future__ import annotations

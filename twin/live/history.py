@@ -1,7 +1,7 @@
 """Historical operations in a documented schema: read, validate, export, replay.
 
 A history is a folder of tables (``orders``, ``stops``, and optionally ``pings``
-and ``breaks``), each a CSV or Parquet file (``docs/history.md``). This module
+and ``breaks``), each a CSV or Parquet file (``docs/reference/history.md``). This module
 is the one place to import them from; the work is done in three modules, one
 concept each:
 

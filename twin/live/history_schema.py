@@ -1,6 +1,6 @@
 """The history schema: its tables and columns, the validating reader and the writer.
 
-A history is a folder of tables, each a CSV or Parquet file (``docs/history.md``):
+A history is a folder of tables, each a CSV or Parquet file (``docs/reference/history.md``):
 
 - ``orders``: one row per order (where, when placed, the promised window);
 - ``stops``: one row per delivery attempt (vehicle, arrival, departure, outcome);
@@ -62,7 +62,7 @@ class HistoryError(TwinError, ValueError):
         more = f"\n  ... and {len(problems) - _SHOWN} more" if len(problems) > _SHOWN else ""
         super().__init__(
             f"History {folder} has {len(problems)} problem(s); fix them and retry "
-            f"(schema: docs/history.md):\n  {shown}{more}"
+            f"(schema: docs/reference/history.md):\n  {shown}{more}"
         )
 
 

@@ -43,7 +43,7 @@ __all__ = [
     "replay_source",
 ]
 
-#: The API's limit on events per request (docs/live.md).
+#: The API's limit on events per request (docs/reference/live-api.md).
 MAX_BATCH = 5000
 #: Statuses worth retrying: the server (or a proxy in front of it) may recover.
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -98,7 +98,7 @@ def load_recorded_day(source: str | Path, *, timezone: str = "America/Chicago") 
     Parameters
     ----------
     source : str or Path
-        A history folder (``docs/history.md``), read and validated with
+        A history folder (``docs/reference/history.md``), read and validated with
         :func:`~twin.live.history.read_history`; or a scenario YAML file, whose
         days are simulated (replication 0) and exported as a history would have
         logged them. The second is how a demo or a test gets a realistic day

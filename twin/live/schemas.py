@@ -2,7 +2,7 @@
 
 The pydantic models here are the JSON bodies of ``twin serve`` (:mod:`twin.live.api`):
 their names and fields are the OpenAPI spec's components, so renaming one changes the
-contract in ``docs/live.md``. The ``*Like`` protocols are what the server needs from
+contract in ``docs/reference/live-api.md``. The ``*Like`` protocols are what the server needs from
 :mod:`twin.live.forecast`, which it imports lazily (the live extra may be missing).
 """
 

@@ -38,7 +38,7 @@ def _default_windows() -> dict[WindowKind, float]:
 def _default_options() -> dict[DeliveryOption, float]:
     # Most US parcels may be left at the door; a hand-over in person (``home``) or a
     # signature is the exception. With the at-home profiles below, this mix gives
-    # about 8 % failed first attempts, the US figure (docs/validation.md).
+    # about 8 % failed first attempts, the US figure (docs/background/validation.md).
     return {"home": 0.1, "safe_drop": 0.85, "signature": 0.05}
 
 

@@ -226,7 +226,7 @@ class ServiceSettings(SettingsModel):
 
 class FailureSettings(SettingsModel):
     """Why an attempt at the door fails, beyond the customer being out, and why a
-    stop is not attempted at all (docs/validation.md gives the sources of the defaults).
+    stop is not attempted at all (docs/background/validation.md gives the sources of the defaults).
 
     Customer absence is the customer model's (:mod:`twin.customers`: who is at home,
     who answers). The chances here are per attempt, drawn from the attempt's own

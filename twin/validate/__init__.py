@@ -13,7 +13,7 @@ figure it compares); ``fast`` runs a smaller scenario for the test suite.
 Checks are deterministic: same code, same result. A statistical check passes
 when the expected value lies inside the simulated value's 95 % interval, so a
 correct engine fails about one seed in twenty; each check names the seed it
-uses. ``docs/validation.md`` documents every check and its source.
+uses. ``docs/background/validation.md`` documents every check and its source.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ beside the number that failed, with the simulated rate's 95 % Wilson interval.
 
 Source: the model's stated probabilities (``scenario.customers``,
 ``scenario.failures``; their published sources are in
-:mod:`twin.scenario.operations` and ``docs/validation.md``).
+:mod:`twin.scenario.operations` and ``docs/background/validation.md``).
 """
 
 from __future__ import annotations

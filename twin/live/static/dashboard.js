@@ -1,6 +1,6 @@
 // Twin live dashboard: plain ES2020, no build step, no external requests.
 //
-// It polls the twin's read API (docs/live.md) and draws the road network itself
+// It polls the twin's read API (docs/reference/live-api.md) and draws the road network itself
 // on a canvas (no map tiles: the dashboard must work on a depot network without
 // internet). State lives in one object; every poll updates it and asks for a
 // redraw. `window.twinDashboard` exposes what is drawn so tests can check it.
