@@ -122,3 +122,28 @@ def test_bad_shifts_are_one_clear_error(change, message, tmp_path: Path) -> None
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ScenarioError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_scenario(path)
+
+
+def test_laredo_two_hubs_works_both_shifts_from_both_hubs() -> None:
+    # The shipped scenario, one cold day on a small planning budget (as its golden
+    # trace runs it): each hub's early and late vans go out, and the late ones only
+    # from 12:00.
+    data = load_scenario(ROOT / "scenarios" / "laredo_two_hubs.yaml").model_dump()
+    data.update(days=1, warmup_days=0)
+    data["policy"]["params"] = {**data["policy"]["params"], "iterations": 200}
+    scenario = Scenario.model_validate(data)
+    result = Simulation(scenario, load_network(scenario.map.ref)).run()
+    ev = result.events
+    departs = ev[ev["kind"] == "depart"]
+    hub_and_shift = set(
+        zip(
+            departs["vehicle_id"].str.split("/").str[0],
+            departs["vehicle_id"].str.contains("-late-"),
+            strict=True,
+        )
+    )
+    assert hub_and_shift == {("north", False), ("north", True), ("south", False), ("south", True)}
+    late = departs[departs["vehicle_id"].str.contains("-late-")]
+    assert (late["time_s"] >= 12 * HOUR_S).all()
+    done = ev[(ev["kind"] == "delivered") & ev["vehicle_id"].str.contains("-late-", na=False)]
+    assert len(done) > 0

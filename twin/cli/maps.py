@@ -28,13 +28,16 @@ def maps_list(
     if json_out:
         print_json([asdict(e) for e in entries])
         return
-    table = Table(title="Maps")
-    for col in ("name", "kind", "available", "description", "location"):
-        table.add_column(col)
+    # Names are never cut (they are what --map takes); description and location fold
+    # onto their own lines so the table reads at 80 columns.
+    table = Table(title="Maps", show_lines=True)
+    table.add_column("name", no_wrap=True, min_width=max((len(e.name) for e in entries), default=4))
+    table.add_column("kind", no_wrap=True)
+    table.add_column("available", no_wrap=True)
+    table.add_column("description and location", overflow="fold")
     for e in entries:
-        table.add_row(
-            e.name, e.kind, "yes" if e.available else "[red]missing[/]", e.description, e.location
-        )
+        status = "yes" if e.available else "[red]missing[/]"
+        table.add_row(e.name, e.kind, status, f"{e.description}\n[dim]{e.location}[/]")
     out.print(table)
 
 
