@@ -28,7 +28,7 @@ from twin.scenario import Scenario
 from twin.sim import SimResult, Simulation
 from twin.testing import PolicyCheckError, check_policy, check_scenario
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "policies.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "how-to" / "write-a-policy.md"
 
 
 @pytest.mark.parametrize("name", sorted(POLICIES))

@@ -147,3 +147,35 @@ def test_laredo_two_hubs_works_both_shifts_from_both_hubs() -> None:
     assert (late["time_s"] >= 12 * HOUR_S).all()
     done = ev[(ev["kind"] == "delivered") & ev["vehicle_id"].str.contains("-late-", na=False)]
     assert len(done) > 0
+
+
+def _waves_per_hub(hub_wave_hours: dict) -> Scenario:
+    network = load_network("grid-12x12")
+    data = _two_hubs_two_shifts(network)
+    data["policy"] = {
+        "name": "waves",
+        "time_limit_s": 120,
+        "params": {"wave_hours": [], "hub_wave_hours": hub_wave_hours, "solution_limit": 20},
+    }
+    data["vehicle_types"]["van"]["max_trips"] = 2
+    return Scenario.model_validate(data)
+
+
+def test_each_hub_replans_at_its_own_waves() -> None:
+    scenario = _waves_per_hub({"centre": [12.0], "edge": [14.0]})
+    result = Simulation(scenario, load_network("grid-12x12")).run()
+    ev = result.events
+    plans = ev[ev["kind"] == "plan"]
+    assigned = ev[ev["kind"] == "assigned"]
+    hub = assigned["vehicle_id"].str.split("/").str[0]
+    at_12 = set(hub[assigned["time_s"] == 12 * HOUR_S])
+    at_14 = set(hub[assigned["time_s"] == 14 * HOUR_S])
+    assert at_12 == {"centre"}  # only the hub whose wave it is gets new work
+    assert at_14 == {"edge"}
+    assert plans["time_s"].tolist() == [7 * HOUR_S, 12 * HOUR_S, 14 * HOUR_S]
+
+
+def test_waves_for_a_hub_the_scenario_lacks_are_one_clear_error() -> None:
+    scenario = _waves_per_hub({"centre": [12.0], "nowhere": [14.0]})
+    with pytest.raises(ScenarioError, match=r"hub_wave_hours names \['nowhere'\]"):
+        Simulation(scenario, load_network("grid-12x12")).run()
