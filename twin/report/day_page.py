@@ -65,52 +65,52 @@ def _stops(events: pd.DataFrame, orders: pd.DataFrame) -> list[list[float | None
     out = events[events["kind"] == "out_for_delivery"].drop_duplicates("order_id")
     done = events[events["kind"].isin(["delivered", "in_locker"])].drop_duplicates("order_id")
     failed = events[events["kind"] == "failed"].drop_duplicates("order_id")
-    t_done = dict(zip(done["order_id"], done["time_s"], strict=True))
-    t_failed = dict(zip(failed["order_id"], failed["time_s"], strict=True))
-    where = orders.set_index("order_id")
-    rows = []
-    for oid, t_out in zip(out["order_id"], out["time_s"], strict=True):
-        if oid not in where.index:
-            continue
-        o = where.loc[oid]
-        if oid in t_done:
-            outcome, t = _DELIVERED, t_done[oid]
-        elif oid in t_failed:
-            outcome, t = _FAILED, t_failed[oid]
-        else:
-            outcome, t = _PENDING, np.nan
-        rows.append(
-            [
-                round(float(o["lon"]), 5),
-                round(float(o["lat"]), 5),
-                round(float(t_out), 1),
-                None if np.isnan(t) else round(float(t), 1),
-                outcome,
-                round(float(o["window_end_s"]), 1),
-            ]
+    stops = out[["order_id", "time_s"]].merge(
+        orders[["order_id", "lon", "lat", "window_end_s"]], on="order_id"
+    )
+    t_done = stops["order_id"].map(done.set_index("order_id")["time_s"])
+    t_failed = stops["order_id"].map(failed.set_index("order_id")["time_s"])
+    outcome = np.where(t_done.notna(), _DELIVERED, np.where(t_failed.notna(), _FAILED, _PENDING))
+    t_end = t_done.fillna(t_failed)
+    return [
+        [
+            round(float(lon), 5),
+            round(float(lat), 5),
+            round(float(t_out), 1),
+            None if np.isnan(t) else round(float(t), 1),
+            int(code),
+            round(float(end), 1),
+        ]
+        for lon, lat, t_out, t, code, end in zip(
+            stops["lon"],
+            stops["lat"],
+            stops["time_s"],
+            t_end.to_numpy(dtype=float),
+            outcome,
+            stops["window_end_s"],
+            strict=True,
         )
-    return rows
+    ]
 
 
 def day_data(result: Any, network: RoadNetwork, *, day: int) -> dict[str, Any]:
     """Everything the page draws for ``day`` of one replication, JSON-ready."""
     events = result.events[result.events["day"] == day]
     payload = network_payload(network, result.hubs)
-    by_vehicle = {
-        str(v): frame[frame["kind"] == "arrive"] for v, frame in events.groupby("vehicle_id")
-    }
+    moves = events[events["kind"].isin(["arrive", "depart", "return_to_hub"])]
+    by_vehicle = {str(v): frame for v, frame in moves.groupby("vehicle_id")}
     vehicles = []
     for route in result.routes:
         vid = str(route["vehicle_id"])
         if route["day"] != day or vid not in by_vehicle:
             continue
-        mine = events[events["vehicle_id"] == vid]
+        mine = by_vehicle[vid]
         departs = mine.loc[mine["kind"] == "depart", "time_s"].tolist()
         returns = mine.loc[mine["kind"] == "return_to_hub", "time_s"].tolist()
         vehicles.append(
             {
                 "id": vid,
-                "legs": _vehicle_legs(route, by_vehicle[vid], network),
+                "legs": _vehicle_legs(route, mine[mine["kind"] == "arrive"], network),
                 "out": [[round(a, 1), round(b, 1)] for a, b in zip(departs, returns, strict=False)]
                 + ([[round(departs[-1], 1), None]] if len(departs) > len(returns) else []),
             }

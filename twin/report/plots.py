@@ -315,9 +315,11 @@ def plot_gantt(events: Any, *, day: int = 0, orders: Any = None, ax: Axes | None
     (:func:`timeline_spans`), one row per vehicle, the first :data:`TIMELINE_ROWS`."""
     from matplotlib.patches import Patch
 
-    spans = timeline_spans(events[events["day"] == day], orders)
-    vehicles = sorted(spans["vehicle_id"].unique())
+    ev = events[events["day"] == day]
+    on_duty = ev.loc[ev["kind"] == "shift_start", "vehicle_id"].dropna()
+    vehicles = sorted(str(v) for v in on_duty.unique())
     shown = vehicles[:TIMELINE_ROWS]
+    spans = timeline_spans(ev[ev["vehicle_id"].isin(shown)], orders)
     ax = _axes(ax, (9.0, max(2.5, 0.28 * len(shown) + 1.2)))
     row = {vid: i for i, vid in enumerate(shown)}
     rank = {state: i for i, state in enumerate(_TIMELINE)}  # a break in a wait is a break
