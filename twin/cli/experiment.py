@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich import box
@@ -107,11 +107,18 @@ def compare_cmd(
     if json_out:
         print_json(data)
         return
+    _print_comparison(data, replications)
+    if not data["demand_identical"]:
+        out.print("[bold red]warning:[/] demand differed between policies; pairing is invalid.")
+    out.print(f"report: [bold]{data['files']['html']}[/]  ({network.meta.attribution})")
+
+
+def _print_comparison(data: dict[str, Any], replications: int) -> None:
+    """A table per policy against the baseline and the means by KPI, KPIs as rows:
+    readable at 80 columns however many policies are compared."""
     baseline = data["baseline"]
     colour = {"better": "green", "worse": "red"}
     kpi_names = list(next(iter(data["paired"].values())))
-    # One table per policy against the baseline, KPIs as rows: readable at 80 columns
-    # however many policies are compared.
     for other, paired in data["paired"].items():
         table = Table(
             title=f"{escape(other)} − {escape(baseline)}: {replications} paired runs",
@@ -140,9 +147,6 @@ def compare_cmd(
             name = kpi if label == baseline else ""
             means.add_row(name, escape(label), number(mean), ci_text(ci))
     out.print(means)
-    if not data["demand_identical"]:
-        out.print("[bold red]warning:[/] demand differed between policies; pairing is invalid.")
-    out.print(f"report: [bold]{data['files']['html']}[/]  ({network.meta.attribution})")
 
 
 @user_errors

@@ -357,13 +357,7 @@ def replay(
     _check_arguments(speed, batch_max, retries)
     zone = time_zone(timezone)
     times = [_event_time(e, i, zone) for i, e in enumerate(events)]
-    start_t = _resolve(start, "start", events, times, zone)
-    if start is None:
-        start_t = _first_service_time(events, times)
-    until_t = _resolve(until, "until", events, times, zone)
-    if start_t is not None and until_t is not None and until_t < start_t:
-        raise ReplayError(f"until ({until_t}) is before start ({start_t})")
-    keep = [i for i, t in enumerate(times) if until_t is None or t <= until_t]
+    start_t, keep = _window(events, times, start, until, zone)
     paced = 0.0 < speed < math.inf
 
     own_client = client is None
@@ -390,6 +384,24 @@ def replay(
             http.close()
     elapsed_s = clock() - began
     return _stats(sender, events, keep, elapsed_s)
+
+
+def _window(
+    events: Sequence[dict],
+    times: Sequence[dt.datetime],
+    start: dt.datetime | str | None,
+    until: dt.datetime | str | None,
+    zone: ZoneInfo,
+) -> tuple[dt.datetime | None, list[int]]:
+    """When the pacing starts (by default the first event that is not an order) and
+    the indices of the events to send (none after ``until``)."""
+    start_t = _resolve(start, "start", events, times, zone)
+    if start is None:
+        start_t = _first_service_time(events, times)
+    until_t = _resolve(until, "until", events, times, zone)
+    if start_t is not None and until_t is not None and until_t < start_t:
+        raise ReplayError(f"until ({until_t}) is before start ({start_t})")
+    return start_t, [i for i, t in enumerate(times) if until_t is None or t <= until_t]
 
 
 def _check_arguments(speed: float, batch_max: int, retries: int) -> None:

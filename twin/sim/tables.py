@@ -14,10 +14,12 @@ Crowd couriers appear only on the days they take a bundle.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from twin.constants import HOUR_S
@@ -25,6 +27,7 @@ from twin.events import EventLog
 from twin.fleet import CROWD, ShiftCost, Vehicle
 from twin.metrics import kpis, measured
 from twin.scenario import Scenario
+from twin.traveltime import join_paths
 
 if TYPE_CHECKING:
     from twin.sim.engine import Simulation
@@ -35,6 +38,7 @@ __all__ = [
     "VEHICLE_STATUSES",
     "SimResult",
     "orders_table",
+    "route_row",
     "unused_row",
     "vehicle_row",
 ]
@@ -149,6 +153,27 @@ def vehicle_row(
         "overtime_cost": cost.overtime_cost,
         "operating_cost": cost.operating_cost,
         "co2_kg": km * vtype.co2_kg_per_km,
+    }
+
+
+def route_row(
+    day: int, vehicle_id: str, nodes: list[int], day_log: dict[str, Any]
+) -> dict[str, Any]:
+    """One vehicle day's routes as driven: ``nodes`` (the stops visited), ``path`` (the
+    road nodes of the whole day), ``trips`` (the road path of each trip) and ``legs``
+    (each leg's nodes, in the order of the vehicle's ``arrive`` events)."""
+    legs = day_log["legs"]
+    bounds = [*(day_log["trip_starts"] or [0]), len(legs)]
+    bounds[0] = 0  # a courier's ride to the hub belongs to its one trip
+    return {
+        "day": day,
+        "vehicle_id": vehicle_id,
+        "nodes": nodes,
+        "path": np.asarray(join_paths(legs), dtype=np.int64),
+        "trips": [
+            np.asarray(join_paths(legs[a:b]), dtype=np.int64) for a, b in itertools.pairwise(bounds)
+        ],
+        "legs": legs,
     }
 
 

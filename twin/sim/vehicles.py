@@ -8,11 +8,8 @@ driving limit, shift cost) are :mod:`twin.fleet`'s.
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from twin.constants import HOUR_S
 from twin.demand import Order
@@ -32,8 +29,7 @@ from twin.sim.etas import announce, etas_along, expected_return
 from twin.sim.lockers import put_in_locker
 from twin.sim.state import VehicleDay, new_day_log
 from twin.sim.stops import attempt, courier_attempts, no_attempt, road_blocked
-from twin.sim.tables import vehicle_row
-from twin.traveltime import join_paths
+from twin.sim.tables import route_row, vehicle_row
 
 if TYPE_CHECKING:
     from twin.sim.engine import Simulation
@@ -597,15 +593,5 @@ def end_shift(
             crowd=crowd_pay is not None,
         )
     )
-    legs = day_log["legs"]
-    path = np.asarray(join_paths(legs), dtype=np.int64)  # the roads driven
-    bounds = [*(day_log["trip_starts"] or [0]), len(legs)]
-    bounds[0] = 0  # a courier's ride to the hub belongs to its one trip
-    trips = [
-        np.asarray(join_paths(legs[a:b]), dtype=np.int64) for a, b in itertools.pairwise(bounds)
-    ]
-    sim.state.routes.append(
-        # ``legs``: each leg's nodes, in the order of the vehicle's ``arrive`` events.
-        {"day": day, "vehicle_id": vid, "nodes": nodes, "path": path, "trips": trips, "legs": legs}
-    )
+    sim.state.routes.append(route_row(day, vid, nodes, day_log))
     sim.state.busy_until[vid] = ended
