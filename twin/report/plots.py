@@ -187,10 +187,18 @@ def plot_routes(result: Any, network: RoadNetwork, *, day: int = 0, ax: Axes | N
 
     The paths are the simulated legs (``path`` of each route), so the map shows the
     roads taken at the times they were driven, not fastest paths computed afresh.
+    They are drawn over a muted road network with the map's features (border river,
+    crossings, zones such as the airport, schools) and the scenario's no-fly areas.
     """
     import matplotlib.pyplot as plt
 
     ax = plot_network(network, ax=ax, muted=True)
+    for area in result.scenario.airspace.no_fly:  # the scenario's own no-fly areas
+        ring = np.asarray(area.points)
+        ax.fill(
+            ring[:, 1], ring[:, 0], facecolor="none", edgecolor="#8e44ad", hatch="//",
+            zorder=0, label=f"no-fly: {area.name}",
+        )  # fmt: skip
     routes = [r for r in result.routes if r["day"] == day]
     cmap = plt.get_cmap("tab20")
     for k, route in enumerate(routes):
