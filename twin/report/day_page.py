@@ -115,7 +115,10 @@ def day_data(result: Any, network: RoadNetwork, *, day: int) -> dict[str, Any]:
                 + ([[round(departs[-1], 1), None]] if len(departs) > len(returns) else []),
             }
         )
-    start = float(events["time_s"].min()) if len(events) else day * DAY_S
+    # The slider starts with the day's first vehicle event (the morning plan), not
+    # with orders placed after midnight.
+    working = events.loc[events["vehicle_id"].notna(), "time_s"]
+    start = float(working.min()) if len(working) else day * DAY_S
     end = float(events["time_s"].max()) if len(events) else (day + 1) * DAY_S
     date = result.scenario.start_date + dt.timedelta(days=day)
     return {
