@@ -180,7 +180,7 @@ def replay_cmd(
     if source.suffix in (".yaml", ".yml") and not json_out:
         err.print(f"simulating {source} to record its days (a scenario's run time) ...")
     with progress_bar(enabled=not json_out) as progress:
-        task = progress.add_task("replaying", total=None)
+        task = progress.add_task("reading the recorded day", total=None)
 
         def sent(done: int, total: int, last_time: str) -> None:
             progress.update(task, total=total, description=f"replaying, at {last_time}")
