@@ -105,10 +105,14 @@ class PlainProgress:
     always the last step) and one every ``every_s`` seconds while nothing moves, so
     a long run is never silent and a command that fails at once prints only its
     error. ``every_s`` defaults to 10 s, or the ``TWIN_PROGRESS_EVERY_S`` environment
-    variable."""
+    variable; ``clock`` is the monotonic clock (tests pass a fake and call
+    :meth:`beat` themselves instead of entering the context)."""
 
-    def __init__(self, every_s: float | None = None) -> None:
+    def __init__(
+        self, every_s: float | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.every_s = float(os.environ.get(_EVERY_ENV, 10.0)) if every_s is None else every_s
+        self._clock = clock
         self._tasks: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -125,7 +129,7 @@ class PlainProgress:
 
     def add_task(self, description: str, total: float | None = None, **_: Any) -> int:
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             task = {"description": description, "total": total, "done": 0, "start": now}
             self._tasks.append(task)
             self._last = now  # the first line comes with progress or the first heartbeat
@@ -145,24 +149,28 @@ class PlainProgress:
             entry = self._tasks[task]
             entry["done"] += advance
             finished = entry["total"] is not None and entry["done"] >= entry["total"]
-            if finished or time.monotonic() - self._last >= self.every_s:
+            if finished or self._clock() - self._last >= self.every_s:
                 self._say(entry)
 
     def _say(self, entry: dict[str, Any]) -> None:
         total = "?" if entry["total"] is None else f"{entry['total']:g}"
-        elapsed = time.monotonic() - entry["start"]
+        elapsed = self._clock() - entry["start"]
         print(
             f"{entry['description']}: {entry['done']:g}/{total} done, {elapsed:.0f} s",
             file=sys.stderr,
             flush=True,
         )
-        self._last = time.monotonic()
+        self._last = self._clock()
+
+    def beat(self) -> None:
+        """A line for the latest task if nothing was said for ``every_s`` seconds."""
+        with self._lock:
+            if self._tasks and self._clock() - self._last >= self.every_s:
+                self._say(self._tasks[-1])
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.every_s / 4):
-            with self._lock:
-                if self._tasks and time.monotonic() - self._last >= self.every_s:
-                    self._say(self._tasks[-1])
+            self.beat()
 
 
 #: Seconds between plain progress lines (logs and CI); default 10.
