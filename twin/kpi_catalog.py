@@ -11,8 +11,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["GROUPS", "KpiDisplay", "display", "format_change", "format_value", "grouped"]
+__all__ = [
+    "GROUPS",
+    "KpiDisplay",
+    "display",
+    "format_change",
+    "format_interval",
+    "format_value",
+    "grouped",
+]
 
 
 @dataclass(frozen=True)
@@ -109,3 +118,11 @@ def format_change(name: str, value: float | None) -> str:
     if abs(value) >= 1000:
         return f"{value:+,.0f}"
     return f"{value:+.4g}"
+
+
+def format_interval(name: str, ci: Any, *, change: bool = False) -> str:
+    """A 95 % interval as ``low – high`` (of a value, or of a change), "—" for none."""
+    if ci is None or ci[0] is None:
+        return "—"
+    fmt = format_change if change else format_value
+    return f"{fmt(name, ci[0])} – {fmt(name, ci[1])}"

@@ -114,7 +114,7 @@ def _tracker(console: Console | None) -> Callable[[str, int], Any]:
 def print_kpi_table(console: Console, summary: dict[str, Any]) -> None:
     """The run's KPIs by group (mean, 95 % CI, unit; rates as percentages), and
     where its report is."""
-    from twin.kpi_catalog import display, format_value, grouped
+    from twin.kpi_catalog import display, format_interval, format_value, grouped
 
     table = Table(
         title=f"{escape(summary['scenario'])}: {summary['replications']} replication(s), "
@@ -130,10 +130,7 @@ def print_kpi_table(console: Console, summary: dict[str, Any]) -> None:
         table.add_row(f"[bold]{group}[/]")
         for name in names:
             stat = summary["kpis"][name]
-            low, high = stat["ci"]
-            ci_text = (
-                "—" if low is None else f"{format_value(name, low)} – {format_value(name, high)}"
-            )
+            ci_text = format_interval(name, stat["ci"])
             table.add_row(name, format_value(name, stat["mean"]), ci_text, display(name).unit)
     console.print(table)
     if "vs" in summary:
@@ -188,7 +185,8 @@ def print_versus_table(console: Console, vs: dict[str, Any]) -> None:
     console.print(table)
     console.print(
         "verdict: better / worse (Holm-adjusted paired t-test at 5 %), n.s. (no significant "
-        "difference), same (identical in every pair), shift (the same change in every pair)."
+        "difference), small (below the practical threshold), same (identical in every pair), "
+        "shift (the same change in every pair)."
     )
     if not vs["same_demand"]:
         console.print(

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from twin.kpi_catalog import display, format_value, grouped
+from twin.kpi_catalog import display, format_interval, format_value, grouped
 from twin.maps.network import RoadNetwork
 from twin.metrics import cost_breakdown, failures_by_reason, kpis_by_mode
 from twin.report import plots
@@ -183,8 +183,7 @@ def _kpi_rows(summary: dict[str, Any]) -> str:
         rows.append(f'<tr class="group"><th colspan="5">{html.escape(group)}</th></tr>')
         for name in names:
             s = summary[name]
-            low, high = s["ci"]
-            ci = "—" if low is None else f"{format_value(name, low)} – {format_value(name, high)}"
+            ci = format_interval(name, s["ci"])
             rows.append(
                 f"<tr><td>{html.escape(name)}</td><td>{format_value(name, s['mean'])}</td>"
                 f'<td>{ci}</td><td class="text">{html.escape(display(name).unit)}</td>'

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from twin.kpi_catalog import format_change, format_value, grouped
+from twin.kpi_catalog import format_change, format_interval, format_value, grouped
 
 __all__ = ["versus_section"]
 
@@ -27,12 +27,7 @@ def versus_section(vs: dict[str, Any] | None) -> str:
         rows.append(f'<tr class="group"><th colspan="6">{html.escape(group)}</th></tr>')
         for name in names:
             k = vs["kpis"][name]
-            ci = k["ci"]
-            interval = (
-                "—"
-                if ci is None
-                else f"{format_change(name, ci[0])} – {format_change(name, ci[1])}"
-            )
+            interval = format_interval(name, k["ci"], change=True)
             verdict = html.escape(str(k["verdict"]))
             css = _VERDICT_CLASS.get(str(k["verdict"]), "")
             rows.append(
