@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -96,6 +97,7 @@ INFO_KINDS = frozenset(
 )
 
 _COLUMNS = ("time_s", "day", "kind", "order_id", "vehicle_id", "driver_id", "node", "lat", "lon")
+_EVENT_KEYS = (*_COLUMNS, "details")
 
 
 class LifecycleError(RuntimeError):
@@ -137,8 +139,12 @@ class EventLog:
     """
 
     def __init__(self, on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
-        self._cols: dict[str, list[Any]] = {c: [] for c in (*_COLUMNS, "details")}
-        self._columns = tuple(self._cols.values())  # append order = _COLUMNS, details
+        # One tuple per event, in _COLUMNS order then the details: a single list append
+        # is the cheapest record Python has, and the log is appended to a dozen times
+        # per simulated stop. Details stay as the caller's mapping until the log is
+        # read; their JSON is written then, once (see _details_text).
+        self._rows: list[tuple[Any, ...]] = []
+        self._encoded: list[str] = []
         self.states = OrderStates()
         self._observers = [on_event] if on_event else []
 
@@ -146,7 +152,7 @@ class EventLog:
         self._observers.append(observer)
 
     def __len__(self) -> int:
-        return len(self._cols["time_s"])
+        return len(self._rows)
 
     def append(
         self,
@@ -162,36 +168,50 @@ class EventLog:
         lon: float = math.nan,
         **details: Any,
     ) -> None:
-        """Record one event; order state kinds also move the order's lifecycle."""
+        """Record one event; order state kinds also move the order's lifecycle.
+
+        The ``details`` are kept as given and written as JSON when the log is read,
+        so their values must not be changed after the call (the engine passes values
+        it builds for the event).
+        """
         if kind in STATES:
             if order_id is None:
                 raise LifecycleError(f"state event {kind!r} needs an order_id")
             self.states.move(order_id, kind, time_s)
         elif kind not in INFO_KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
-        values = (
-            float(time_s),
-            int(day),
-            kind,
-            order_id,
-            vehicle_id,
-            driver_id,
-            node,
-            float(lat),
-            float(lon),
-            _DETAILS.encode(details) if details else "",
-        )
-        for column, value in zip(self._columns, values, strict=True):
-            column.append(value)
+        recorded: dict[str, Any] | str = details
         if self._observers:
-            row = dict(zip(self._cols, values, strict=True))
+            recorded = _DETAILS.encode(details) if details else ""
+        row = (time_s, day, kind, order_id, vehicle_id, driver_id, node, lat, lon, recorded)
+        self._rows.append(row)
+        if self._observers:
+            event = dict(zip(_EVENT_KEYS, row, strict=True))
+            event.update(time_s=float(time_s), day=int(day), lat=float(lat), lon=float(lon))
             for observer in self._observers:
-                observer(row)
+                observer(event)
+
+    def _details_text(self) -> list[str]:
+        """The details column as JSON text, encoding the rows appended since last asked."""
+        text = self._encoded
+        for row in self._rows[len(text) :]:
+            details = row[-1]
+            text.append(
+                details if isinstance(details, str) else _DETAILS.encode(details) if details else ""
+            )
+        return text
 
     def to_frame(self) -> pd.DataFrame:
         """The log as a tidy DataFrame (one row per event, in append order)."""
-        frame = pd.DataFrame(self._cols)
-        frame["node"] = frame["node"].astype("Int64")
+        n = len(self._rows)
+        columns: list[Any] = list(zip(*self._rows, strict=True))[:-1] if n else [()] * 9
+        data: dict[str, Any] = dict(zip(_COLUMNS, columns, strict=True))
+        for col in ("time_s", "lat", "lon"):
+            data[col] = np.fromiter(data[col], dtype=np.float64, count=n)
+        data["day"] = np.fromiter(data["day"], dtype=np.int64, count=n)
+        data["node"] = pd.array(list(data["node"]), dtype="Int64")
+        data["details"] = self._details_text()[:n]
+        frame = pd.DataFrame(data)
         for col in ("kind", "order_id", "vehicle_id", "driver_id", "details"):
             frame[col] = frame[col].astype("string")
         return frame
