@@ -79,3 +79,25 @@ def test_illegal_moves_and_unknown_kinds_are_refused_when_appended():
     with pytest.raises(ValueError, match="unknown event kind 'teleport'"):
         log.append(0, "teleport", day=0)
     assert len(log) == 0
+
+
+def test_details_text_is_what_json_dumps_writes_for_awkward_values():
+    import numpy as np
+
+    from twin.events import _encode_details
+
+    awkward = {
+        "z": np.int64(3),
+        "a": np.float64(0.1),
+        "nan": math.nan,
+        "name": "Juárez–Lincoln",
+        "path": [[27.5, -99.5], [27.6, -99.4]],
+        "none": None,
+        "flag": True,
+        "other": object,
+    }
+    expected = json.dumps(
+        awkward, sort_keys=True, default=lambda v: v.item() if hasattr(v, "item") else str(v)
+    )
+    assert _encode_details(awkward) == expected
+    assert _encode_details({}) == ""
