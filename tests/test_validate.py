@@ -12,16 +12,67 @@ from typer.testing import CliRunner
 from twin.cli import app
 from twin.customers import CustomerModel
 from twin.errors import TwinError
+from twin.maps import load_network
 from twin.scenario import Scenario
 from twin.sim import Simulation
 from twin.validate import binomial_interval, run_checks
-from twin.validate.docks import dock_queue, expected_waits
+from twin.validate.docks import (
+    dock_queue,
+    dock_queue_mmc,
+    erlang_c,
+    erlang_c_wait_s,
+    expected_waits,
+)
 from twin.validate.failures import expected_failure
 from twin.validate.forecast import band_coverage
 
 
 def test_dd_c_batch_waits_by_hand():
     assert expected_waits(5, 2, 600.0).tolist() == [0, 0, 600, 600, 1200]
+
+
+def test_erlang_c_known_values():
+    # One dock (M/M/1): the chance to wait is the utilisation, the wait rho / (mu - lambda).
+    assert erlang_c(0.5, 1) == pytest.approx(0.5)
+    assert erlang_c_wait_s(0.5 / 600, 600.0, 1) == pytest.approx(0.5 / (1 / 600 - 0.5 / 600))
+    # Two docks offered one dock's work: C = (1/2 / (1 - 1/2)) / (1 + 1 + 1) = 1/3.
+    assert erlang_c(1.0, 2) == pytest.approx(1 / 3)
+    assert erlang_c_wait_s(1 / 600, 600.0, 2) == pytest.approx(600 / 3)
+    with pytest.raises(ValueError, match="unstable"):
+        erlang_c(3.0, 3)
+
+
+def _loading_day(cv: float) -> list[float]:
+    """Loading times of 60 one-parcel vans at a hub with a dock each (no queue)."""
+    scenario = Scenario.model_validate(
+        {
+            "seed": 5,
+            "map": {"ref": "grid-8x8"},
+            "hubs": [
+                {"id": "hub", "docks": 60, "load_setup_s": 600, "load_time_per_parcel_s": 0}
+                | {"load_time_cv": cv}
+            ],
+            "vehicle_types": {"van": {"capacity_parcels": 1, "max_trips": 1}},
+            "fleet": [{"type": "van", "count": 60, "hub": "hub"}],
+            "demand": {"orders_per_day": 140, "share_known_at_cutoff": 1.0},
+        }
+    )
+    events = Simulation(scenario, load_network("grid-8x8")).run().events
+    start = events[events["kind"] == "load_start"].set_index("vehicle_id")["time_s"]
+    depart = events[events["kind"] == "depart"].set_index("vehicle_id")["time_s"]
+    return (depart - start.reindex(depart.index)).tolist()
+
+
+def test_loading_times_spread_as_the_hub_says():
+    fixed = _loading_day(0.0)
+    assert len(fixed) == 60
+    assert fixed == pytest.approx([600.0] * 60)
+    varied = np.array(_loading_day(1.0))
+    assert len(varied) == 60
+    # Exponential about 600 s: the mean within 2.5 standard errors, the spread near 1.
+    assert abs(varied.mean() - 600) < 2.5 * 600 / np.sqrt(60)
+    assert 0.7 < varied.std(ddof=1) / varied.mean() < 1.3
+    assert len(set(varied.round(3))) == 60
 
 
 def test_wilson_interval_known_values():
@@ -56,6 +107,8 @@ def test_fast_checks_pass():
     results = run_checks(fast=True)
     assert [r.name for r in results] == [
         "dock_queue",
+        "dock_queue_mmc",
+        "dock_queue_mmc",
         "first_attempt_failures",
         "calibration.overhead_s",
         "calibration.handover_s",
@@ -73,6 +126,16 @@ def test_dock_check_fails_when_loading_takes_longer_than_configured(monkeypatch)
         Simulation, "load_time_s", lambda self, vehicle, parcels: 1.1 * real(self, vehicle, parcels)
     )
     assert not dock_queue(fast=True)[0].passed
+
+
+def test_mmc_check_fails_when_loads_take_twice_as_long(monkeypatch):
+    real = Simulation.draw_load_time_s
+    monkeypatch.setattr(
+        Simulation,
+        "draw_load_time_s",
+        lambda self, vehicle, parcels: 2 * real(self, vehicle, parcels),
+    )
+    assert not any(r.passed for r in dock_queue_mmc(fast=True))
 
 
 def test_failure_check_fails_when_everybody_answers(monkeypatch):

@@ -44,6 +44,10 @@ class Hub(SettingsModel):
     docks: Annotated[int, Field(ge=1)] = 4
     load_time_per_parcel_s: NonNeg = 15.0
     load_setup_s: NonNeg = 300.0
+    #: Spread of each loading's duration, as a coefficient of variation (standard
+    #: deviation / mean): 0 loads every trip in exactly its expected time; above 0 the
+    #: time is gamma-distributed about it (1 = exponential, as queueing models assume).
+    load_time_cv: Annotated[float, Field(ge=0, le=3)] = 0.0
     open_h: Hour = 5.0
     close_h: Hour = 23.0
 

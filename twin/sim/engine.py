@@ -170,7 +170,19 @@ class Simulation:
         )
 
     def load_time_s(self, vehicle: Vehicle, parcels: int) -> float:
+        """The expected time to load ``parcels`` (what plans and ETAs assume)."""
         return load_time_s(self.world.hub_settings[vehicle.hub], vehicle.type, parcels)
+
+    def draw_load_time_s(self, vehicle: Vehicle, parcels: int) -> float:
+        """How long this loading takes: the expected time, or with the hub's
+        ``load_time_cv`` a gamma draw about it from the ``loading`` stream (drawn only
+        then, so hubs without spread leave every other stream as it was)."""
+        mean = self.load_time_s(vehicle, parcels)
+        cv = self.world.hub_settings[vehicle.hub].load_time_cv
+        if cv <= 0 or mean <= 0:
+            return mean
+        shape = 1.0 / cv**2
+        return float(self.streams["loading"].gamma(shape, mean / shape))
 
     def mover(self, vehicle: Vehicle) -> TravelTimes:
         return self.world.movers[vehicle.type_name]

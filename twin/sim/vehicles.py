@@ -382,7 +382,7 @@ def load_trip(
         dock_wait_s=round(sim.now() - queued, 3),
         parcels=len(trip),
     )
-    load_s = sim.load_time_s(vehicle, len(trip))
+    load_s = sim.draw_load_time_s(vehicle, len(trip))
     yield sim.env.timeout(load_s)
     day_log["loading_s"] += load_s
     for order in trip:

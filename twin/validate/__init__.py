@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from twin.errors import TwinError
 from twin.validate.calibration import calibration_round_trip
 from twin.validate.check import CheckResult, binomial_interval
-from twin.validate.docks import dock_queue
+from twin.validate.docks import dock_queue, dock_queue_mmc
 from twin.validate.failures import first_attempt_failures
 from twin.validate.forecast import forecast_coverage
 
@@ -32,6 +32,7 @@ __all__ = ["CHECKS", "CheckResult", "binomial_interval", "run_checks"]
 #: The checks, in the order ``twin validate`` runs them.
 _CHECKS: dict[str, Callable[[bool], list[CheckResult]]] = {
     "dock_queue": dock_queue,
+    "dock_queue_mmc": dock_queue_mmc,
     "first_attempt_failures": first_attempt_failures,
     "calibration_round_trip": calibration_round_trip,
     "forecast_coverage": forecast_coverage,
