@@ -110,6 +110,9 @@ def test_fast_checks_pass():
         "dock_queue_mmc",
         "dock_queue_mmc",
         "first_attempt_failures",
+        "border_waits",
+        "border_waits",
+        "border_waits",
         "calibration.overhead_s",
         "calibration.handover_s",
         "calibration.orders_per_day",
@@ -136,6 +139,29 @@ def test_mmc_check_fails_when_loads_take_twice_as_long(monkeypatch):
         lambda self, vehicle, parcels: 2 * real(self, vehicle, parcels),
     )
     assert not any(r.passed for r in dock_queue_mmc(fast=True))
+
+
+def test_border_check_fails_when_waits_lose_their_spread_or_their_hour(monkeypatch):
+    from twin.traveltime import TravelTimes
+    from twin.validate.border import border_waits
+
+    real = TravelTimes.sample_parts
+    # Every wait exactly its mean: the band holds all of them, not 80 %.
+    monkeypatch.setattr(
+        TravelTimes, "sample_parts", lambda self, leg, rng: (real(self, leg, rng)[0], leg.wait_s)
+    )
+    band = border_waits(fast=True)[2]
+    assert band.simulated == 1.0
+    assert not band.passed
+    # Waits drawn at half the hour's mean: both directions' means miss 1.
+    monkeypatch.setattr(
+        TravelTimes,
+        "sample_parts",
+        lambda self, leg, rng: (lambda d, w: (d, w / 2))(*real(self, leg, rng)),
+    )
+    results = border_waits(fast=True)
+    assert not results[0].passed
+    assert not results[1].passed
 
 
 def test_failure_check_fails_when_everybody_answers(monkeypatch):

@@ -562,7 +562,14 @@ class TravelTimes:
         )
 
     def sample(self, leg: Leg, rng: np.random.Generator) -> float:
-        """Realised duration (s) of a leg: noisy driving plus random border waits.
+        """Realised duration (s) of a leg: noisy driving plus random border waits
+        (:meth:`sample_parts`, summed)."""
+        driving, waits = self.sample_parts(leg, rng)
+        return driving + waits
+
+    def sample_parts(self, leg: Leg, rng: np.random.Generator) -> tuple[float, float]:
+        """Realised driving and border waiting (s) of a leg, drawn apart so that the
+        waits can be logged and checked against their configured distribution.
 
         Expected waits inside ``leg.travel_time_s`` are replaced with gamma draws of
         the same mean and the configured CV; the rest is scaled by lognormal noise
@@ -582,7 +589,7 @@ class TravelTimes:
             else:
                 shape = 1.0 / (wait_cv * wait_cv)
                 waits += float(rng.gamma(shape, mean / shape))
-        return driving + waits
+        return driving, waits
 
     def path_coords(self, leg: Leg) -> list[tuple[float, float]]:
         """``(lat, lon)`` points along a leg (:meth:`RoadNetwork.path_coords`)."""

@@ -448,11 +448,11 @@ def drive(
     mover = sim.mover(vehicle)
     if leg is None:
         leg = mover.leg(source, target, depart_s=sim.now())
-    drive_s = (
-        mover.sample(leg, sim.travel_rng)
-        / vehicle.type.speed_factor
-        * sim.world.weather.road_factor(sim.now())
-    )
+    driving_s, border_s = mover.sample_parts(leg, sim.travel_rng)
+    # The weather and the vehicle's speed scale the whole leg, border queues included
+    # (the live forecast does the same); written as it always was, to the last bit.
+    road, speed = sim.world.weather.road_factor(sim.now()), vehicle.type.speed_factor
+    drive_s = (driving_s + border_s) / speed * road
     vs = sim.state.vs[vid]
     planned = vs.planned_breaks
     due_by_plan = bool(planned) and sim.now() + drive_s > planned[0]
@@ -465,24 +465,16 @@ def drive(
     day_log["km"] += leg.length_m / 1000.0
     day_log["legs"].append(leg.nodes)
     vs.driving_s += drive_s
+    where: dict[str, Any] = {"leg_m": round(leg.length_m, 1), "drive_s": round(drive_s, 3)}
+    if leg.crossings:
+        # What the leg spent in border queues, and what the hour's settings expected.
+        where["border_wait_s"] = round(border_s / speed * road, 3)
+        where["border_expected_s"] = round(leg.wait_s / speed * road, 3)
+        where["crossings"] = [[int(k), bool(north)] for k, north, _ in leg.crossings]
     if order is not None:
-        sim.order_event(
-            "arrive",
-            order,
-            vehicle_id=vid,
-            driver_id=drv,
-            leg_m=round(leg.length_m, 1),
-            drive_s=round(drive_s, 3),
-        )
+        sim.order_event("arrive", order, vehicle_id=vid, driver_id=drv, **where)
     else:
-        sim.event(
-            "arrive",
-            vehicle_id=vid,
-            driver_id=drv,
-            node=target,
-            leg_m=round(leg.length_m, 1),
-            drive_s=round(drive_s, 3),
-        )
+        sim.event("arrive", vehicle_id=vid, driver_id=drv, node=target, **where)
 
 
 def deposit_redirected(

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from twin.errors import TwinError
+from twin.validate.border import border_waits
 from twin.validate.calibration import calibration_round_trip
 from twin.validate.check import CheckResult, binomial_interval
 from twin.validate.docks import dock_queue, dock_queue_mmc
@@ -34,6 +35,7 @@ _CHECKS: dict[str, Callable[[bool], list[CheckResult]]] = {
     "dock_queue": dock_queue,
     "dock_queue_mmc": dock_queue_mmc,
     "first_attempt_failures": first_attempt_failures,
+    "border_waits": border_waits,
     "calibration_round_trip": calibration_round_trip,
     "forecast_coverage": forecast_coverage,
 }
