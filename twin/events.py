@@ -244,8 +244,9 @@ def _jsonable(value: Any) -> Any:
 _DETAILS = json.JSONEncoder(sort_keys=True, default=_jsonable)
 #: The same text from CPython's C encoder, built once: ``JSONEncoder.encode`` builds
 #: it again on every call, half of what encoding one event's details costs. Its
-#: arguments are those ``_DETAILS`` passes (no circular check: details are flat
-#: values the engine builds); None where the C speed-ups are missing.
+#: arguments are those ``_DETAILS`` passes, less the check for a container that
+#: holds itself (details are numbers, strings and lists the engine builds); None
+#: where the C speed-ups are missing.
 _C_MAKE_ENCODER = getattr(json.encoder, "c_make_encoder", None)
 _C_DETAILS = (
     _C_MAKE_ENCODER(
