@@ -73,10 +73,23 @@ def test_merge_warnings_sums_counts_and_names_the_replications() -> None:
     merged = merge_warnings(
         [result(a), result(), result({**a, "message": "later a", "count": 3}, b)]
     )
+    # Each message quotes one run's figures, and says which run and the total.
     assert merged == [
-        {"code": "a", "message": "first a", "count": 5, "replications": [0, 2]},
-        {"code": "b", "message": "only b", "count": 1, "replications": [2]},
+        {
+            "code": "a",
+            "message": "first a (in 2 of 3 replications; this is replication 0, 5 in all)",
+            "count": 5,
+            "replications": [0, 2],
+        },
+        {
+            "code": "b",
+            "message": "only b (in 1 of 3 replications; this is replication 2)",
+            "count": 1,
+            "replications": [2],
+        },
     ]
+    # One run: its messages as they are.
+    assert merge_warnings([result(a)])[0]["message"] == "first a"
 
 
 def test_a_cap_that_fires_before_any_solution_is_a_warning_not_a_traceback(

@@ -54,15 +54,10 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def print_warnings(warnings: list[dict[str, Any]], *, replications: int = 1) -> None:
+def print_warnings(warnings: list[dict[str, Any]]) -> None:
     """One line per warning of a run, on stderr: the shortcuts its numbers depend on."""
-    for w in warnings:
-        where = ""
-        if replications > 1 and "replications" in w:  # a run-set warning names none
-            where = f" (in {len(w['replications'])} of {replications} replications)"
-        err.print(
-            f"[bold yellow]warning:[/] {w['message']}{where}", highlight=False, soft_wrap=True
-        )
+    for w in warnings:  # with several replications, each message says which and how many
+        err.print(f"[bold yellow]warning:[/] {w['message']}", highlight=False, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:

@@ -100,10 +100,7 @@ def compare_cmd(
         )
     data = write_comparison(comparison, network, out_dir)
     for label, warnings in data.get("warnings", {}).items():  # on stderr, with --json too
-        print_warnings(
-            [{**w, "message": f"{label}: {w['message']}"} for w in warnings],
-            replications=replications,
-        )
+        print_warnings([{**w, "message": f"{label}: {w['message']}"} for w in warnings])
     if json_out:
         print_json(data)
         return

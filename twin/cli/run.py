@@ -93,7 +93,7 @@ def run_cmd(
     if json_out:
         print_json(summary)
     # Warnings go to stderr too, so they are seen with --json and in CI logs.
-    print_warnings(summary["warnings"], replications=summary["replications"])
+    print_warnings(summary["warnings"])
     if strict and summary["warnings"]:
         err.print(f"[bold red]--strict:[/] {len(summary['warnings'])} warning(s); exit 3")
         raise typer.Exit(code=3)

@@ -70,9 +70,10 @@ class ReplicationSet:
 def merge_warnings(results: Sequence[SimResult | RunOutcome]) -> list[dict[str, Any]]:
     """The runs' warnings, one entry per ``code``, in order of first appearance.
 
-    The message is the first run's; ``count`` is summed over the runs and
-    ``replications`` lists the runs (0-based) that raised it, so a shortcut taken
-    in one replication of many is still said out loud.
+    ``count`` is summed over the runs and ``replications`` lists the runs (0-based)
+    that raised it, so a shortcut taken in one replication of many is still said out
+    loud. The message is the first such run's, and when there are several runs it
+    says so: a message's own figures are that run's, and the total is ``count``.
     """
     merged: dict[str, dict[str, Any]] = {}
     for r, result in enumerate(results):
@@ -80,6 +81,13 @@ def merge_warnings(results: Sequence[SimResult | RunOutcome]) -> list[dict[str, 
             entry = merged.setdefault(warning["code"], {**warning, "count": 0, "replications": []})
             entry["count"] += warning.get("count", 1)
             entry["replications"].append(r)
+    if len(results) > 1:
+        for entry in merged.values():
+            reps = entry["replications"]
+            said = f"in {len(reps)} of {len(results)} replications; this is replication {reps[0]}"
+            if len(reps) > 1:
+                said += f", {entry['count']} in all"
+            entry["message"] = f"{entry['message']} ({said})"
     return list(merged.values())
 
 

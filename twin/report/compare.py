@@ -289,8 +289,7 @@ def _page(data: Mapping[str, Any], *, means_png: str, forest_png: str) -> str:
             {**w, "message": f"{label}: {w['message']}"}
             for label, merged in data.get("warnings", {}).items()
             for w in merged
-        ],
-        data["replications"],
+        ]
     )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>

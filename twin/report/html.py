@@ -221,20 +221,12 @@ def open_orders_banner(summary: dict[str, Any], replications: int) -> str:
     )
 
 
-def warnings_banner(warnings: list[dict[str, Any]], replications: int) -> str:
+def warnings_banner(warnings: list[dict[str, Any]]) -> str:
     """The run's warnings at the top of the report: the shortcuts its numbers depend on."""
     if not warnings:
         return ""
-    items = "".join(
-        f"<li>{html.escape(w['message'])}"
-        + (
-            f" (in {len(w['replications'])} of {replications} replications)"
-            if replications > 1 and "replications" in w
-            else ""
-        )
-        + "</li>"
-        for w in warnings
-    )
+    # With several replications each message already says which and how many.
+    items = "".join(f"<li>{html.escape(w['message'])}</li>" for w in warnings)
     return f'<div class="warnings" id="warnings"><b>Warnings.</b><ul>{items}</ul></div>\n'
 
 
@@ -286,7 +278,7 @@ def write_report(
         if meta.synthetic
         else ""
     )
-    warnings = warnings_banner(result_set.warnings, len(result_set.results))
+    warnings = warnings_banner(result_set.warnings)
     resolved = yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>twin report: {html.escape(scenario.name)}</title>

@@ -449,8 +449,8 @@ def drive(
     if leg is None:
         leg = mover.leg(source, target, depart_s=sim.now())
     driving_s, border_s = mover.sample_parts(leg, sim.travel_rng)
-    # The weather and the vehicle's speed scale the whole leg, border queues included
-    # (the live forecast does the same); written as it always was, to the last bit.
+    # The weather and the vehicle's speed scale the whole leg, border queues included,
+    # as plans, ETAs and the live forecast expect it.
     road, speed = sim.world.weather.road_factor(sim.now()), vehicle.type.speed_factor
     drive_s = (driving_s + border_s) / speed * road
     vs = sim.state.vs[vid]
