@@ -165,3 +165,23 @@ def test_failures_draw_from_their_own_stream() -> None:
     assert plain.log.digest() == with_theft_only.log.digest()
     table = failures_by_reason(plain.events)
     assert set(table["reason"]) <= {"customer_absent", "locker_full"}
+
+
+@pytest.mark.parametrize("backend", ["pyvrp", "ortools"])
+def test_a_failed_parcel_is_tried_again_the_next_day_by_either_planner(backend: str) -> None:
+    # Nobody is home: every first attempt fails and the parcel comes back. Its promised
+    # window is over, so the next day's plan must give it that day's window; a planner
+    # with hard windows (PyVRP) used to see only the window that had passed, and never
+    # routed the parcel again.
+    result = _run(
+        {},
+        customers=NOBODY_HOME,
+        days=2,
+        demand={"orders_per_day": 30, "options": {"home": 1.0, "safe_drop": 0.0, "signature": 0.0}},
+        policy={"name": "static", "params": {"backend": backend, "iterations": 200}},
+    )
+    events = result.events
+    back = set(events[(events["kind"] == "reattempt") & (events["day"] == 0)]["order_id"])
+    tried_again = set(events[(events["kind"] == "attempted") & (events["day"] == 1)]["order_id"])
+    assert len(back) >= 20
+    assert back <= tried_again

@@ -375,16 +375,16 @@ def available(sim: Simulation, vehicle: Vehicle, vs: VehicleDay, now: float, day
 def order_view(
     sim: Simulation, o: Order, vehicle_id: str | None, day: int, shift_start: float
 ) -> OrderView:
-    """What the policy may know of one order; a window due today cannot open before the
-    shift does (nobody is out to deliver earlier)."""
+    """What the policy may know of one order, with the window a plan must meet."""
+    window_start, window_end = planning_window(sim, o, day, shift_start)
     return OrderView(
         id=o.id,
         node=o.node,
         lat=o.lat,
         lon=o.lon,
         demand=(1.0, o.volume_m3, o.weight_kg),
-        window_start_s=max(o.window_start_s, shift_start) if o.due_day <= day else o.window_start_s,
-        window_end_s=o.window_end_s,
+        window_start_s=window_start,
+        window_end_s=window_end,
         service_s=sim.expected_service_s(o),
         option=o.option,
         attempts=sim.state.attempts[o.id],
@@ -393,6 +393,26 @@ def order_view(
         vehicle_id=vehicle_id,
         last_attempt_s=sim.state.arrival.get(o.id),
     )
+
+
+def planning_window(sim: Simulation, o: Order, day: int, shift_start: float) -> tuple[float, float]:
+    """The window a plan made on ``day`` must meet for order ``o``.
+
+    An order due later keeps its promised window. One due today cannot be served
+    before the shift starts. One whose promised window is already over (a failed
+    attempt to try again, an order left from an earlier day or a slot missed today)
+    is late whatever happens, and is delivered today within the demand's all-day
+    window, the same for every planner: a planner with hard windows would otherwise
+    never route it again, and one with soft windows would route it by how late it
+    already is. Its KPIs still count it against its promise.
+    """
+    if o.due_day > day:
+        return o.window_start_s, o.window_end_s
+    start = max(o.window_start_s, shift_start)
+    if o.window_end_s > max(start, sim.now()):
+        return start, o.window_end_s
+    opens_h, closes_h = sim.scenario.demand.day_window_h
+    return max(day * DAY_S + opens_h * HOUR_S, shift_start), day * DAY_S + closes_h * HOUR_S
 
 
 def check_routes(sim: Simulation, plan: Any, views: Sequence[VehicleView]) -> None:
