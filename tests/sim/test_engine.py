@@ -332,7 +332,7 @@ def test_golden_trace_small_grid():
     scenario = derive(load_scenario(ROOT / "scenarios" / "small_grid.yaml"), {"warmup_days": 0})
     result = Simulation(scenario, load_network(scenario.map.ref)).run()
     assert result.log.digest() == (
-        "b598b689bc9a0638a598c53909366cba7d16110574e42b3d28379b879d00d4de"
+        "f28eadfc15a5cd0858eee70bcaa3e9881023151802f076f4d768bd60c0a80d6a"
     )
 
 
