@@ -44,7 +44,7 @@ def _truth(base: Scenario) -> Scenario:
         service_levels={"same_day": 0.5, "next_day": 0.5},
         # Presence is seen only where someone must answer the door: more attended
         # parcels than the default mix, so that every daytime hour has enough of them.
-        options={"home": 0.2, "safe_drop": 0.7, "signature": 0.1},
+        options={"home": 0.45, "safe_drop": 0.4, "signature": 0.15},
     )
     # Parking and walking are scaled together: only their sum is identifiable from
     # a stop's duration (the calibration keeps the base ratio between them).
@@ -100,7 +100,12 @@ def test_presence_recovered(setting: tuple[Scenario, Scenario, RoadNetwork, Hist
     pooled = float((fitted * attempts).sum() / attempts.sum())
     pooled_true = float((true * attempts).sum() / attempts.sum())
     pooled_base = float((base_rate * attempts).sum() / attempts.sum())
-    assert pooled == pytest.approx(pooled_true, abs=0.04)
+    # Within three binomial standard errors of the pooled rate: first attempts only
+    # count (a re-attempt returns to a door nobody answered), about 500 of them.
+    n = int(attempts.sum())
+    standard_error = (pooled_true * (1 - pooled_true) / n) ** 0.5
+    assert n >= 300
+    assert abs(pooled - pooled_true) < 3 * standard_error
     assert abs(pooled - pooled_true) < abs(pooled - pooled_base)
     # Each hour's truth lies within its 99 % interval, give or take one hour in ten.
     inside = [r["ci"][0] - 0.03 <= t <= r["ci"][1] + 0.03 for r, t in zip(rows, true, strict=True)]

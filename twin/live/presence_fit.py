@@ -1,8 +1,11 @@
-"""The presence fit: by hour (and area), the share of attempts that met someone.
+"""The presence fit: by hour (and area), the share of first attempts that met someone.
 
 Home and signature attempts count (a safe drop needs nobody). Failures for
 other reasons than absence (no access, a full locker) say nothing about
-presence and are left out.
+presence and are left out, and so are re-attempts: a re-attempt goes back to a
+door nobody answered, and where households differ (some are rarely in) those
+doors are answered less often than the population's, so counting them would
+pull the fitted presence down.
 """
 
 from __future__ import annotations
@@ -38,13 +41,15 @@ def effective_presence(base: Scenario) -> np.ndarray:
 
 
 def fit_presence(history: History, base: Scenario) -> dict[str, Any]:
-    """Share of attempts that met someone, by hour of arrival, overall and by area.
+    """Share of first attempts that met someone, by hour of arrival, overall and by area.
 
     Hours with fewer than :data:`MIN_ATTEMPTS_PER_HOUR` attempts keep the base
     scenario's value in ``at_home_by_hour`` (marked ``from_base``).
     """
     stops = stop_dwell(history)
     stops = stops[stops["option"].isin(["home", "signature"])]
+    if "attempt" in stops:
+        stops = stops[stops["attempt"] == 1]
     stops = stops[(stops["outcome"] == "delivered") | stops["reason"].isin(ABSENCE_REASONS)]
     hour = stops["arrived_at"].dt.hour.to_numpy()
     met = (stops["outcome"] == "delivered").to_numpy()
