@@ -1,6 +1,7 @@
-"""Hub docks as a queue: the morning loading wave against its closed form.
+"""Hub docks as a queue, against closed forms: D/D/c (:func:`dock_queue`) and M/M/c
+(:func:`dock_queue_mmc`, whose own docstring says how it is set up).
 
-Every van of a hub starts its shift at the same moment and asks for a loading
+D/D/c: every van of a hub starts its shift at the same moment and asks for a loading
 dock; ``c`` docks serve them first come, first served, each load taking the
 same time ``L`` (setup only, no per-parcel time). That is a D/D/c queue with
 one batch arrival: the ``k``-th van to get a dock (``k = 0, 1, ...``) waits
