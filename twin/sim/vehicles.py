@@ -465,16 +465,16 @@ def drive(
     day_log["km"] += leg.length_m / 1000.0
     day_log["legs"].append(leg.nodes)
     vs.driving_s += drive_s
-    where: dict[str, Any] = {"leg_m": round(leg.length_m, 1), "drive_s": round(drive_s, 3)}
+    leg_facts: dict[str, Any] = {"leg_m": round(leg.length_m, 1), "drive_s": round(drive_s, 3)}
     if leg.crossings:
         # What the leg spent in border queues, and what the hour's settings expected.
-        where["border_wait_s"] = round(border_s / speed * road, 3)
-        where["border_expected_s"] = round(leg.wait_s / speed * road, 3)
-        where["crossings"] = [[int(k), bool(north)] for k, north, _ in leg.crossings]
+        leg_facts["border_wait_s"] = round(border_s / speed * road, 3)
+        leg_facts["border_expected_s"] = round(leg.wait_s / speed * road, 3)
+        leg_facts["crossings"] = [[int(k), bool(north)] for k, north, _ in leg.crossings]
     if order is not None:
-        sim.order_event("arrive", order, vehicle_id=vid, driver_id=drv, **where)
+        sim.order_event("arrive", order, vehicle_id=vid, driver_id=drv, **leg_facts)
     else:
-        sim.event("arrive", vehicle_id=vid, driver_id=drv, node=target, **where)
+        sim.event("arrive", vehicle_id=vid, driver_id=drv, node=target, **leg_facts)
 
 
 def deposit_redirected(
