@@ -117,6 +117,8 @@ def test_fast_checks_pass():
         "calibration.handover_s",
         "calibration.orders_per_day",
         "forecast_coverage",
+        "bhh_tours",
+        "bhh_tours",
     ]
     assert all(r.passed for r in results), results
     assert all(r.low <= r.simulated <= r.high for r in results)
@@ -217,3 +219,39 @@ def test_cli_json_and_exit_status():
     assert check["name"] == "dock_queue"
     assert check["passed"] is True
     assert np.isfinite(check["expected"])
+
+
+def test_straight_torus_roads_take_the_short_way_round():
+    from twin.validate.tours import straight_torus
+
+    net = straight_torus(np.array([[10.0, 10.0], [1990.0, 10.0], [1000.0, 1000.0]]), 2000.0)
+    ends = zip(net.node_ids[net.edge_u], net.node_ids[net.edge_v], net.edge_length_m, strict=True)
+    lengths = {(int(u), int(v)): float(m) for u, v, m in ends}
+    assert lengths[(1, 2)] == pytest.approx(20.0)  # across the seam, not 1,980 m
+    assert lengths[(1, 3)] == pytest.approx(990.0 * np.sqrt(2), abs=1e-3)
+
+
+def test_tour_ratios_of_hand_drawn_days():
+    from twin.validate.tours import grid_torus, straight_torus, tour_ratios
+
+    # A 500 m square on straight roads: the tour is its perimeter, 2 km, and
+    # sqrt(N A) = sqrt(4 * 2 km * 2 km) = 4 km.
+    square = np.array([[0.0, 0.0], [500.0, 0.0], [500.0, 500.0], [0.0, 500.0]])
+    ratios = tour_ratios(straight_torus(square, 2000.0), [[1, 2, 3, 4]], 4e6)
+    assert ratios.tolist() == pytest.approx([0.5])
+    # On a 100 m grid the same trip with one corner pushed out: around the bounding
+    # box, 2 * (500 + 700) m = 2.4 km.
+    grid = grid_torus(20, 2000.0)
+    corner = lambda i, j: i * 20 + j + 1  # noqa: E731
+    day = [corner(0, 0), corner(5, 0), corner(5, 7), corner(2, 5)]
+    assert tour_ratios(grid, [day], 4e6).tolist() == pytest.approx([0.6])
+
+
+def test_tour_check_fails_for_a_planner_that_keeps_its_first_routes(monkeypatch):
+    import twin.validate.tours as tours
+
+    first = {"name": "static", "params": {"backend": "ortools", "solution_limit": 1}}
+    monkeypatch.setattr(tours, "BASELINE_PLANNER", first)
+    straight, _ = tours.bhh_tours(fast=True)
+    assert not straight.passed
+    assert straight.simulated > straight.high  # tours too long, not too short

@@ -64,13 +64,16 @@ class GraphBuilder:
         way: int | None = None,
         oneway: bool = False,
         speed_kph: float | None = None,
+        length_m: float | None = None,
         **extra: Any,
     ) -> None:
-        """Add a road segment; two directed edges unless ``oneway``."""
+        """Add a road segment; two directed edges unless ``oneway``. Its length is
+        the straight line between its ends unless ``length_m`` says otherwise (a
+        road that wraps around a torus is shorter than the line across the plane)."""
         if u == v:
             return
         (x0, y0), (x1, y1) = self.xy[u - 1], self.xy[v - 1]
-        length = math.hypot(x1 - x0, y1 - y0)
+        length = math.hypot(x1 - x0, y1 - y0) if length_m is None else length_m
         speed = speed_kph or _SPEED_KPH[highway]
         attrs = {
             "osmid": way if way is not None else self.way(),

@@ -27,6 +27,7 @@ from twin.validate.check import CheckResult, binomial_interval
 from twin.validate.docks import dock_queue, dock_queue_mmc
 from twin.validate.failures import first_attempt_failures
 from twin.validate.forecast import forecast_coverage
+from twin.validate.tours import bhh_tours
 
 __all__ = ["CHECKS", "CheckResult", "binomial_interval", "run_checks"]
 
@@ -38,6 +39,7 @@ _CHECKS: dict[str, Callable[[bool], list[CheckResult]]] = {
     "border_waits": border_waits,
     "calibration_round_trip": calibration_round_trip,
     "forecast_coverage": forecast_coverage,
+    "bhh_tours": bhh_tours,
 }
 CHECKS = tuple(_CHECKS)
 

@@ -20,8 +20,9 @@ class CheckResult:
     simulated: float
     #: The band the verdict uses (``band`` says which): the simulated value's 95 %
     #: interval, passed when the expected value is inside it; or a tolerance around
-    #: the expected value, passed when the simulated value is inside it; or, for an
-    #: exact figure, the simulated value itself.
+    #: the expected value, passed when the simulated value is inside it; or bounds
+    #: theory puts on a value it cannot give exactly, passed when the simulated
+    #: value is between them; or, for an exact figure, the simulated value itself.
     low: float
     high: float
     passed: bool
@@ -29,7 +30,7 @@ class CheckResult:
     source: str
     #: Size of the sample behind the simulated value (attempts, vans...).
     n: int
-    #: What ``low`` and ``high`` are: "CI" (95 % interval), "±5 %" or "exact".
+    #: What ``low`` and ``high`` are: "CI" (95 % interval), "±5 %", "bounds" or "exact".
     band: str = "CI"
 
     def to_json(self) -> dict[str, Any]:
