@@ -52,6 +52,7 @@ COVERED_KPIS = frozenset(
     {
         "orders_released",
         "delivered",
+        "deliveries_made",
         "on_time_rate",
         "service_level",
         "attempted_on_time_rate",
@@ -429,6 +430,16 @@ def test_delivered_counts_door_and_locker_handovers(run: Run):
     assert run.kpis()["delivered"] == 6.0
 
 
+@covers("deliveries_made")
+def test_deliveries_made_are_the_hand_overs_of_the_days_measured(run: Run):
+    # No warm-up: every first hand-over of the run, the 6 orders delivered.
+    assert run.kpis()["deliveries_made"] == 6.0
+    # Only the vehicle days of day 1 in the table: the hand-overs of day 1 (none here).
+    later = kpis(run.orders, run.vehicles.assign(day=1), run.events)
+    assert later["deliveries_made"] == 0.0
+    assert math.isnan(later["cost_per_delivery"])
+
+
 @covers("on_time_rate")
 def test_on_time_rate(run: Run):
     # delivered_s <= window_end_s: o01 10:00<=12 yes, o02 16:00>12 no, o03 12:00<=12 yes
@@ -660,14 +671,22 @@ def test_measured_leaves_the_warm_up_out():
     assert list(kept_orders["order_id"]) == ["d0-o00002", "d1-o00003"]
     assert list(kept_vehicles["day"]) == [1]
     # The events of o02 and o03 (created, assigned, loaded, out, attempted, delivered,
-    # pod) and the day-1 plan; nothing of o01 and no order-less event of day 0.
-    assert set(kept_events["order_id"].dropna()) == {"d0-o00002", "d1-o00003"}
+    # pod), o01's of day 1 (its dispatch and delivery: the measured day's work) and the
+    # day-1 plan; not o01's creation, nor the order-less events of day 0.
+    assert set(kept_events["order_id"].dropna()) == {"d0-o00001", "d0-o00002", "d1-o00003"}
+    o01 = kept_events[kept_events["order_id"] == "d0-o00001"]
+    assert "created" not in set(o01["kind"])
+    assert "delivered" in set(o01["kind"])
+    assert (o01["time_s"] >= DAY_S).all()
     assert list(kept_events.loc[kept_events["order_id"].isna(), "time_s"]) == [DAY_S + 7 * H]
     out = kpis(kept_orders, kept_vehicles, kept_events)
-    # Two measured orders delivered; one van day of 216.0 -> 108 per delivery.
+    # Two measured orders delivered, but the measured day handed over three parcels
+    # (o01 too): its one van day of 216.0 costs 72 a parcel, not 108.
     assert out["orders_released"] == 2.0
     assert out["delivered"] == 2.0
-    assert out["cost_per_delivery"] == pytest.approx(108.0)
+    assert out["deliveries_made"] == 3.0
+    assert out["cost_per_delivery"] == pytest.approx(72.0)
+    assert out["km_per_delivery"] == pytest.approx(20.0 / 3)
     assert out["customer_satisfaction"] == 5.0
     # No warm-up: the tables as they are.
     assert measured(orders, two_days, events, warmup_days=0) == (orders, two_days, events)
@@ -1172,6 +1191,7 @@ def test_utilization_is_busy_over_paid_time_and_never_exceeds_one():
 _BY_MODE_COLUMNS = [
     "vehicle_days",
     "deliveries",
+    "deliveries_made",
     "share",
     "cost",
     "cost_per_delivery",
@@ -1194,6 +1214,7 @@ def test_kpis_by_mode_on_two_modes(run: Run):
             "vehicle_days": 1,
             # o01 o02 o03 o05 (locker, deposited by the van) o09 -> 5 of 6
             "deliveries": 5,
+            "deliveries_made": 5,
             "share": 5 / 6,
             "cost": 257.0,
             "cost_per_delivery": 257.0 / 5,  # 51.4
@@ -1210,6 +1231,7 @@ def test_kpis_by_mode_on_two_modes(run: Run):
         "cargo_bike": {
             "vehicle_days": 1,
             "deliveries": 1,  # o04 into a locker
+            "deliveries_made": 1,
             "share": 1 / 6,
             "cost": 120.75,
             "cost_per_delivery": 120.75,

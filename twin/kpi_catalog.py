@@ -45,6 +45,7 @@ _CATALOG: dict[str, KpiDisplay] = {
     "failed_delivery_rate": KpiDisplay("service", "% of attempts", percent=True),
     "orders_released": KpiDisplay("orders", "orders"),
     "delivered": KpiDisplay("orders", "orders"),
+    "deliveries_made": KpiDisplay("orders", "parcels handed over in the measured days"),
     "no_attempts": KpiDisplay("orders", "parcels brought back untried"),
     "returned_to_sender": KpiDisplay("orders", "orders"),
     "orders_open_at_horizon": KpiDisplay("orders", "orders open at the end"),

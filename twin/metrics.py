@@ -7,6 +7,13 @@ Definitions (part of the contract; units in the names):
   or ``picked_up`` or when it has an ``in_locker`` event (a locker deposit is the
   carrier's delivery even if the customer has not collected it yet, or never
   does: the carrier's work and cost were spent on it). See :func:`handovers`;
+* ``deliveries_made``: parcels handed over (their first hand-over) on the days
+  the run measures, whatever day they were due: a warm-up parcel tried again on
+  a measured day counts; an order due on a measured day but handed over only
+  after the horizon does not. It is the denominator of every per-delivery and
+  per-hour KPI, which so divide the cost, kilometres, CO2 and hours of the
+  measured days by the parcels those same days handed over. Without a warm-up
+  it equals ``delivered``;
 * ``on_time_rate``: handed over inside the promised window (``delivered_s``, the
   door or locker hand-over time, at most ``window_end_s``) / delivered: the
   punctuality of what was delivered;
@@ -20,7 +27,8 @@ Definitions (part of the contract; units in the names):
   ``service_level`` is at most this less the failures at the door;
 * ``first_attempt_success_rate``: handed over without a failed attempt before
   (at most one attempt) / orders attempted or handed over;
-* ``failed_delivery_rate``: failed attempts / attempts, whatever the reason
+* ``failed_delivery_rate``: failed attempts / attempts (those of the measured
+  days, warm-up parcels' included), whatever the reason
   (:func:`failures_by_reason` splits them: customer absent, access problem, no
   safe place, refused, damaged, locker full);
 * ``no_attempts``: parcels a courier took out and brought back without trying
@@ -29,15 +37,15 @@ Definitions (part of the contract; units in the names):
   attempt, failure or first-attempt KPI;
 * ``cost_per_delivery``: (fixed + distance + driver time incl. overtime +
   operating cost: remote supervision, crowd couriers' pay; 0 when the vehicles
-  table has no ``operating_cost`` column) / delivered. Every vehicle of the fleet
+  table has no ``operating_cost`` column) / ``deliveries_made``. Every vehicle of the fleet
   is in the vehicles table every day; an owned vehicle left idle still costs its
   fixed cost. :func:`cost_breakdown` splits it into components that sum to it;
-* ``deliveries_per_driver_hour``: deliveries handed over by vehicles with a paid
-  driver or rider (vans, cargo bikes: :data:`twin.modes.CREWED`) / those
+* ``deliveries_per_driver_hour``: deliveries made (``deliveries_made``) by
+  vehicles with a paid driver or rider (vans, cargo bikes: :data:`twin.modes.CREWED`) / those
   vehicles' working hours. Robots, drones, autonomous vans and crowd couriers
   (paid per parcel) are left out of every driver KPI; :func:`kpis_by_mode` gives
   each mode's own ``deliveries_per_hour``;
-* ``km_per_delivery``, ``co2_kg_per_delivery``: per successful delivery;
+* ``km_per_delivery``, ``co2_kg_per_delivery``: per delivery made;
 * ``orders_open_at_horizon``: orders released but not finished when the run ends,
   split by why (they sum to it): ``open_in_locker`` (deposited in a locker, not yet
   collected), ``open_awaiting_reattempt`` (a failed attempt, waiting for the next),
@@ -59,12 +67,16 @@ Definitions (part of the contract; units in the names):
 
 Warm-up: a run's KPIs are those of its measured days (:func:`measured`): the
 orders *due* on a measured day or later (placed during the warm-up or after it),
-the vehicle days of the measured days, and their events. Orders due during the
-warm-up are left out even when they are delivered later: the backlog the warm-up
-leaves is served, and paid for, in the measured days, as the backlog the
-measured days leave is at the horizon, so in a steady state the two balance.
-(Counting orders by the day they were *placed* would not: most of a day's
-parcels are ordered the evening before.)
+the vehicle days of the measured days, and every event of those days. The
+order KPIs (``delivered``, ``service_level``, ``on_time_rate``, first-attempt
+success...) count the orders due: those due during the warm-up are left out
+even when delivered later. (Counting orders by the day they were *placed*
+would not do: most of a day's parcels are ordered the evening before.) The
+per-delivery and per-hour KPIs divide what the measured days spent by what
+they handed over (``deliveries_made``), warm-up parcels tried again included:
+those were paid for in the measured days, so dividing by ``delivered`` would
+charge their cost to the orders due and overstate the cost per delivery (on
+the Laredo baseline by about 5 %).
 
 Per mode, :func:`kpis_by_mode` gives one row per vehicle mode (``mode`` is the
 index), computed from the same definitions restricted to that mode's vehicles:
@@ -72,13 +84,15 @@ index), computed from the same definitions restricted to that mode's vehicles:
 * ``vehicle_days``: days a vehicle of that mode worked (rows with ``status``
   ``worked``; idle and no-show days are left out);
 * ``deliveries``: orders handed over by a vehicle of that mode (see ``share_<mode>``);
+* ``deliveries_made``: its ``deliveries_made`` (first hand-overs on the measured
+  days, whatever the due day);
 * ``share``: deliveries / all deliveries of the run (``delivered`` above); a
   hand-over without a recorded vehicle belongs to no mode;
 * ``cost``: fixed + distance + driver + operating cost of that mode's vehicles;
 * ``cost_per_delivery``, ``km_per_delivery``, ``co2_kg_per_delivery``: that
-  mode's cost, km and CO2 / its deliveries (NaN without deliveries);
-* ``deliveries_per_hour``: its deliveries / its vehicles' working hours (the
-  mode's productivity, crewed or not);
+  mode's cost, km and CO2 / its deliveries made (NaN without any);
+* ``deliveries_per_hour``: its deliveries made / its vehicles' working hours
+  (the mode's productivity, crewed or not);
 * ``on_time_rate``: of its deliveries, those with ``delivered_s <= window_end_s``;
 * ``attempts``, ``failed_attempts``: ``attempted`` and ``failed`` events of its
   vehicles; ``failed_delivery_rate``: failed_attempts / attempts.
@@ -115,6 +129,7 @@ __all__ = [
 KPI_NAMES = (
     "orders_released",
     "delivered",
+    "deliveries_made",
     "on_time_rate",
     "service_level",
     "attempted_on_time_rate",
@@ -150,6 +165,7 @@ _MODE_ORDER = ("van", "cargo_bike", "autonomous_van", "robot", "drone", "crowd")
 _BY_MODE_COLUMNS = (
     "vehicle_days",
     "deliveries",
+    "deliveries_made",
     "share",
     "cost",
     "cost_per_delivery",
@@ -250,8 +266,10 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
     timed = len(crewed) and {"driving_h", "at_stops_h"} <= set(crewed.columns)
     busy = float((crewed["driving_h"] + crewed["at_stops_h"]).sum()) if timed else math.nan
     mine = first["order_id"].astype(str).isin(delivered["order_id"].astype(str))
+    made = _made(first, vehicles)
+    n_made = len(made)
     crewed_ids = set(crewed["vehicle_id"].astype(str)) if len(crewed) else set()
-    by_crew = int((mine & first["vehicle_id"].astype(str).isin(crewed_ids)).sum())
+    by_crew = int(made["vehicle_id"].astype(str).isin(crewed_ids).sum())
     in_locker = int((mine & (first["kind"] == "in_locker")).sum())
     customers = released["customer"].unique()
     satisfaction = (
@@ -260,17 +278,18 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
     out: dict[str, float] = {
         "orders_released": float(len(released)),
         "delivered": float(n_del),
+        "deliveries_made": float(n_made),
         "on_time_rate": _ratio(on_time, n_del),
         "service_level": _ratio(int(on_time_mask[due[handed]].sum()), int(due.sum())),
         "attempted_on_time_rate": _ratio(int((reached & due).sum()), int(due.sum())),
         "first_attempt_success_rate": _ratio(first_ok, attempted_orders),
         "failed_delivery_rate": _ratio(len(failed), len(attempts)),
         "no_attempts": float((events["kind"] == "no_attempt").sum()) if len(events) else 0.0,
-        "cost_per_delivery": _ratio(costs, n_del),
+        "cost_per_delivery": _ratio(costs, n_made),
         "deliveries_per_driver_hour": _ratio(by_crew, working),
-        "km_per_delivery": _ratio(km, n_del),
+        "km_per_delivery": _ratio(km, n_made),
         "co2_kg_per_delivery": _ratio(
-            float(vehicles["co2_kg"].sum()) if len(vehicles) else 0.0, n_del
+            float(vehicles["co2_kg"].sum()) if len(vehicles) else 0.0, n_made
         ),
         "orders_open_at_horizon": float((released["final_state"] == "open_at_horizon").sum()),
         **_open_by_reason(released, events),
@@ -285,6 +304,15 @@ def kpis(orders: pd.DataFrame, vehicles: pd.DataFrame, events: pd.DataFrame) -> 
         for mode, count in _deliveries_by_mode(released, vehicles, first).items():
             out[f"share_{mode}"] = float(count / n_del)
     return out
+
+
+def _made(first: pd.DataFrame, vehicles: pd.DataFrame) -> pd.DataFrame:
+    """The first hand-overs (``first``: :func:`handovers`) made on the days of the
+    vehicles table, whatever day each parcel was due: the output of the days
+    whose costs and hours that table holds (all of them without a table)."""
+    if not len(vehicles):
+        return first
+    return first[first["day"].isin(set(vehicles["day"]))]
 
 
 def _horizon_s(events: pd.DataFrame) -> float:
@@ -340,8 +368,10 @@ def measured(
     """The run's tables restricted to its measured days (module docstring, "Warm-up").
 
     Orders due on day ``warmup_days`` or later, vehicle days from it on, the
-    events of those orders and the order-less events (breaks, plans) from its
-    start. With ``warmup_days=0`` the tables are returned as they are.
+    events of those orders, and every event from that day's start: a warm-up
+    parcel tried again on a measured day is that day's work, paid in its vehicle
+    days, so its attempt and hand-over belong with them. With ``warmup_days=0``
+    the tables are returned as they are.
     """
     if warmup_days <= 0:
         return orders, vehicles, events
@@ -353,8 +383,7 @@ def measured(
     ids = set(kept["order_id"].astype(str))
     order_ids = events["order_id"]
     mine = order_ids.notna() & order_ids.astype(str).isin(ids)
-    own = order_ids.isna() & (events["time_s"] >= start_s)
-    return kept, days, events[mine | own]
+    return kept, days, events[mine | (events["time_s"] >= start_s)]
 
 
 def _attributed(
@@ -416,11 +445,13 @@ def kpis_by_mode(
     cost = _vehicle_costs(vehicles) if len(vehicles) else pd.Series(dtype=float)
     attempts = _events_by_mode(events, "attempted", modes)
     failed = _events_by_mode(events, "failed", modes)
+    made = _made(first, vehicles)["vehicle_id"].dropna().astype(str).map(modes)
     rows = []
     for mode in _sorted_modes(set(modes.values()) | set(attributed["mode"])):
         mine = vehicle_mode == mode if vehicle_mode is not None else None
         done = attributed[attributed["mode"] == mode]
         n = len(done)
+        n_made = int((made == mode).sum())
         mode_cost = float(cost[mine].sum()) if mine is not None else 0.0
         km = float(vehicles.loc[mine, "km"].sum()) if mine is not None else 0.0
         co2 = float(vehicles.loc[mine, "co2_kg"].sum()) if mine is not None else 0.0
@@ -430,12 +461,13 @@ def kpis_by_mode(
                 "mode": mode,
                 "vehicle_days": int((mine & _worked(vehicles)).sum()) if mine is not None else 0,
                 "deliveries": n,
+                "deliveries_made": n_made,
                 "share": _ratio(n, n_del),
                 "cost": mode_cost,
-                "cost_per_delivery": _ratio(mode_cost, n),
-                "deliveries_per_hour": _ratio(n, hours),
-                "km_per_delivery": _ratio(km, n),
-                "co2_kg_per_delivery": _ratio(co2, n),
+                "cost_per_delivery": _ratio(mode_cost, n_made),
+                "deliveries_per_hour": _ratio(n_made, hours),
+                "km_per_delivery": _ratio(km, n_made),
+                "co2_kg_per_delivery": _ratio(co2, n_made),
                 "on_time_rate": _ratio(int(done["on_time"].sum()), n),
                 "attempts": attempts.get(mode, 0),
                 "failed_attempts": failed.get(mode, 0),
@@ -457,7 +489,7 @@ def _worked(vehicles: pd.DataFrame) -> pd.Series:
 COST_COMPONENTS = ("fixed", "distance", "wages", "overtime", "supervision", "crowd_pay")
 
 
-def cost_breakdown(vehicles: pd.DataFrame, delivered: float) -> pd.DataFrame:
+def cost_breakdown(vehicles: pd.DataFrame, deliveries_made: float) -> pd.DataFrame:
     """The cost KPI by component: what the run's money was spent on.
 
     ``fixed``: vehicles' fixed cost per day (idle owned vehicles included);
@@ -471,8 +503,8 @@ def cost_breakdown(vehicles: pd.DataFrame, delivered: float) -> pd.DataFrame:
     ----------
     vehicles : pandas.DataFrame
         A run's vehicles table (columns missing from older results count 0).
-    delivered : float
-        Deliveries of the run (:func:`kpis`'s ``delivered``).
+    deliveries_made : float
+        Parcels the run's days handed over (:func:`kpis`'s ``deliveries_made``).
     """
 
     crowd = (
@@ -499,7 +531,7 @@ def cost_breakdown(vehicles: pd.DataFrame, delivered: float) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "total": totals,
-            "per_delivery": {k: _ratio(v, delivered) for k, v in totals.items()},
+            "per_delivery": {k: _ratio(v, deliveries_made) for k, v in totals.items()},
         }
     ).rename_axis("component")
 
@@ -565,6 +597,7 @@ def conservation(orders: pd.DataFrame) -> dict[str, int]:
 KPI_DIRECTIONS: dict[str, int] = {
     "orders_released": 0,
     "delivered": 1,
+    "deliveries_made": 1,
     "on_time_rate": 1,
     "service_level": 1,
     "attempted_on_time_rate": 1,

@@ -23,7 +23,7 @@ def validate_cmd(
         typer.Option(help="Comma-separated checks to run (default: all)."),
     ] = None,
     fast: Annotated[
-        bool, typer.Option(help="Smaller scenarios: wider bands, ~20 s not ~5 min.")
+        bool, typer.Option(help="Smaller scenarios: wider bands, ~35 s not ~6 min.")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:

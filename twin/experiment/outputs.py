@@ -90,7 +90,7 @@ def _breakdowns(result_set: Any) -> tuple[list[Any], list[Any], list[Any]]:
         _, vehicles, events = result.measured()
         failures.append(failures_by_reason(events).to_dict("records"))
         use.append(fleet_use(vehicles).to_dict("index"))
-        frame = cost_breakdown(vehicles, k["delivered"])
+        frame = cost_breakdown(vehicles, k["deliveries_made"])
         costs.append(
             {
                 str(name): {"total": float(total), "per_delivery": float(per)}

@@ -152,9 +152,9 @@ def _failures_table(events: pd.DataFrame) -> str:
     )
 
 
-def _cost_table(vehicles: pd.DataFrame, delivered: float) -> str:
+def _cost_table(vehicles: pd.DataFrame, deliveries_made: float) -> str:
     """Where the cost per delivery goes, component by component (replication 1)."""
-    frame = cost_breakdown(vehicles, delivered)
+    frame = cost_breakdown(vehicles, deliveries_made)
     body = "".join(
         f"<tr><td>{html.escape(str(name))}</td><td>{_cell(float(r['total']))}</td>"
         f"<td>{_cell(float(r['per_delivery']))}</td></tr>"
@@ -305,7 +305,7 @@ the next trip, on break) and sum to the hours worked; cost is fixed + distance +
 operating cost.</p>
 {per_vehicle_html(vehicles)}
 <h2>Cost per delivery by component</h2>
-{_cost_table(vehicles, result_set.per_run[0]["delivered"])}
+{_cost_table(vehicles, result_set.per_run[0]["deliveries_made"])}
 <h2>Order conservation</h2><table><tr><th>run</th><th>final states</th></tr>{conservation}</table>
 <h2>Routes</h2>
 <p><a id="day-link" href="{replay}">Replay day {day} ▶</a> (an animated map of the day, with
