@@ -82,7 +82,7 @@ BETA_TORUS = 0.7120
 #: Side of the square torus (m).
 SIDE_M = 2000.0
 #: The baseline scenario's planner; its budget: the baseline's 2,000 iterations
-#: (1,000 for the fast check's smaller days, where they are as many per stop).
+#: (1,000 for the fast check's days of 40 orders: about as many per stop).
 BASELINE_PLANNER: dict[str, Any] = {
     "name": "static",
     "params": {"backend": "pyvrp", "iterations": 2000},
@@ -109,7 +109,8 @@ def straight_torus(points: np.ndarray, side_m: float) -> RoadNetwork:
 
 def grid_torus(blocks: int, side_m: float) -> RoadNetwork:
     """A street grid of ``blocks`` x ``blocks`` square blocks whose last streets
-    join the first (a torus); node ids run row by row from 1."""
+    join the first (a torus); the corner ``i`` blocks east and ``j`` north of the
+    origin has node id ``i * blocks + j + 1``."""
     block = side_m / blocks
     b = GraphBuilder(LocalProjection(*_ORIGIN))
     ids = [[b.node(i * block, j * block) for j in range(blocks)] for i in range(blocks)]
