@@ -16,7 +16,7 @@ Policies (:class:`~twin.dispatch.postpone.PostponePolicy`): ``greedy``
 dispatches every open request at once, ``lazy`` only the must-go ones,
 ``prize`` the must-go ones and each other request whose detour costs less than
 ``prize_share`` of its round trip from the depot, ``sample`` the must-go ones
-and each other request that rides with no request drawn for the next epochs.
+and each other request that rides with no request drawn for the next epoch.
 Each epoch's routing stops at ``budget`` PyVRP iterations in all (``sample``
 spends half on its draws), so a run gives the same costs on any machine; a
 wall-clock cap (``time_limit_s``) is only a safety net, and each instance
@@ -60,10 +60,14 @@ POLICIES: dict[str, dict[str, Any]] = {
     "greedy": {"take": "all"},
     "lazy": {"take": "due"},
     "prize": {"take": "prize", "prize_share": 0.5},
-    "sample": {"take": "sample", "scenarios": 4, "send_share": 0.25},
+    "sample": {"take": "sample", "scenarios": 8, "send_share": 0.25},
 }
-#: Epochs ahead a ``sample`` policy draws future requests for.
-LOOKAHEAD = 3
+#: Epochs ahead a ``sample`` policy draws future requests for. One epoch ahead
+#: with 8 draws beat three ahead with 4 at the same budget (mean per-day cost
+#: against greedy on the first 20 days at 500 iterations: -8.0 % against -6.9 %;
+#: two ahead with 8 draws, -7.4 %): a draw of one epoch is a smaller problem,
+#: which its share of the budget solves better.
+LOOKAHEAD = 1
 
 
 def default_folder() -> Path:
@@ -100,7 +104,7 @@ def epoch_state(inst: BenchInstance, epoch: Epoch, final: int | None = None) -> 
     """The epoch as the state a twin policy decides on (see the module docstring).
 
     With ``final`` (the day's last epoch), ``future_orders`` draws the requests of
-    the next :data:`LOOKAHEAD` epochs by the day's own rules, each created when
+    the next :data:`LOOKAHEAD` epoch(s) by the day's own rules, each created when
     routes may first leave for it; the vehicles are enough for those too.
     """
     duration = np.asarray(inst.matrix, dtype=float)
