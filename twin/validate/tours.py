@@ -64,7 +64,7 @@ from twin.demand import Order
 from twin.maps._builder import GraphBuilder, finish_graph, synthetic_meta
 from twin.maps.network import LocalProjection, RoadNetwork
 from twin.scenario import Scenario
-from twin.sim import Simulation
+from twin.sim import SimResult, Simulation
 from twin.validate.check import CheckResult
 
 __all__ = [
@@ -216,7 +216,7 @@ def _mean_interval(ratios: np.ndarray) -> tuple[float, float, float]:
     return mean - half, mean, mean + half
 
 
-def _one_van_day(network: RoadNetwork, nodes: Sequence[int], policy: dict[str, Any]) -> Any:
+def _one_van_day(network: RoadNetwork, nodes: Sequence[int], policy: dict[str, Any]) -> SimResult:
     """One van from a hub at ``nodes[0]`` with an order at each other node."""
     at = network.index(np.asarray(nodes, dtype=np.int64))
     lat, lon = network.lat[at], network.lon[at]
