@@ -239,12 +239,23 @@ def test_tour_ratios_of_hand_drawn_days():
     square = np.array([[0.0, 0.0], [500.0, 0.0], [500.0, 500.0], [0.0, 500.0]])
     ratios = tour_ratios(straight_torus(square, 2000.0), [[1, 2, 3, 4]], 4e6)
     assert ratios.tolist() == pytest.approx([0.5])
-    # On a 100 m grid the same trip with one corner pushed out: around the bounding
-    # box, 2 * (500 + 700) m = 2.4 km.
+    # On a 100 m grid, four corners whose best tour goes around their bounding box:
+    # 2 * (500 + 700) m = 2.4 km.
     grid = grid_torus(20, 2000.0)
     corner = lambda i, j: i * 20 + j + 1  # noqa: E731
     day = [corner(0, 0), corner(5, 0), corner(5, 7), corner(2, 5)]
     assert tour_ratios(grid, [day], 4e6).tolist() == pytest.approx([0.6])
+
+
+def test_a_day_that_leaves_orders_out_is_no_tour():
+    from twin.validate.tours import straight_torus, tour_ratios
+
+    # Dropping an order costs nothing: the plan serves none, and a day without
+    # them must not pass for a short tour.
+    square = np.array([[0.0, 0.0], [500.0, 0.0], [500.0, 500.0], [0.0, 500.0]])
+    free = {"name": "static", "params": {"backend": "ortools", "drop_penalty": 0}}
+    ratios = tour_ratios(straight_torus(square, 2000.0), [[1, 2, 3, 4]], 4e6, free)
+    assert np.isnan(ratios).all()
 
 
 def test_tour_check_fails_for_a_planner_that_keeps_its_first_routes(monkeypatch):
