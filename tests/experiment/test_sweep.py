@@ -165,6 +165,39 @@ def test_resume_runs_nothing_more(swept: tuple[Experiment, dict[str, Any]]):
     assert again["summary"] == result["summary"]
 
 
+def test_every_run_records_the_code_that_made_it(swept: tuple[Experiment, dict[str, Any]]):
+    from twin.provenance import code_digest
+
+    _, result = swept
+    assert set(load_store(result["store"])["code_digest"]) == {code_digest()}
+
+
+def test_resume_refuses_a_store_of_other_code(
+    swept: tuple[Experiment, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+):
+    experiment, result = swept
+    # ``twin.experiment.sweep`` names the exported function too: patch the module.
+    module = sys.modules["twin.experiment.sweep"]
+    monkeypatch.setattr(module, "code_digest", lambda: "0123456789abcdef")
+    with pytest.raises(ExperimentError, match="holds runs of other twin code") as caught:
+        sweep(experiment, resume=True)
+    assert "8 by " in str(caught.value)
+    assert "choose another --store" in str(caught.value)
+    assert len(load_store(result["store"])) == 8  # nothing written, nothing lost
+
+
+def test_code_digest_follows_the_source_and_the_libraries(tmp_path: Path):
+    from twin.provenance import source_digest
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("x = 1\n")
+    first = source_digest(tmp_path, {"ortools": "9.12"})
+    assert source_digest(tmp_path, {"ortools": "9.12"}) == first
+    assert source_digest(tmp_path, {"ortools": "9.15"}) != first
+    (tmp_path / "pkg" / "a.py").write_text("x = 2\n")
+    assert source_digest(tmp_path, {"ortools": "9.12"}) != first
+
+
 def test_a_non_empty_store_needs_resume(swept: tuple[Experiment, dict[str, Any]]):
     experiment, _ = swept
     with pytest.raises(ExperimentError, match="--resume"):

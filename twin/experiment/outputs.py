@@ -71,6 +71,7 @@ def run_row(outcome: RunOutcome) -> dict[str, Any]:
         **{k: v for k, v in sorted(outcome.kpis.items()) if k not in STORE_KPIS},
         "event_log_digest": outcome.event_log_digest,
         "demand_digest": outcome.demand_digest,
+        "code_digest": outcome.code_digest,
         "wall_s": outcome.wall_s,
         "hostname": outcome.hostname,
         "pid": outcome.pid,

@@ -27,6 +27,7 @@ from twin.dispatch import DispatchPolicy
 from twin.dispatch import build_policy as build_scenario_policy
 from twin.maps import RoadNetwork, load_network
 from twin.metrics import conservation
+from twin.provenance import code_digest
 from twin.scenario import Scenario
 from twin.sim import SimResult, Simulation
 from twin.stats import replication_warning, summarize
@@ -199,6 +200,8 @@ class RunOutcome:
     events: pd.DataFrame | None = None
     #: The run's warnings (``SimResult.warnings``): shortcuts its numbers depend on.
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    #: The code that ran it, in the worker (:func:`twin.provenance.code_digest`).
+    code_digest: str = ""
 
 
 _NETWORKS: dict[tuple[str, str], RoadNetwork] = {}
@@ -255,4 +258,5 @@ def execute_run(spec: RunSpec) -> RunOutcome:
         pid=os.getpid(),
         events=events if spec.keep_events else None,
         warnings=list(result.warnings),
+        code_digest=code_digest(),
     )

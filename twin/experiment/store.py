@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from twin.errors import ExperimentError
 
@@ -57,6 +58,20 @@ def run_files(store: Path) -> dict[str, Path]:
         for p in store.rglob("*.parquet")
         if not p.name.startswith(".")
     }
+
+
+def stored_values(store: Path, column: str) -> dict[str, int]:
+    """How many finished runs of ``store`` hold each value of ``column`` (``""``
+    for runs written before the column existed). Reads only that column."""
+    counts: dict[str, int] = {}
+    for path in run_files(store).values():
+        if column in pq.read_schema(path).names:
+            values = [str(v) for v in pd.read_parquet(path, columns=[column])[column]]
+        else:
+            values = [""]
+        for value in values:
+            counts[value] = counts.get(value, 0) + 1
+    return counts
 
 
 def load_store(path: str | Path) -> pd.DataFrame:

@@ -35,8 +35,9 @@ from twin.experiment.runs import (
     build_policy,
     execute_run,
 )
-from twin.experiment.store import load_store, open_store, run_files, write_row
+from twin.experiment.store import load_store, open_store, run_files, stored_values, write_row
 from twin.metrics import HEADLINE_KPIS
+from twin.provenance import code_digest
 from twin.scenario import Scenario, describe_errors, load_scenario
 from twin.scenario.edit import with_factors
 from twin.stats import summarize
@@ -339,6 +340,8 @@ def _prepare_store(experiment: Experiment, store: Path, *, resume: bool) -> set[
     scenario are written beside the runs, so the store says what produced it.
     """
     done = open_store(store, resume=resume)
+    if done:
+        _refuse_other_code(store)
     resolved = store / "experiment.yaml"
     if not resolved.exists():
         definition = {
@@ -356,6 +359,24 @@ def _prepare_store(experiment: Experiment, store: Path, *, resume: bool) -> set[
             data = cell.scenario.model_dump(mode="json")
             target.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return done
+
+
+def _refuse_other_code(store: Path) -> None:
+    """A resumed store must hold only runs of this code (:mod:`twin.provenance`):
+    a changed KPI definition or a fixed bug moves figures with no input changed,
+    and a summary over both would mix them without saying so."""
+    current = code_digest()
+    other = {d: n for d, n in stored_values(store, "code_digest").items() if d != current}
+    if other:
+        made = ", ".join(
+            f"{n} by {d}" if d else f"{n} from before runs recorded their code"
+            for d, n in sorted(other.items())
+        )
+        raise ExperimentError(
+            f"--resume: store {store} holds runs of other twin code ({made}; this code is "
+            f"{current}), whose KPIs may be computed differently. Finish the sweep with the "
+            "code that started it, or choose another --store for a fresh one."
+        )
 
 
 def sweep(
