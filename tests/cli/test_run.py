@@ -89,6 +89,14 @@ def test_json_has_every_kpi_with_ci(run_dir: tuple[Path, dict]):
     assert len(set(summary["event_log_digests"])) == 3  # independent replications
 
 
+def test_the_run_says_which_code_made_it(run_dir: tuple[Path, dict]):
+    from twin.provenance import code_digest
+
+    out, summary = run_dir
+    assert summary["code_digest"] == code_digest()
+    assert f"twin code\n{code_digest()}" in (out / "report.html").read_text()
+
+
 def test_files_written(run_dir: tuple[Path, dict]):
     out, _ = run_dir
     for name in (

@@ -25,6 +25,7 @@ from twin.geojson import routes_table, sites_table
 from twin.maps import RoadNetwork, load_network
 from twin.metrics import KPI_NAMES, cost_breakdown, failures_by_reason
 from twin.modes import MODES
+from twin.provenance import code_digest
 from twin.scenario import dump_scenario, load_scenario
 from twin.scenario.edit import with_overrides
 
@@ -136,6 +137,8 @@ def write_outputs(
         "fleet_use": use,
         "warnings": result_set.warnings,
         "event_log_digests": [r.log.digest() for r in result_set.results],
+        # The code that made these numbers (twin's source and the result libraries).
+        "code_digest": code_digest(),
         "out_dir": str(out_dir),
     }
     return summary

@@ -29,6 +29,7 @@ import yaml
 from twin.kpi_catalog import display, format_interval, format_value, grouped
 from twin.maps.network import RoadNetwork
 from twin.metrics import cost_breakdown, failures_by_reason, kpis_by_mode
+from twin.provenance import code_digest
 from twin.report import plots
 from twin.report.day_page import write_day_page
 from twin.report.fleet import fleet_use_html, per_vehicle_html
@@ -287,7 +288,8 @@ def write_report(
 <p class="note">{html.escape(scenario.description)}</p>
 <p class="note">{len(result_set.results)} replication(s) × {_days(scenario)}, seed
 {scenario.seed}, policy <b>{html.escape(scenario.policy.name)}</b>, map
-<b>{html.escape(meta.name)}</b> ({network.n_nodes} routable nodes).</p>
+<b>{html.escape(meta.name)}</b> ({network.n_nodes} routable nodes), twin code
+{code_digest()}.</p>
 {warnings}{open_orders_banner(summary, len(result_set.results))}{synthetic}{versus_section(vs)}
 <h2>Key performance indicators</h2>
 <table id="kpis"><tr><th>KPI</th><th>mean</th><th>95% confidence interval</th><th>unit</th>
