@@ -23,6 +23,7 @@ from twin.experiment import (
     parse_policies,
 )
 from twin.metrics import KPI_DIRECTIONS, KPI_NAMES
+from twin.provenance import code_digest
 from twin.report.compare import write_comparison
 from twin.scenario import Scenario, load_scenario
 from twin.stats import PairedDifference, paired_difference, verdict
@@ -252,6 +253,7 @@ def test_comparison_json_shape(comparison: Comparison):
     for row in data["per_run"]:
         assert len(row["demand_digest"]) == 64
         assert len(row["event_log_digest"]) == 64
+    assert data["code_digests"] == [code_digest()]  # every run, this code
 
 
 def test_same_demand_means_no_difference_in_orders_released(comparison: Comparison):

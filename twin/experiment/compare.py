@@ -176,6 +176,8 @@ class Comparison:
                 "paired": self.paired(),
                 "thresholds": {**PRACTICAL_DIFFERENCE, **self.thresholds},
                 "warnings": self.warnings(),
+                # The code each worker ran (one value unless workers ran other code).
+                "code_digests": sorted({o.code_digest for o in self.runs}),
                 "per_run": self.per_run(),
             }
         )
