@@ -15,10 +15,11 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["COST_COMPONENTS", "conservation", "cost_breakdown", "failures_by_reason"]
+__all__ = ["COST_COMPONENTS", "conservation", "cost_breakdown", "failures_by_reason", "ratio"]
 
 
-def _ratio(num: float, den: float) -> float:
+def ratio(num: float, den: float) -> float:
+    """``num / den``; NaN when ``den`` is 0 (a rate of nothing is undefined, not 0)."""
     return float(num / den) if den else math.nan
 
 
@@ -68,7 +69,7 @@ def cost_breakdown(vehicles: pd.DataFrame, deliveries_made: float) -> pd.DataFra
     return pd.DataFrame(
         {
             "total": totals,
-            "per_delivery": {k: _ratio(v, deliveries_made) for k, v in totals.items()},
+            "per_delivery": {k: ratio(v, deliveries_made) for k, v in totals.items()},
         }
     ).rename_axis("component")
 
@@ -97,7 +98,7 @@ def failures_by_reason(events: pd.DataFrame) -> pd.DataFrame:
         ),
     }
     rows = [
-        (outcome, str(reason), int(count), _ratio(int(count), n_attempts))
+        (outcome, str(reason), int(count), ratio(int(count), n_attempts))
         for outcome, of_kind in reasons.items()
         for reason, count in of_kind.value_counts().items()
     ]

@@ -113,6 +113,7 @@ import pandas as pd
 
 from twin.constants import DAY_S
 from twin.kpi_breakdowns import conservation, cost_breakdown, failures_by_reason
+from twin.kpi_breakdowns import ratio as _ratio
 from twin.modes import CREWED
 
 __all__ = [
@@ -179,10 +180,6 @@ _BY_MODE_COLUMNS = (
     "failed_attempts",
     "failed_delivery_rate",
 )
-
-
-def _ratio(num: float, den: float) -> float:
-    return float(num / den) if den else math.nan
 
 
 def _vehicle_costs(vehicles: pd.DataFrame) -> pd.Series:
